@@ -1,0 +1,1 @@
+"""Plan progress API: a municipality's administrative management plan, served as open data."""

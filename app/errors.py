@@ -1,0 +1,162 @@
+"""Errors as RFC 9457 problem+json, rendered in one place.
+
+    AppError                 a problem the client can act on; carries status and detail
+     ├── BadRequest          400
+     ├── NotFound            404  a resource (or route) that does not exist
+     ├── Conflict            409  a duplicate natural key, children in the way, a busy key
+     ├── PreconditionFailed  412  a stale If-Match
+     ├── PayloadTooLarge     413
+     ├── InvalidInput        422  a value that breaks a rule the schema cannot say; `errors`
+     └── ServiceUnavailable  503  the database is unreachable or not migrated
+
+Request validation by FastAPI/pydantic becomes InvalidInput's shape too, and anything
+unexpected a bare 500 without internals (the traceback goes to the log, not the client).
+"""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    type: str = Field(examples=["urn:plan-progress:problem:not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["initiative 999 does not exist"])
+    errors: list[ErrorDetail] | None = None
+
+
+class AppError(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, errors: Sequence[ErrorDetail] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+
+
+class BadRequest(AppError):
+    status, slug = 400, "bad-request"
+
+
+class NotFound(AppError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(AppError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(AppError):
+    status, slug = 412, "precondition-failed"
+
+
+class PayloadTooLarge(AppError):
+    status, slug = 413, "payload-too-large"
+
+
+class InvalidInput(AppError):
+    status, slug = 422, "validation-error"
+
+    @classmethod
+    def at(cls, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> "InvalidInput":
+        """Return the error for one bad value at loc (e.g. ["query", "fiscal_year"])."""
+        return cls(msg, errors=[ErrorDetail(loc=list(loc), msg=msg, type=type_)])
+
+
+class ServiceUnavailable(AppError):
+    status, slug = 503, "not-ready"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: Sequence[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": f"urn:plan-progress:problem:{slug}" if slug else "about:blank",
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = [error.model_dump() for error in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[ErrorDetail]:
+    return [
+        ErrorDetail(
+            loc=[part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            msg=str(error.get("msg", "")),
+            type=str(error.get("type", "value_error")),
+        )
+        for error in exc.errors()
+    ]
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status, exc.detail, slug=exc.slug, errors=exc.errors)
+
+
+async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    first = errors[0] if errors else None
+    detail = f"{'.'.join(map(str, first.loc))}: {first.msg}" if first else "invalid request"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem_response(422, detail, slug="validation-error", errors=errors)
+
+
+async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI `responses` entries declaring these problem statuses for a route."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,100 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.evaluations import service
+from app.evaluations.schemas import EvaluationFilters, EvaluationPublic, StatusFilter
+from app.fields import FiscalYear
+from app.http import (
+    IdFilter,
+    Page,
+    PageDep,
+    not_modified,
+    paginate,
+    sort_description,
+    sort_pattern,
+)
+from app.initiatives.router import valid_initiative
+from app.initiatives.schemas import InitiativePublic
+
+router = APIRouter(tags=["evaluations"])
+
+SortQuery = Annotated[
+    str | None,
+    Query(
+        pattern=sort_pattern(service.EvaluationSort),
+        description=sort_description(service.EvaluationSort, service.DEFAULT_SORT),
+    ),
+]
+FiscalYearQuery = Annotated[FiscalYear | None, Query()]
+StatusQuery = Annotated[
+    StatusFilter | None, Query(description="The evaluation's status; `none` = no status.")
+]
+
+
+@router.get("/evaluations", operation_id="list_evaluations", responses=problem_responses(422))
+def list_evaluations(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    page: PageDep,
+    plan_id: IdFilter = None,
+    policy_id: IdFilter = None,
+    measure_id: IdFilter = None,
+    fiscal_year: FiscalYearQuery = None,
+    status: StatusQuery = None,
+    sort: SortQuery = None,
+) -> Page[EvaluationPublic]:
+    """List evaluations of every initiative (one per initiative and fiscal year)."""
+    filters = EvaluationFilters(
+        plan_id=plan_id,
+        policy_id=policy_id,
+        measure_id=measure_id,
+        fiscal_year=fiscal_year,
+        status=status,
+    )
+    items, total = service.list_evaluations(session=session, filters=filters, page=page, sort=sort)
+    return paginate(request, response, items, total, page)
+
+
+@router.get(
+    "/initiatives/{initiative_id}/evaluations",
+    operation_id="list_initiative_evaluations",
+    responses=problem_responses(404, 422),
+)
+def list_initiative_evaluations(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    page: PageDep,
+    initiative: Annotated[InitiativePublic, Depends(valid_initiative)],
+    sort: SortQuery = None,
+) -> Page[EvaluationPublic]:
+    """List one initiative's evaluations, one per fiscal year."""
+    filters = EvaluationFilters(initiative_id=initiative.id)
+    items, total = service.list_evaluations(
+        session=session, filters=filters, page=page, sort=sort or "fiscal_year"
+    )
+    return paginate(request, response, items, total, page)
+
+
+@router.get(
+    "/initiatives/{initiative_id}/evaluations/{fiscal_year}",
+    operation_id="get_initiative_evaluation",
+    response_model=EvaluationPublic,
+    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+)
+def get_initiative_evaluation(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    initiative: Annotated[InitiativePublic, Depends(valid_initiative)],
+    fiscal_year: Annotated[FiscalYear, Path()],
+) -> EvaluationPublic | Response:
+    """Get an initiative's evaluation for one fiscal year (2024, R6 or 令和6年度)."""
+    evaluation = service.get_evaluation(
+        session=session, initiative_id=initiative.id, fiscal_year=fiscal_year
+    )
+    return not_modified(request, response, evaluation.version) or evaluation

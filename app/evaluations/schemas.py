@@ -1,0 +1,59 @@
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.http import Record
+
+EVALUATION_EXAMPLE = {
+    "id": 1,
+    "initiative_id": 1,
+    "code": "R6-7",
+    "fiscal_year": 2024,
+    "fiscal_year_label": "令和6年度",
+    "status": "achieved",
+    "actual_value": None,
+    "result": "公用車への給油時に用いていた伝票を廃止し、クレジットカード払いを導入したことにより、"
+    "事業者の請求処理と市の支払処理の双方で事務負担の軽減を図りました。",
+    "source": "「3. 令和6年度に実施した主な取組事項」に掲載。評価「達成」は推定。",
+    "version": 1,
+    "created_at": "2026-04-01T00:00:00Z",
+    "updated_at": "2026-04-01T00:00:00Z",
+}
+
+
+class EvaluationStatus(StrEnum):
+    achieved = "achieved"  # 達成
+    not_achieved = "not_achieved"  # 未達成
+    unconfirmed = "unconfirmed"  # 数値未確定
+
+
+class StatusFilter(StrEnum):
+    achieved = "achieved"
+    not_achieved = "not_achieved"
+    unconfirmed = "unconfirmed"
+    none = "none"
+
+
+class EvaluationPublic(Record):
+    model_config = ConfigDict(json_schema_extra={"examples": [EVALUATION_EXAMPLE]})
+
+    initiative_id: int
+    code: str = Field(description="The initiative's code (read-only).")
+    fiscal_year: int
+    fiscal_year_label: str
+    status: EvaluationStatus | None = Field(
+        description="達成 achieved, 未達成 not_achieved, 数値未確定 unconfirmed; null when the"
+        " source states no result."
+    )
+    actual_value: float | None
+    result: str | None = Field(description="The narrative of what was done (実績).")
+    source: str | None = Field(description="Where the status comes from, e.g. that it is inferred.")
+
+
+class EvaluationFilters(BaseModel):
+    plan_id: int | None = None
+    policy_id: int | None = None
+    measure_id: int | None = None
+    initiative_id: int | None = None
+    fiscal_year: int | None = None
+    status: StatusFilter | None = None

@@ -1,0 +1,121 @@
+"""Evaluation queries."""
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlmodel import Session
+
+from app.errors import NotFound
+from app.evaluations.schemas import EvaluationFilters, EvaluationPublic, StatusFilter
+from app.http import PageParams, order_by
+from app.models import evaluations, initiatives, measures
+from app.text import search_key
+from app.wareki import fiscal_year_label
+
+
+class EvaluationSort(StrEnum):
+    id = "id"
+    fiscal_year = "fiscal_year"
+    code = "code"
+    status = "status"
+    updated_at = "updated_at"
+
+
+SORT_COLUMNS: dict[str, Any] = {
+    "id": evaluations.c.id,
+    "fiscal_year": evaluations.c.fiscal_year,
+    "code": initiatives.c.code_sort,
+    "status": evaluations.c.status,
+    "updated_at": evaluations.c.updated_at,
+}
+DEFAULT_SORT = "plan_id,fiscal_year,code"
+
+PUBLIC_COLUMNS = [column for column in evaluations.c if column.name != "search_text"]
+_SELECT = select(*PUBLIC_COLUMNS, initiatives.c.code).join(
+    initiatives, initiatives.c.id == evaluations.c.initiative_id
+)
+
+
+def public(values: Any) -> EvaluationPublic:
+    """Return the public form of an evaluation row (with the initiative's code)."""
+    data = dict(values)
+    data["fiscal_year_label"] = fiscal_year_label(data["fiscal_year"])
+    return EvaluationPublic.model_validate(data)
+
+
+def _filtered(query: Select[Any], filters: EvaluationFilters) -> Select[Any]:
+    if filters.plan_id is not None:
+        query = query.where(initiatives.c.plan_id == filters.plan_id)
+    if filters.policy_id is not None:
+        query = query.where(
+            initiatives.c.measure_id.in_(
+                select(measures.c.id).where(measures.c.policy_id == filters.policy_id)
+            )
+        )
+    if filters.measure_id is not None:
+        query = query.where(initiatives.c.measure_id == filters.measure_id)
+    if filters.initiative_id is not None:
+        query = query.where(evaluations.c.initiative_id == filters.initiative_id)
+    if filters.fiscal_year is not None:
+        query = query.where(evaluations.c.fiscal_year == filters.fiscal_year)
+    if filters.status is StatusFilter.none:
+        query = query.where(evaluations.c.status.is_(None))
+    elif filters.status is not None:
+        query = query.where(evaluations.c.status == filters.status.value)
+    return query
+
+
+def list_evaluations(
+    *, session: Session, filters: EvaluationFilters, page: PageParams, sort: str | None
+) -> tuple[list[EvaluationPublic], int]:
+    count = _filtered(
+        select(func.count())
+        .select_from(evaluations)
+        .join(initiatives, initiatives.c.id == evaluations.c.initiative_id),
+        filters,
+    )
+    default = [initiatives.c.plan_id, evaluations.c.fiscal_year, initiatives.c.code_sort]
+    query = (
+        _filtered(_SELECT, filters)
+        .order_by(*order_by(sort, SORT_COLUMNS, default, evaluations.c.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    rows = session.execute(query).mappings()
+    return [public(row) for row in rows], session.scalar(count) or 0
+
+
+def get_evaluation(*, session: Session, initiative_id: int, fiscal_year: int) -> EvaluationPublic:
+    query = _SELECT.where(
+        evaluations.c.initiative_id == initiative_id, evaluations.c.fiscal_year == fiscal_year
+    )
+    row = session.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
+        )
+    return public(row)
+
+
+def latest_by_initiative(
+    *, session: Session, initiative_ids: Iterable[int]
+) -> dict[int, EvaluationPublic]:
+    """Return each initiative's evaluation of its latest fiscal year, in one query."""
+    ids = list(initiative_ids)
+    if not ids:
+        return {}
+    other = evaluations.alias("other")
+    latest = (
+        select(func.max(other.c.fiscal_year))
+        .where(other.c.initiative_id == evaluations.c.initiative_id)
+        .scalar_subquery()
+    )
+    query = _SELECT.where(evaluations.c.initiative_id.in_(ids), evaluations.c.fiscal_year == latest)
+    return {row["initiative_id"]: public(row) for row in session.execute(query).mappings()}
+
+
+def derived_columns(*, result: str | None) -> dict[str, str]:
+    """Return the columns the code that writes an evaluation keeps in step with its fields."""
+    return {"search_text": search_key(result)}

@@ -1,0 +1,118 @@
+"""HTTP conventions every resource shares: list envelopes and Link headers, sort, ETags."""
+
+import re
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, UnaryExpression
+
+from app.errors import InvalidInput
+from app.fields import UTCDateTime
+
+MAX_LIMIT = 500
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot exist
+T = TypeVar("T")
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+class Record(BaseModel):
+    """Fields every resource has."""
+
+    id: int
+    version: int
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageParams(BaseModel):
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 500).")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def paginate(
+    request: Request, response: Response, items: Sequence[T], total: int, page: PageParams
+) -> Page[T]:
+    """Return the list envelope and set its Link header (rel="next"/"prev")."""
+    links = []
+    if page.offset + page.limit < total:
+        url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append(f'<{url}>; rel="next"')
+    if page.offset > 0:
+        url = request.url.include_query_params(
+            offset=max(page.offset - page.limit, 0), limit=page.limit
+        )
+        links.append(f'<{url}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return Page[T](items=list(items), total=total, limit=page.limit, offset=page.offset)
+
+
+def sort_pattern(fields: type[StrEnum]) -> str:
+    name = "|".join(re.escape(field.value) for field in fields)
+    return rf"^-?({name})(,-?({name}))*$"
+
+
+def sort_description(fields: type[StrEnum], default: str) -> str:
+    names = ", ".join(f"`{field.value}`" for field in fields)
+    return (
+        f"Comma-separated fields, `-` for descending. One of {names}. Default: {default}."
+    )
+
+
+def order_by(
+    sort: str | None,
+    columns: Mapping[str, ColumnElement[object]],
+    default: Sequence[ColumnElement[object] | UnaryExpression[object]],
+    tiebreak: ColumnElement[object],
+) -> list[ColumnElement[object] | UnaryExpression[object]]:
+    """Return ORDER BY clauses for a `sort` parameter already checked against its pattern."""
+    if not sort:
+        return [*default, tiebreak]
+    clauses: list[ColumnElement[object] | UnaryExpression[object]] = []
+    for part in sort.split(","):
+        name = part.removeprefix("-")
+        if name not in columns:  # the Query pattern should have caught it; stay safe anyway
+            raise InvalidInput.at(["query", "sort"], f"cannot sort by {name!r}")
+        column = columns[name]
+        clauses.append(column.desc() if part.startswith("-") else column.asc())
+    return [*clauses, tiebreak]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def not_modified(request: Request, response: Response, version: int) -> Response | None:
+    """Set the resource's ETag; return a 304 answer when If-None-Match already has it."""
+    tag = etag(version)
+    response.headers["ETag"] = tag
+    wanted = request.headers.get("if-none-match")
+    if wanted is None:
+        return None
+    # If-None-Match uses weak comparison: W/"3" matches "3".
+    candidates = {item.strip().removeprefix("W/") for item in wanted.split(",")}
+    if "*" in candidates or tag in candidates:
+        return Response(status_code=304, headers={"ETag": tag})
+    return None

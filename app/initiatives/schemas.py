@@ -1,0 +1,59 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.evaluations.schemas import EVALUATION_EXAMPLE, EvaluationPublic, StatusFilter
+from app.http import Record
+
+INITIATIVE_EXAMPLE = {
+    "id": 1,
+    "plan_id": 1,
+    "policy_id": 1,
+    "measure_id": 1,
+    "policy_number": 1,
+    "measure_number": 1,
+    "code": "R6-7",
+    "title": "公用車給油事務へのクレジットカードの導入",
+    "description": None,
+    "plan_page": 38,
+    "fiscal_year": 2024,
+    "fiscal_year_label": "令和6年度",
+    "numeric_target": False,
+    "target_value": None,
+    "target_unit": None,
+    "latest_evaluation": EVALUATION_EXAMPLE,
+    "version": 2,
+    "created_at": "2026-04-01T00:00:00Z",
+    "updated_at": "2026-04-01T00:00:00Z",
+}
+
+
+class InitiativePublic(Record):
+    model_config = ConfigDict(json_schema_extra={"examples": [INITIATIVE_EXAMPLE]})
+
+    plan_id: int
+    policy_id: int
+    measure_id: int
+    policy_number: int = Field(description="The policy's number (read-only).")
+    measure_number: int = Field(description="The measure's number (read-only).")
+    code: str = Field(description="取組番号, unique in the plan (the document's №.R6-7).")
+    title: str
+    description: str | None
+    plan_page: int | None = Field(description="Page of the plan document (P38 is 38).")
+    fiscal_year: int = Field(description="The fiscal year the initiative was listed for.")
+    fiscal_year_label: str
+    numeric_target: bool = Field(description="【数値目標】: the initiative has a numeric target.")
+    target_value: float | None
+    target_unit: str | None
+    latest_evaluation: EvaluationPublic | None = Field(
+        description="The evaluation of the latest fiscal year evaluated, or null."
+    )
+
+
+class InitiativeFilters(BaseModel):
+    plan_id: int | None = None
+    policy_id: int | None = None
+    measure_id: int | None = None
+    code: str | None = None
+    fiscal_year: int | None = None
+    numeric_target: bool | None = None
+    status: StatusFilter | None = None
+    q: str | None = None

@@ -1,0 +1,100 @@
+"""The application: routers, middleware and error handlers; nothing else."""
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app import health
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.docs import install_docs
+from app.errors import Problem, install_error_handlers
+from app.migrate import head_revision
+from app.evaluations.router import router as evaluations_router
+from app.initiatives.router import router as initiatives_router
+from app.measures.router import router as measures_router
+from app.plans.router import router as plans_router
+from app.policies.router import router as policies_router
+from app.reports.router import router as reports_router
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """\
+A municipality's administrative management plan (行政経営プラン): its policies (基本方針),
+measures (施策), initiatives (取組事項) and yearly evaluations, with the figures the city
+published. Reads are public open data; fiscal years are accepted as `2024`, `R6` or `令和6年度`.
+Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Plan progress API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.head_revision = head_revision()
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        plans_router,
+        policies_router,
+        measures_router,
+        initiatives_router,
+        evaluations_router,
+        reports_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health.router)
+    install_docs(app)
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_credentials=False,
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+            "Accept-Language",
+        ],
+        expose_headers=["ETag", "Link", "Location", "Content-Disposition"],
+    )
+    _declare_problem_schema(app)
+    return app
+
+
+def _declare_problem_schema(app: FastAPI) -> None:
+    """Add the Problem schema that every route's error responses refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+            for name, definition in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+                components.setdefault(name, definition)
+            components["Problem"].pop("$defs", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

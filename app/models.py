@@ -1,0 +1,186 @@
+"""Every table, in one module (SQLModel's relationships trip over circular imports otherwise).
+
+Request and response shapes live in each resource's schemas.py; these classes are the
+database schema only, and Alembic migrations are checked against them by the tests.
+"""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, Table, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+EVALUATION_STATUSES = ("achieved", "not_achieved", "unconfirmed")
+HIGHLIGHT_SECTIONS = ("implemented", "added")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tracked(SQLModel):
+    """Columns every row carries: a surrogate id, a version for If-Match, and timestamps."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Plan(Tracked, table=True):
+    __tablename__ = "plans"
+
+    slug: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=200)
+    municipality_code: str = Field(max_length=6, index=True)
+    municipality_name: str = Field(max_length=100)
+    philosophy: str | None = Field(default=None, max_length=1000)
+    start_fiscal_year: int
+    end_fiscal_year: int
+    source: str | None = Field(default=None, sa_type=Text)
+    license: str | None = Field(default=None, max_length=100)
+    license_url: str | None = Field(default=None, max_length=500)
+    attribution: str | None = Field(default=None, max_length=500)
+
+    __table_args__ = (
+        CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),
+    )
+
+
+class Policy(Tracked, table=True):
+    __tablename__ = "policies"
+
+    plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE")
+    number: int
+    title: str = Field(max_length=200)
+    focus: str | None = Field(default=None, max_length=200)
+
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+
+class Measure(Tracked, table=True):
+    __tablename__ = "measures"
+
+    # plan_id repeats the policy's plan so that (plan_id, ...) filters need no join;
+    # the code that writes keeps it equal to the policy's.
+    plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE", index=True)
+    policy_id: int = Field(foreign_key="policies.id", ondelete="CASCADE")
+    number: int
+    title: str = Field(max_length=200)
+
+    __table_args__ = (UniqueConstraint("policy_id", "number"),)
+
+
+class Initiative(Tracked, table=True):
+    __tablename__ = "initiatives"
+
+    plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE")
+    measure_id: int = Field(foreign_key="measures.id", ondelete="CASCADE", index=True)
+    code: str = Field(max_length=32)
+    # Derived by the code that writes: natural order of codes, and the folded search text.
+    code_sort: str = Field(max_length=200)
+    title: str = Field(max_length=500)
+    description: str | None = Field(default=None, sa_type=Text)
+    plan_page: int | None = None
+    fiscal_year: int
+    numeric_target: bool = False
+    target_value: float | None = None
+    target_unit: str | None = Field(default=None, max_length=50)
+    search_text: str = Field(default="", sa_type=Text)
+
+    __table_args__ = (
+        UniqueConstraint("plan_id", "code"),
+        Index("ix_initiatives_plan_id_code_sort", "plan_id", "code_sort"),
+        Index("ix_initiatives_plan_id_fiscal_year", "plan_id", "fiscal_year"),
+    )
+
+
+class Evaluation(Tracked, table=True):
+    __tablename__ = "evaluations"
+
+    initiative_id: int = Field(foreign_key="initiatives.id", ondelete="CASCADE")
+    fiscal_year: int
+    status: str | None = Field(default=None, max_length=16)
+    actual_value: float | None = None
+    result: str | None = Field(default=None, sa_type=Text)
+    source: str | None = Field(default=None, sa_type=Text)
+    search_text: str = Field(default="", sa_type=Text)
+
+    __table_args__ = (
+        UniqueConstraint("initiative_id", "fiscal_year"),
+        CheckConstraint(
+            "status IS NULL OR status IN ('achieved', 'not_achieved', 'unconfirmed')",
+            name="status_known",
+        ),
+        Index("ix_evaluations_fiscal_year_status", "fiscal_year", "status"),
+    )
+
+
+class Report(Tracked, table=True):
+    """The figures a city published for a fiscal year, kept beside what the service computes."""
+
+    __tablename__ = "reports"
+
+    plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE")
+    fiscal_year: int
+    title: str = Field(max_length=200)
+    published_on: date | None = None
+    source: str | None = Field(default=None, sa_type=Text)
+
+    __table_args__ = (UniqueConstraint("plan_id", "fiscal_year"),)
+
+
+class ReportLine(Tracked, table=True):
+    """One policy's row of a published table: items, achieved and unconfirmed."""
+
+    __tablename__ = "report_lines"
+
+    report_id: int = Field(foreign_key="reports.id", ondelete="CASCADE")
+    policy_id: int = Field(foreign_key="policies.id", ondelete="CASCADE", index=True)
+    items: int
+    achieved: int
+    unconfirmed: int = 0
+
+    __table_args__ = (
+        UniqueConstraint("report_id", "policy_id"),
+        CheckConstraint(
+            "items >= 0 AND achieved >= 0 AND unconfirmed >= 0"
+            " AND achieved + unconfirmed <= items",
+            name="counts_consistent",
+        ),
+    )
+
+
+class ReportHighlight(Tracked, table=True):
+    """An initiative a report names, as carried out (implemented) or newly added."""
+
+    __tablename__ = "report_highlights"
+
+    report_id: int = Field(foreign_key="reports.id", ondelete="CASCADE")
+    initiative_id: int = Field(foreign_key="initiatives.id", ondelete="CASCADE", index=True)
+    section: str = Field(max_length=16)
+
+    __table_args__ = (
+        UniqueConstraint("report_id", "initiative_id"),
+        CheckConstraint("section IN ('implemented', 'added')", name="section_known"),
+    )
+
+
+# Core handles on the tables, for reads that fetch rows rather than ORM objects (cheaper, and
+# typed for mypy, which cannot see SQLModel's __table__).
+plans: Table = Plan.__table__  # type: ignore[attr-defined]
+policies: Table = Policy.__table__  # type: ignore[attr-defined]
+measures: Table = Measure.__table__  # type: ignore[attr-defined]
+initiatives: Table = Initiative.__table__  # type: ignore[attr-defined]
+evaluations: Table = Evaluation.__table__  # type: ignore[attr-defined]
+reports: Table = Report.__table__  # type: ignore[attr-defined]
+report_lines: Table = ReportLine.__table__  # type: ignore[attr-defined]
+report_highlights: Table = ReportHighlight.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,44 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.http import Record
+
+PLAN_EXAMPLE = {
+    "id": 1,
+    "slug": "kanazawa-2023-2026",
+    "title": "金沢市行政経営プラン",
+    "municipality_code": "172014",
+    "municipality_name": "金沢市",
+    "philosophy": "質の高い市民サービスを創り続ける行政経営の実践",
+    "start_fiscal_year": 2023,
+    "end_fiscal_year": 2026,
+    "period_label": "令和5年度～令和8年度",
+    "source": "金沢市「金沢市行政経営プランの取組状況等について」",
+    "license": "CC-BY-4.0",
+    "license_url": "https://creativecommons.org/licenses/by/4.0/deed.ja",
+    "attribution": "出典：金沢市「金沢市行政経営プランの取組状況等について」",
+    "version": 1,
+    "created_at": "2026-04-01T00:00:00Z",
+    "updated_at": "2026-04-01T00:00:00Z",
+}
+
+
+class PlanPublic(Record):
+    model_config = ConfigDict(json_schema_extra={"examples": [PLAN_EXAMPLE]})
+
+    slug: str
+    title: str
+    municipality_code: str = Field(description="全国地方公共団体コード (6 digits, a string).")
+    municipality_name: str
+    philosophy: str | None
+    start_fiscal_year: int
+    end_fiscal_year: int
+    period_label: str = Field(description="推進期間, e.g. 令和5年度～令和8年度.")
+    source: str | None
+    license: str | None
+    license_url: str | None
+    attribution: str | None
+
+
+class PlanFilters(BaseModel):
+    slug: str | None = None
+    municipality_code: str | None = None

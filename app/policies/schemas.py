@@ -1,0 +1,27 @@
+from pydantic import ConfigDict, Field
+
+from app.http import Record
+
+
+class PolicyPublic(Record):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "plan_id": 1,
+                    "number": 1,
+                    "title": "行政組織の質を高める",
+                    "focus": "ヒトの育成と情報発信の強化",
+                    "version": 1,
+                    "created_at": "2026-04-01T00:00:00Z",
+                    "updated_at": "2026-04-01T00:00:00Z",
+                }
+            ]
+        }
+    )
+
+    plan_id: int
+    number: int = Field(description="基本方針の番号 (1..n inside the plan).")
+    title: str
+    focus: str | None = Field(description="The focus written in brackets after the title.")

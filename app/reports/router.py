@@ -1,0 +1,63 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.fields import FiscalYear
+from app.http import (
+    IdFilter,
+    IdPath,
+    Page,
+    PageDep,
+    not_modified,
+    paginate,
+    sort_description,
+    sort_pattern,
+)
+from app.reports import service
+from app.reports.schemas import ReportPublic
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+SortQuery = Annotated[
+    str | None,
+    Query(
+        pattern=sort_pattern(service.ReportSort),
+        description=sort_description(service.ReportSort, service.DEFAULT_SORT),
+    ),
+]
+
+
+def valid_report(report_id: IdPath, session: SessionDep) -> ReportPublic:
+    return service.get_report(session=session, report_id=report_id)
+
+
+@router.get("", operation_id="list_reports", responses=problem_responses(422))
+def list_reports(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    page: PageDep,
+    plan_id: IdFilter = None,
+    fiscal_year: Annotated[FiscalYear | None, Query()] = None,
+    sort: SortQuery = None,
+) -> Page[ReportPublic]:
+    """List the figures cities published (取組状況の公表), per plan and fiscal year."""
+    items, total = service.list_reports(
+        session=session, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
+    )
+    return paginate(request, response, items, total, page)
+
+
+@router.get(
+    "/{report_id}",
+    operation_id="get_report",
+    response_model=ReportPublic,
+    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+)
+def get_report(
+    request: Request, response: Response, report: Annotated[ReportPublic, Depends(valid_report)]
+) -> ReportPublic | Response:
+    """Get one published report with its lines per policy and highlighted initiatives."""
+    return not_modified(request, response, report.version) or report

@@ -1,0 +1,55 @@
+"""Text keys: what we store for display stays as given; search and sorting use derived keys."""
+
+import re
+import unicodedata
+
+# Hyphens, dashes and minus signs people type for "-" (NFKC leaves most of them alone).
+_HYPHEN_LIKE = re.compile("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uff0d]")
+_SPACES = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+_CODE_YEAR = re.compile(r"R(\d{1,2})-", re.IGNORECASE)
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+
+
+def fold(text: str) -> str:
+    """Return the search form of text: NFKC, casefolded, hyphen-like folded, spaces collapsed.
+
+    NFKC makes （1）, (1) and ⑴ all "(1)", ＤＸ "DX" and № "No".
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _HYPHEN_LIKE.sub("-", folded)
+    return _SPACES.sub(" ", folded).strip()
+
+
+def search_key(*parts: str | None) -> str:
+    """Return the stored search key of several fields (a line each, so no match spans two)."""
+    return "\n".join(fold(part) for part in parts if part)
+
+
+def like_pattern(query: str) -> str:
+    """Return a LIKE pattern (escape character backslash) that finds query inside a key."""
+    escaped = fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def normalize_code(value: str) -> str:
+    """Return an initiative code in stored form (Ｒ６－７ -> R6-7), or raise ValueError."""
+    code = _HYPHEN_LIKE.sub("-", unicodedata.normalize("NFKC", value).strip())
+    if not _CODE.fullmatch(code):
+        raise ValueError(
+            "a code is 1-32 letters, digits and hyphens, starting with a letter or digit"
+        )
+    return code
+
+
+def code_fiscal_year(code: str) -> int | None:
+    """Return the fiscal year a code of the form R<n>-... names (R6-7 -> 2024), else None."""
+    match = _CODE_YEAR.match(code)
+    return 2018 + int(match[1]) if match and int(match[1]) > 0 else None
+
+
+def natural_sort_key(code: str) -> str:
+    """Return a key that sorts codes naturally (R6-7 before R6-10) with plain string order."""
+    return _DIGITS.sub(lambda m: m[0].lstrip("0").rjust(10, "0"), fold(code))
