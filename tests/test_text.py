@@ -1,0 +1,70 @@
+import pytest
+
+from app.text import (
+    code_fiscal_year,
+    fold,
+    like_pattern,
+    natural_sort_key,
+    normalize_code,
+    search_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("（1）", "(1)"),
+        ("⑴", "(1)"),
+        ("ＤＸ", "dx"),
+        ("DX", "dx"),
+        ("№.R6-7", "no.r6-7"),
+        ("R6‐7", "r6-7"),  # U+2010 hyphen
+        ("R6－7", "r6-7"),  # full-width hyphen-minus
+        ("R6−7", "r6-7"),  # minus sign
+        ("  通学路\u3000マップ ", "通学路 マップ"),
+    ],
+)
+def test_fold_makes_equivalent_writings_equal(a: str, b: str) -> None:
+    assert fold(a) == fold(b)
+
+
+def test_fold_keeps_the_long_vowel_mark_of_katakana() -> None:
+    assert fold("データ") == "データ"
+
+
+def test_search_key_puts_each_field_on_its_own_line() -> None:
+    assert search_key("R6-7", "公用車", None, "") == "r6-7\n公用車"
+
+
+@pytest.mark.parametrize(
+    ("query", "pattern"),
+    [("DX", "%dx%"), ("10%", "%10\\%%"), ("a_b", "%a\\_b%"), ("a\\b", "%a\\\\b%")],
+)
+def test_like_pattern_escapes_wildcards(query: str, pattern: str) -> None:
+    assert like_pattern(query) == pattern
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [("Ｒ６－７", "R6-7"), (" R6-7 ", "R6-7"), ("R6‐7", "R6-7"), ("A" * 32, "A" * 32)],
+)
+def test_codes_are_stored_after_nfkc(written: str, stored: str) -> None:
+    assert normalize_code(written) == stored
+
+
+@pytest.mark.parametrize("written", ["", "-R6", "R6 7", "R6_7", "R6-7'", "A" * 33, "№.R6-7"])
+def test_codes_outside_the_pattern_are_rejected(written: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_code(written)
+
+
+@pytest.mark.parametrize(
+    ("code", "year"), [("R6-7", 2024), ("r7-1", 2025), ("R1-1", 2019), ("X-1", None), ("R0-1", None)]
+)
+def test_code_fiscal_year(code: str, year: int | None) -> None:
+    assert code_fiscal_year(code) == year
+
+
+def test_natural_sort_orders_numbers_by_value() -> None:
+    codes = ["R7-1", "R6-10", "R6-7", "R6-34", "R6-100", "A-2"]
+    assert sorted(codes, key=natural_sort_key) == ["A-2", "R6-7", "R6-10", "R6-34", "R6-100", "R7-1"]
