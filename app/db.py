@@ -21,7 +21,10 @@ def make_engine(settings: Settings) -> Engine:
         )
     engine = create_engine(
         settings.database_url,
-        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+        },
     )
     busy_timeout = settings.sqlite_busy_timeout_ms
 

@@ -136,7 +136,8 @@ async def _request_validation(_request: Request, exc: Exception) -> JSONResponse
 async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(exc.status_code, detail, headers=headers)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

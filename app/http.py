@@ -76,9 +76,7 @@ def sort_pattern(fields: type[StrEnum]) -> str:
 
 def sort_description(fields: type[StrEnum], default: str) -> str:
     names = ", ".join(f"`{field.value}`" for field in fields)
-    return (
-        f"Comma-separated fields, `-` for descending. One of {names}. Default: {default}."
-    )
+    return f"Comma-separated fields, `-` for descending. One of {names}. Default: {default}."
 
 
 def order_by(

@@ -11,10 +11,10 @@ from app.config import Settings, get_settings
 from app.db import make_engine
 from app.docs import install_docs
 from app.errors import Problem, install_error_handlers
-from app.migrate import head_revision
 from app.evaluations.router import router as evaluations_router
 from app.initiatives.router import router as initiatives_router
 from app.measures.router import router as measures_router
+from app.migrate import head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reports.router import router as reports_router
@@ -86,11 +86,10 @@ def _declare_problem_schema(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
-            for name, definition in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
-                components.setdefault(name, definition)
-            components["Problem"].pop("$defs", None)
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
             app.openapi_schema = schema
         return app.openapi_schema
 

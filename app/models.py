@@ -50,9 +50,7 @@ class Plan(Tracked, table=True):
     license_url: str | None = Field(default=None, max_length=500)
     attribution: str | None = Field(default=None, max_length=500)
 
-    __table_args__ = (
-        CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),
-    )
+    __table_args__ = (CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),)
 
 
 class Policy(Tracked, table=True):
@@ -152,8 +150,7 @@ class ReportLine(Tracked, table=True):
     __table_args__ = (
         UniqueConstraint("report_id", "policy_id"),
         CheckConstraint(
-            "items >= 0 AND achieved >= 0 AND unconfirmed >= 0"
-            " AND achieved + unconfirmed <= items",
+            "items >= 0 AND achieved >= 0 AND unconfirmed >= 0 AND achieved + unconfirmed <= items",
             name="counts_consistent",
         ),
     )

@@ -110,9 +110,7 @@ class Seeder:
             values = dict(evaluation)
             year = values.pop("fiscal_year")
             values |= evaluation_columns(result=values.get("result"))
-            self.ensure(
-                Evaluation, {"initiative_id": initiative.id, "fiscal_year": year}, values
-            )
+            self.ensure(Evaluation, {"initiative_id": initiative.id, "fiscal_year": year}, values)
         return initiative
 
     def report(

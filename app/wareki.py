@@ -59,8 +59,7 @@ def _in_range(year: int, written: str, today: date | None) -> int:
     last = last_fiscal_year(today)
     if not FIRST_FISCAL_YEAR <= year <= last:
         raise FiscalYearError(
-            f"{written!r} is fiscal year {year}, outside {FIRST_FISCAL_YEAR} (平成元年度)"
-            f" to {last}"
+            f"{written!r} is fiscal year {year}, outside {FIRST_FISCAL_YEAR} (平成元年度) to {last}"
         )
     return year
 

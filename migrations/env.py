@@ -28,7 +28,10 @@ def run_with(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=url, target_metadata=metadata, literal_binds=True, render_as_batch=url.startswith("sqlite")
+        url=url,
+        target_metadata=metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 
@@ -35,7 +36,7 @@ def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
 
 
 def test_there_is_a_single_head() -> None:
-    script = migrate.ScriptDirectory(str(migrate.ROOT / "migrations"))
+    script = ScriptDirectory(str(migrate.ROOT / "migrations"))
     assert len(script.get_heads()) == 1
 
 

@@ -68,8 +68,9 @@ def test_inferred_facts_are_marked_in_the_data(engine: Engine) -> None:
     with engine.connect() as connection:
         plan = connection.execute(select(plans)).mappings().one()
         rows = connection.execute(
-            select(initiatives.c.code, evaluations.c.status, evaluations.c.source)
-            .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+            select(initiatives.c.code, evaluations.c.status, evaluations.c.source).join(
+                initiatives, initiatives.c.id == evaluations.c.initiative_id
+            )
         ).all()
         lines = connection.execute(select(report_lines.c["items"], report_lines.c.achieved)).all()
     assert plan["municipality_code"] == "172014"

@@ -11,8 +11,9 @@ import re
 import tomllib
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seed" / "kanazawa-2023-2026.toml"
@@ -43,30 +44,33 @@ def fy_from_reiwa(n: str) -> int:
 
 
 def rate(achieved: int, items: int) -> Decimal:
-    return (Decimal(achieved) * 100 / Decimal(items)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return (Decimal(achieved) * 100 / Decimal(items)).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
 
 
-@lru_cache(maxsize=None)
-def seed() -> dict:
+@cache
+def seed() -> dict[str, Any]:
     with SEED.open("rb") as f:
         return tomllib.load(f)
 
 
-@lru_cache(maxsize=None)
+@cache
 def text() -> str:
     return SOURCE.read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def lines() -> tuple[str, ...]:
     return tuple(text().splitlines())
 
 
-def initiatives() -> list[dict]:
-    return seed()["initiatives"]
+def initiatives() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = seed()["initiatives"]
+    return items
 
 
-def by_code() -> dict[str, dict]:
+def by_code() -> dict[str, dict[str, Any]]:
     return {i["code"]: i for i in initiatives()}
 
 
@@ -78,10 +82,10 @@ def next_paragraph(index: int) -> str:
     raise AssertionError(f"no paragraph after line {index + 1}")
 
 
-@lru_cache(maxsize=None)
-def item_lines() -> dict[str, tuple[int, str, re.Match]]:
+@cache
+def item_lines() -> dict[str, tuple[int, str, re.Match[str]]]:
     """code -> (line index, raw line, raw match) for every item line of the text, in order."""
-    found: dict[str, tuple[int, str, re.Match]] = {}
+    found: dict[str, tuple[int, str, re.Match[str]]] = {}
     for idx, raw in enumerate(lines()):
         m = ITEM_RAW.search(raw)
         # the NFKC form must be recognised too (the search key the app will use)
@@ -93,7 +97,7 @@ def item_lines() -> dict[str, tuple[int, str, re.Match]]:
     return found
 
 
-def clean_title(raw_line: str, match: re.Match) -> str:
+def clean_title(raw_line: str, match: re.Match[str]) -> str:
     """What a careful transcriber keeps of an item line: no bullets, no **, no 【数値目標】."""
     head = raw_line[: match.start()]
     head = head.replace("**", "")
@@ -106,8 +110,8 @@ def clean_title(raw_line: str, match: re.Match) -> str:
     return head.strip()
 
 
-@lru_cache(maxsize=None)
-def walk_sections() -> dict:
+@cache
+def walk_sections() -> dict[str, Any]:
     """Walk sections 3 and 4 line by line, tracking the current policy and measure.
 
     Returns {"items": {code: (fy, policy, measure)},
@@ -117,7 +121,9 @@ def walk_sections() -> dict:
     items: dict[str, tuple[int, int, int]] = {}
     policies: dict[int, dict[int, tuple[str, str]]] = {}
     measures: dict[int, dict[tuple[int, int], str]] = {}
-    fy = policy = measure = None
+    fy = 0
+    policy: int | None = None
+    measure: int | None = None
     prev = ""
     awaiting_policy_title = False
     started = False
@@ -147,6 +153,7 @@ def walk_sections() -> dict:
             policy, measure = int(s), None
             awaiting_policy_title = True
         elif awaiting_policy_title and (m := re.fullmatch(r"(.+?)\((.+)\)", s)):
+            assert policy is not None
             policies[fy][policy] = (m.group(1), m.group(2))
             awaiting_policy_title = False
         elif m := re.fullmatch(r"(\d+)\s+(.+?)\((.+)\)", s):
@@ -165,14 +172,14 @@ def walk_sections() -> dict:
 # --------------------------------------------------------------------------- source and header
 
 
-def test_source_text_is_the_document():
+def test_source_text_is_the_document() -> None:
     non_empty = [raw for raw in lines() if raw.strip()]
     assert non_empty[0] == DOCUMENT_TITLE
     for heading in (SECTION2, SECTION3, SECTION4):
         assert heading in lines()
 
 
-def test_header_comment_names_the_document_and_marks_outside_values():
+def test_header_comment_names_the_document_and_marks_outside_values() -> None:
     raw = SEED.read_text(encoding="utf-8").splitlines()
     header = []
     for line in raw:
@@ -199,11 +206,20 @@ def test_header_comment_names_the_document_and_marks_outside_values():
 # --------------------------------------------------------------------------- plan
 
 
-def test_plan_keys_and_values():
+def test_plan_keys_and_values() -> None:
     plan = seed()["plan"]
     assert set(plan) == {
-        "slug", "title", "municipality_code", "municipality_name", "philosophy",
-        "start_fiscal_year", "end_fiscal_year", "source", "license", "license_url", "attribution",
+        "slug",
+        "title",
+        "municipality_code",
+        "municipality_name",
+        "philosophy",
+        "start_fiscal_year",
+        "end_fiscal_year",
+        "source",
+        "license",
+        "license_url",
+        "attribution",
     }
     assert plan["slug"] == f"kanazawa-{plan['start_fiscal_year']}-{plan['end_fiscal_year']}"
     assert plan["title"] == "金沢市行政経営プラン"
@@ -221,13 +237,13 @@ def test_plan_keys_and_values():
     assert "172014" in plan["source"] and "記載がなく" in plan["source"]
 
 
-def test_plan_philosophy_is_the_basic_principle():
+def test_plan_philosophy_is_the_basic_principle() -> None:
     plan = seed()["plan"]
     idx = lines().index("(1) 基本理念")
     assert next_paragraph(idx) == plan["philosophy"]
 
 
-def test_plan_period():
+def test_plan_period() -> None:
     plan = seed()["plan"]
     start, end = plan["start_fiscal_year"], plan["end_fiscal_year"]
     assert (start, end) == (2023, 2026)
@@ -243,7 +259,7 @@ def test_plan_period():
 # --------------------------------------------------------------------------- policies, measures
 
 
-def test_three_policies_with_focus_as_in_the_text():
+def test_three_policies_with_focus_as_in_the_text() -> None:
     policies = seed()["policies"]
     assert [p["number"] for p in policies] == [1, 2, 3]
     normalized = nfkc(text())
@@ -257,7 +273,7 @@ def test_three_policies_with_focus_as_in_the_text():
     assert policies[0]["focus"] == "ヒトの育成と情報発信の強化"
 
 
-def test_nine_measures_as_in_the_text():
+def test_nine_measures_as_in_the_text() -> None:
     normalized = nfkc(text())
     count = 0
     for p in seed()["policies"]:
@@ -269,11 +285,15 @@ def test_nine_measures_as_in_the_text():
     assert count == 9
 
 
-def test_sections_3_and_4_agree_with_the_policies_and_measures():
+def test_sections_3_and_4_agree_with_the_policies_and_measures() -> None:
     walked = walk_sections()
-    expected_policies = {p["number"]: (nfkc(p["title"]), nfkc(p["focus"])) for p in seed()["policies"]}
+    expected_policies = {
+        p["number"]: (nfkc(p["title"]), nfkc(p["focus"])) for p in seed()["policies"]
+    }
     expected_measures = {
-        (p["number"], m["number"]): nfkc(m["title"]) for p in seed()["policies"] for m in p["measures"]
+        (p["number"], m["number"]): nfkc(m["title"])
+        for p in seed()["policies"]
+        for m in p["measures"]
     }
     assert sorted(walked["policies"]) == [2024, 2025]
     for fy in (2024, 2025):
@@ -284,12 +304,14 @@ def test_sections_3_and_4_agree_with_the_policies_and_measures():
 # --------------------------------------------------------------------------- initiatives
 
 
-def test_eighteen_initiatives_in_document_order():
+def test_eighteen_initiatives_in_document_order() -> None:
     inits = initiatives()
     codes = [i["code"] for i in inits]
     assert len(codes) == 18
     assert len(set(codes)) == 18
-    assert codes == list(item_lines()), "initiatives must be exactly the items of the text, in order"
+    assert codes == list(item_lines()), (
+        "initiatives must be exactly the items of the text, in order"
+    )
     r6 = [i for i in inits if i["code"].startswith("R6-")]
     r7 = [i for i in inits if i["code"].startswith("R7-")]
     assert len(r6) == 9 and len(r7) == 9
@@ -301,7 +323,7 @@ def test_eighteen_initiatives_in_document_order():
         assert i["fiscal_year"] == fy_from_reiwa(i["code"][1:].split("-")[0])
 
 
-def test_initiative_keys_nothing_invented():
+def test_initiative_keys_nothing_invented() -> None:
     for i in initiatives():
         base = {"code", "policy", "measure", "title", "plan_page", "fiscal_year", "numeric_target"}
         if i["code"].startswith("R6-"):
@@ -315,7 +337,7 @@ def test_initiative_keys_nothing_invented():
         assert isinstance(i["plan_page"], int) and isinstance(i["numeric_target"], bool)
 
 
-def test_initiative_line_page_and_title():
+def test_initiative_line_page_and_title() -> None:
     lines_by_code = item_lines()
     for i in initiatives():
         idx, raw, m = lines_by_code[i["code"]]
@@ -334,7 +356,7 @@ def test_initiative_line_page_and_title():
         assert clean_title(raw, m) == i["title"], (i["code"], clean_title(raw, m))
 
 
-def test_numeric_target_flag():
+def test_numeric_target_flag() -> None:
     lines_by_code = item_lines()
     flagged = []
     for i in initiatives():
@@ -345,7 +367,7 @@ def test_numeric_target_flag():
     assert flagged == ["R6-33", "R7-11"]
 
 
-def test_titles_have_no_artefacts():
+def test_titles_have_no_artefacts() -> None:
     for i in initiatives():
         t = i["title"]
         assert t and t == t.strip(), i["code"]
@@ -359,7 +381,7 @@ def test_titles_have_no_artefacts():
     assert by_code()["R6-30"]["title"] == "南部地区における教育・福祉施設の再整備"
 
 
-def test_narratives_are_the_paragraph_after_the_item():
+def test_narratives_are_the_paragraph_after_the_item() -> None:
     lines_by_code = item_lines()
     for i in initiatives():
         idx = lines_by_code[i["code"]][0]
@@ -373,7 +395,7 @@ def test_narratives_are_the_paragraph_after_the_item():
         assert narrative == paragraph, i["code"]
 
 
-def test_evaluations():
+def test_evaluations() -> None:
     for i in initiatives():
         if not i["code"].startswith("R6-"):
             assert "evaluation" not in i, i["code"]
@@ -391,7 +413,7 @@ def test_evaluations():
             assert "推定" in ev["source"], i["code"]
 
 
-def test_policy_and_measure_from_the_heading_above_each_item():
+def test_policy_and_measure_from_the_heading_above_each_item() -> None:
     walked = walk_sections()["items"]
     assert set(walked) == set(by_code())
     for i in initiatives():
@@ -406,7 +428,9 @@ def test_policy_and_measure_from_the_heading_above_each_item():
 # --------------------------------------------------------------------------- report
 
 
-def parse_table() -> tuple[dict[int, tuple[str, int, int, bool, Decimal]], tuple[int, int, Decimal]]:
+def parse_table() -> tuple[
+    dict[int, tuple[str, int, int, bool, Decimal]], tuple[int, int, Decimal]
+]:
     rows: dict[int, tuple[str, int, int, bool, Decimal]] = {}
     total = None
     for raw in lines():
@@ -414,7 +438,11 @@ def parse_table() -> tuple[dict[int, tuple[str, int, int, bool, Decimal]], tuple
         m = re.fullmatch(r"(\d+)\s+(\S+)\t(\d+)\s*項目(※?)\t(\d+)\s*項目\t([\d.]+)%", s)
         if m:
             rows[int(m.group(1))] = (
-                m.group(2), int(m.group(3)), int(m.group(5)), bool(m.group(4)), Decimal(m.group(6))
+                m.group(2),
+                int(m.group(3)),
+                int(m.group(5)),
+                bool(m.group(4)),
+                Decimal(m.group(6)),
             )
         m = re.fullmatch(r"合計\t(\d+)\s*項目\t(\d+)\s*項目\t([\d.]+)%", s)
         if m:
@@ -423,7 +451,7 @@ def parse_table() -> tuple[dict[int, tuple[str, int, int, bool, Decimal]], tuple
     return rows, total
 
 
-def test_report_lines_match_the_table():
+def test_report_lines_match_the_table() -> None:
     report = seed()["report"]
     got = [(r["policy"], r["items"], r["achieved"], r["unconfirmed"]) for r in report["lines"]]
     assert got == [(1, 39, 38, 0), (2, 45, 38, 0), (3, 40, 32, 2)]
@@ -458,7 +486,7 @@ def test_report_lines_match_the_table():
     assert f"{items_sum} 項目中 {achieved_sum} 項目" in text()
 
 
-def test_report_metadata():
+def test_report_metadata() -> None:
     report = seed()["report"]
     assert set(report) == {"fiscal_year", "title", "source", "lines", "highlights"}
     assert "published_on" not in report
@@ -469,7 +497,7 @@ def test_report_metadata():
     assert "推定" in report["source"]
 
 
-def test_report_highlights():
+def test_report_highlights() -> None:
     highlights = seed()["report"]["highlights"]
     for h in highlights:
         assert set(h) == {"code", "section"}

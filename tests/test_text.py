@@ -59,7 +59,8 @@ def test_codes_outside_the_pattern_are_rejected(written: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "year"), [("R6-7", 2024), ("r7-1", 2025), ("R1-1", 2019), ("X-1", None), ("R0-1", None)]
+    ("code", "year"),
+    [("R6-7", 2024), ("r7-1", 2025), ("R1-1", 2019), ("X-1", None), ("R0-1", None)],
 )
 def test_code_fiscal_year(code: str, year: int | None) -> None:
     assert code_fiscal_year(code) == year
@@ -67,4 +68,11 @@ def test_code_fiscal_year(code: str, year: int | None) -> None:
 
 def test_natural_sort_orders_numbers_by_value() -> None:
     codes = ["R7-1", "R6-10", "R6-7", "R6-34", "R6-100", "A-2"]
-    assert sorted(codes, key=natural_sort_key) == ["A-2", "R6-7", "R6-10", "R6-34", "R6-100", "R7-1"]
+    assert sorted(codes, key=natural_sort_key) == [
+        "A-2",
+        "R6-7",
+        "R6-10",
+        "R6-34",
+        "R6-100",
+        "R7-1",
+    ]

@@ -1,10 +1,11 @@
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.http import Record
 
-EVALUATION_EXAMPLE = {
+EVALUATION_EXAMPLE: JsonDict = {
     "id": 1,
     "initiative_id": 1,
     "code": "R6-7",

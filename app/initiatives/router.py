@@ -87,9 +87,7 @@ def list_initiatives(
     sort: SortQuery = None,
 ) -> Page[InitiativePublic]:
     """List initiatives (取組事項), each with its latest evaluation."""
-    items, total = service.list_initiatives(
-        session=session, filters=filters, page=page, sort=sort
-    )
+    items, total = service.list_initiatives(session=session, filters=filters, page=page, sort=sort)
     return paginate(request, response, items, total, page)
 
 

@@ -1,9 +1,10 @@
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.evaluations.schemas import EVALUATION_EXAMPLE, EvaluationPublic, StatusFilter
 from app.http import Record
 
-INITIATIVE_EXAMPLE = {
+INITIATIVE_EXAMPLE: JsonDict = {
     "id": 1,
     "plan_id": 1,
     "policy_id": 1,

@@ -21,7 +21,7 @@ class InitiativeSort(StrEnum):
     code = "code"
     fiscal_year = "fiscal_year"
     plan_page = "plan_page"
-    title = "title"
+    title_ = "title"  # `title` would shadow str.title
     policy_number = "policy_number"
     measure_number = "measure_number"
     updated_at = "updated_at"

@@ -1,8 +1,9 @@
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.http import Record
 
-PLAN_EXAMPLE = {
+PLAN_EXAMPLE: JsonDict = {
     "id": 1,
     "slug": "kanazawa-2023-2026",
     "title": "金沢市行政経営プラン",

@@ -36,7 +36,8 @@ class ReportPublic(Record):
                     "fiscal_year_label": "令和6年度",
                     "title": "取組事項の達成率",
                     "published_on": None,
-                    "source": "金沢市「金沢市行政経営プランの取組状況等について」2. 取組事項の達成率",
+                    "source": "金沢市「金沢市行政経営プランの取組状況等について」"
+                    "2. 取組事項の達成率",
                     "lines": [
                         {
                             "policy_id": 1,
@@ -46,9 +47,7 @@ class ReportPublic(Record):
                             "unconfirmed": 0,
                         }
                     ],
-                    "highlights": [
-                        {"initiative_id": 1, "code": "R6-7", "section": "implemented"}
-                    ],
+                    "highlights": [{"initiative_id": 1, "code": "R6-7", "section": "implemented"}],
                     "version": 1,
                     "created_at": "2026-04-01T00:00:00Z",
                     "updated_at": "2026-04-01T00:00:00Z",

@@ -1,0 +1,99 @@
+"""The command line as a script or a person uses it: migrate, seed, and serve."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    return env | extra
+
+
+def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_then_seed_twice(scratch_url: str, tmp_path: Path) -> None:
+    env = _env(DATABASE_URL=scratch_url)
+    migrated = _run("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database migrated to" in migrated.stdout
+
+    first = _run("seed", env=env, cwd=tmp_path)
+    second = _run("seed", env=env, cwd=tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert "62 rows added, 0 already present" in first.stdout
+    assert "0 rows added, 62 already present" in second.stdout
+
+
+def test_an_unknown_command_fails_with_usage(tmp_path: Path) -> None:
+    result = _run("frobnicate", env=_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_ready(server: "subprocess.Popen[str]", base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output, _ = server.communicate()
+            pytest.fail(f"the server exited early:\n{output}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail("the server did not become ready within 60 s")
+
+
+@pytest.mark.slow
+def test_serve_creates_migrates_and_seeds_a_local_sqlite_database(tmp_path: Path) -> None:
+    """What the README's first command does, on a fresh working directory."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with subprocess.Popen(
+        [sys.executable, "-m", "app", "serve"],
+        env=_env(PORT=str(port)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as server:
+        try:
+            _wait_until_ready(server, base)
+            response = httpx.get(f"{base}/api/v1/initiatives", params={"fiscal_year": "令和６年度"})
+            docs = httpx.get(f"{base}/docs")
+        finally:
+            server.terminate()
+            output, _ = server.communicate(timeout=30)
+    assert "database migrated to" in output
+    assert "62 rows added" in output
+    assert (tmp_path / "plan_progress.db").exists()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 9
+    assert {item["fiscal_year_label"] for item in body["items"]} == {"令和6年度"}
+    assert docs.status_code == 200
