@@ -5,35 +5,26 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///./plan_progress.db"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     database_url: str = Field(
-        DEFAULT_DATABASE_URL,
+        "sqlite:///./plan_progress.db",
         description="SQLAlchemy URL; postgresql+psycopg://user@host/db for PostgreSQL.",
     )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on.")
-    max_body_bytes: int = Field(1024 * 1024, description="Largest JSON body of an ordinary write.")
-    max_bulk_body_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk body.")
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )
-    public_max_age: int = Field(60, description="Cache-Control max-age of anonymous reads (s).")
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    @property
-    def database_url_was_given(self) -> bool:
-        """Whether DATABASE_URL (or an explicit value) chose the database."""
-        return "database_url" in self.model_fields_set
 
     @property
     def cors_origin_list(self) -> list[str]:
