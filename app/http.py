@@ -94,8 +94,18 @@ def order_by(
         if name not in columns:  # the Query pattern should have caught it; stay safe anyway
             raise InvalidInput.at(["query", "sort"], f"cannot sort by {name!r}")
         column = columns[name]
-        clauses.append(column.desc() if part.startswith("-") else column.asc())
+        if part.startswith("-"):
+            clause = column.desc()
+            # Where NULLs go differs between databases: say it, the way PostgreSQL does.
+            clauses.append(clause.nulls_first() if _nullable(column) else clause)
+        else:
+            clause = column.asc()
+            clauses.append(clause.nulls_last() if _nullable(column) else clause)
     return [*clauses, tiebreak]
+
+
+def _nullable(column: ColumnElement[object]) -> bool:
+    return bool(getattr(column, "nullable", True))
 
 
 def etag(version: int) -> str:

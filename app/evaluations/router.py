@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -9,6 +9,7 @@ from app.evaluations.schemas import EvaluationFilters, EvaluationPublic, StatusF
 from app.fields import FiscalYear
 from app.http import (
     IdFilter,
+    IdPath,
     Page,
     PageDep,
     not_modified,
@@ -16,8 +17,7 @@ from app.http import (
     sort_description,
     sort_pattern,
 )
-from app.initiatives.router import valid_initiative
-from app.initiatives.schemas import InitiativePublic
+from app.initiatives import service as initiatives_service
 
 router = APIRouter(tags=["evaluations"])
 
@@ -69,11 +69,13 @@ def list_initiative_evaluations(
     response: Response,
     session: SessionDep,
     page: PageDep,
-    initiative: Annotated[InitiativePublic, Depends(valid_initiative)],
+    initiative_id: IdPath,
     sort: SortQuery = None,
 ) -> Page[EvaluationPublic]:
     """List one initiative's evaluations, one per fiscal year."""
-    filters = EvaluationFilters(initiative_id=initiative.id)
+    # Looked up here, not in a dependency, so that bad parameters answer 422 before a 404.
+    initiatives_service.ensure_exists(session=session, initiative_id=initiative_id)
+    filters = EvaluationFilters(initiative_id=initiative_id)
     items, total = service.list_evaluations(
         session=session, filters=filters, page=page, sort=sort or "fiscal_year"
     )
@@ -90,11 +92,12 @@ def get_initiative_evaluation(
     request: Request,
     response: Response,
     session: SessionDep,
-    initiative: Annotated[InitiativePublic, Depends(valid_initiative)],
+    initiative_id: IdPath,
     fiscal_year: Annotated[FiscalYear, Path()],
 ) -> EvaluationPublic | Response:
     """Get an initiative's evaluation for one fiscal year (2024, R6 or 令和6年度)."""
+    initiatives_service.ensure_exists(session=session, initiative_id=initiative_id)
     evaluation = service.get_evaluation(
-        session=session, initiative_id=initiative.id, fiscal_year=fiscal_year
+        session=session, initiative_id=initiative_id, fiscal_year=fiscal_year
     )
     return not_modified(request, response, evaluation.version) or evaluation

@@ -124,6 +124,12 @@ def list_initiatives(
     return _public(rows, session), total
 
 
+def ensure_exists(*, session: Session, initiative_id: int) -> None:
+    found = session.scalar(select(initiatives.c.id).where(initiatives.c.id == initiative_id))
+    if found is None:
+        raise NotFound(f"initiative {initiative_id} does not exist")
+
+
 def get_initiative(*, session: Session, initiative_id: int) -> InitiativePublic:
     row = session.execute(_SELECT.where(initiatives.c.id == initiative_id)).mappings().first()
     if row is None:
