@@ -1,8 +1,11 @@
-"""Command line: `python -m app migrate | seed | serve`."""
+"""Command line: `python -m app migrate | seed | serve | tokens ...`."""
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from sqlalchemy import func, select
@@ -11,8 +14,11 @@ from sqlmodel import Session
 from app import migrate
 from app.config import Settings, get_settings
 from app.db import make_engine
-from app.models import plans
+from app.auth.tokens import Role, TokenNameTaken, create_token, list_tokens, revoke_token
+from app.models import plans, utcnow
 from app.seed import KANAZAWA, seed
+
+DEV_TOKEN_NAME = "dev-admin"
 
 
 def _migrate(settings: Settings) -> None:
@@ -23,7 +29,7 @@ def _migrate(settings: Settings) -> None:
 def _seed(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
-        with Session(engine) as session:
+        with Session(engine, info={"actor": "seed"}) as session:
             result = seed(session, KANAZAWA)
     finally:
         engine.dispose()
@@ -33,6 +39,7 @@ def _seed(settings: Settings) -> None:
 
 
 def _serve(settings: Settings, workers: int) -> None:
+    # Migrate (and seed) once, here, before any worker starts: workers never race to migrate.
     _migrate(settings)
     engine = make_engine(settings)
     try:
@@ -42,7 +49,80 @@ def _serve(settings: Settings, workers: int) -> None:
         engine.dispose()
     if empty:
         _seed(settings)
+        if "DATABASE_URL" not in os.environ:
+            _print_dev_token(settings)
     uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=workers)
+
+
+def _print_dev_token(settings: Settings) -> None:
+    """Give a newcomer on the default local database a token for a first write, once."""
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            secret = create_token(session, name=DEV_TOKEN_NAME, role=Role.admin)
+    except TokenNameTaken:
+        return
+    finally:
+        engine.dispose()
+    print(
+        "\nA development admin token was created for this local database (it is shown only"
+        f" once; revoke it with `python -m app tokens revoke {DEV_TOKEN_NAME}`):\n"
+        f"\n    export TOKEN={secret}\n"
+    )
+
+
+def parse_expiry(value: str) -> datetime:
+    """Parse --expires: a duration such as 30d or 12h, or an ISO 8601 date or date-time."""
+    if match := re.fullmatch(r"(\d+)([dh])", value.strip()):
+        amount, unit = int(match[1]), match[2]
+        return utcnow() + (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration (30d, 12h) or an ISO 8601 date"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _tokens(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            if args.action == "create":
+                try:
+                    secret = create_token(
+                        session, name=args.name, role=Role(args.role), expires_at=args.expires
+                    )
+                except TokenNameTaken as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    return 1
+                expiry = f", expires {args.expires.isoformat()}" if args.expires else ""
+                print(f"token {args.name!r} ({args.role}{expiry}); it is shown only this once:")
+                print(secret)
+            elif args.action == "list":
+                now = utcnow()
+                for token in list_tokens(session):
+                    expires = token.expires_at
+                    if expires is not None and expires.tzinfo is None:
+                        expires = expires.replace(tzinfo=UTC)
+                    state = (
+                        "revoked"
+                        if token.revoked_at
+                        else "expired"
+                        if expires is not None and expires <= now
+                        else "active"
+                    )
+                    until = expires.isoformat() if expires else "never"
+                    print(f"{token.name}\t{token.role}\t{state}\texpires {until}")
+            elif args.action == "revoke":
+                if not revoke_token(session, name=args.name):
+                    print(f"error: no active token named {args.name!r}", file=sys.stderr)
+                    return 1
+                print(f"token {args.name!r} revoked")
+    finally:
+        engine.dispose()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("seed", help="load the Kanazawa plan (adds only what is missing)")
     serve = commands.add_parser("serve", help="migrate, seed an empty database, then serve")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    tokens = commands.add_parser("tokens", help="manage API tokens for writes")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    create = token_actions.add_parser("create", help="make a token and print it once")
+    create.add_argument("--name", required=True, help="who holds it (shown in the change log)")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--expires", type=parse_expiry, default=None, help="30d, 12h, or an ISO 8601 date"
+    )
+    token_actions.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_actions.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("name")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -61,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _seed(settings)
     elif args.command == "serve":
         _serve(settings, args.workers)
+    elif args.command == "tokens":
+        return _tokens(settings, args)
     return 0
 
 

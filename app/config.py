@@ -6,7 +6,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -16,6 +15,8 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, description="Port `serve` listens on.")
+    max_body_bytes: int = Field(1024 * 1024, description="Largest body of an ordinary write.")
+    max_bulk_body_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk upload body.")
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )

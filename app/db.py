@@ -7,11 +7,13 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from app.changes import recorder
 from app.config import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
     """Create the engine for settings.database_url, with SQLite made safe for concurrent use."""
+    recorder.install()  # every write through a session of ours goes into the change log
     if not settings.is_sqlite:
         return create_engine(
             settings.database_url,

@@ -2,6 +2,8 @@
 
     AppError                 a problem the client can act on; carries status and detail
      ├── BadRequest          400
+     │   (401 for a missing or bad token is answered by app/auth/guard.py, before routing)
+     ├── Forbidden           403  the token's role may not do this
      ├── NotFound            404  a resource (or route) that does not exist
      ├── Conflict            409  a duplicate natural key, children in the way, a busy key
      ├── PreconditionFailed  412  a stale If-Match
@@ -56,6 +58,10 @@ class AppError(Exception):
 
 class BadRequest(AppError):
     status, slug = 400, "bad-request"
+
+
+class Forbidden(AppError):
+    status, slug = 403, "forbidden"
 
 
 class NotFound(AppError):
@@ -152,12 +158,35 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+PROBLEM_EXAMPLES: dict[int, str] = {
+    400: "the request could not be read",
+    401: "writes need a token: send `Authorization: Bearer <token>`",
+    403: "token 'kanazawa-staff' has role editor; this needs admin",
+    404: "initiative 999 does not exist",
+    409: "an initiative with code 'R6-7' exists in plan 1 already",
+    412: "the resource is at version 3, not \"2\": fetch it again and retry",
+    413: "the request body is larger than the limit of 1,048,576 bytes",
+    422: "body.code: a code is 1-32 letters, digits and hyphens (例: R6-7)",
+    503: "the database is not reachable",
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Return the OpenAPI `responses` entries declaring these problem statuses for a route."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": {
+                        "type": "about:blank",
+                        "title": HTTPStatus(status).phrase,
+                        "status": status,
+                        "detail": PROBLEM_EXAMPLES.get(status, HTTPStatus(status).phrase),
+                    },
+                }
+            },
         }
         for status in statuses
     }

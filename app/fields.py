@@ -1,9 +1,10 @@
 """Annotated types shared by request and response schemas."""
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from app.wareki import FiscalYearError, parse_fiscal_year
 
@@ -38,3 +39,63 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def text_rules(max_length: int, *, blank: bool = False) -> AfterValidator:
+    """Check a string: at most max_length characters after NFC, no NUL or lone surrogates."""
+
+    def check(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("text may not contain NUL (\\u0000)")
+        if any("\ud800" <= char <= "\udfff" for char in value):
+            raise ValueError("text may not contain lone surrogates")
+        if not blank and not value.strip():
+            raise ValueError("text may not be empty or only white space")
+        # Count what a reader sees: a letter and its combining mark that compose count once.
+        if len(unicodedata.normalize("NFC", value)) > max_length:
+            raise ValueError(f"text is longer than {max_length} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _limits(max_length: int, min_length: int) -> Any:
+    return Field(json_schema_extra={"maxLength": max_length, "minLength": min_length})
+
+
+Title = Annotated[str, _limits(200, 1), text_rules(200)]
+LongTitle = Annotated[str, _limits(500, 1), text_rules(500)]
+Name = Annotated[str, _limits(100, 1), text_rules(100)]
+Narrative = Annotated[str, _limits(20_000, 0), text_rules(20_000, blank=True)]
+Note = Annotated[str, _limits(2_000, 0), text_rules(2_000, blank=True)]
+Unit = Annotated[str, _limits(50, 0), text_rules(50, blank=True)]
+Number = Annotated[int, Field(ge=1, le=999, description="An ordinal such as （1） → 1.")]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+PlanPage = Annotated[int, Field(ge=1, le=100_000, description="Page number (P38 → 38).")]
+Amount = Annotated[
+    float,
+    Field(
+        ge=-1e15,
+        le=1e15,
+        allow_inf_nan=False,
+        description="A finite number between -10^15 and 10^15.",
+    ),
+]
+ParentId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Slug = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="URL-safe name: lowercase letters, digits and hyphens.",
+        examples=["kanazawa-2023-2026"],
+    ),
+]
+MunicipalityCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{6}$",
+        description="全国地方公共団体コード: 6 digits, kept as text (leading zeros matter).",
+        examples=["172014"],
+    ),
+]
+Url = Annotated[str, _limits(500, 1), text_rules(500)]

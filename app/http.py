@@ -3,13 +3,13 @@
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, UnaryExpression
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, problem_responses
 from app.fields import UTCDateTime
 
 MAX_LIMIT = 500
@@ -124,3 +124,34 @@ def not_modified(request: Request, response: Response, version: int) -> Response
     if "*" in candidates or tag in candidates:
         return Response(status_code=304, headers={"ETag": tag})
     return None
+
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The ETag you read (e.g. "3"): the write fails with 412 if the resource'
+        " changed since. `*` matches any existing version.",
+    ),
+]
+CascadeQuery = Annotated[
+    bool, Query(description="Also delete everything under the resource (otherwise 409).")
+]
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not Modified"}}
+
+
+def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {**NOT_MODIFIED, **problem_responses(*statuses)}
+
+
+def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Responses of a write route: auth, size and validation problems, plus those given."""
+    return problem_responses(401, 413, 422, *statuses)
+
+
+def written(response: Response, version: int, location: str | None = None) -> None:
+    """Set the headers of a successful write: the new ETag, and Location when created."""
+    response.headers["ETag"] = etag(version)
+    if location is not None:
+        response.headers["Location"] = location

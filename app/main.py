@@ -7,12 +7,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import health
+from app.auth.guard import BearerAuthMiddleware
+from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.docs import install_docs
 from app.errors import Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.initiatives.router import router as initiatives_router
+from app.limits import BodyLimitMiddleware
 from app.measures.router import router as measures_router
 from app.migrate import head_revision
 from app.plans.router import router as plans_router
@@ -54,12 +57,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         initiatives_router,
         evaluations_router,
         reports_router,
+        changes_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
     install_docs(app)
     install_error_handlers(app)
+    # Starlette runs the last added outermost: CORS, then the body limit, then authentication.
+    app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        large_limit=settings.max_bulk_body_bytes,
+        large_prefix=f"{API_PREFIX}/bulk",
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

@@ -5,8 +5,19 @@ database schema only, and Alembic migrations are checked against them by the tes
 """
 
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -27,12 +38,26 @@ def utcnow() -> datetime:
 
 
 class Tracked(SQLModel):
-    """Columns every row carries: a surrogate id, a version for If-Match, and timestamps."""
+    """Columns every row carries: a surrogate id, a version for If-Match, and timestamps.
+
+    `version` is the ORM's version counter: every UPDATE through the ORM adds 1 and matches
+    the version it read (`WHERE version = :read`), so a concurrent change makes the flush fail
+    with StaleDataError instead of being overwritten. An UPDATE is only sent when a value
+    really changed, so unchanged rows keep their version.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        sa_column_kwargs={"onupdate": utcnow},
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
 class Plan(Tracked, table=True):
@@ -171,6 +196,39 @@ class ReportHighlight(Tracked, table=True):
     )
 
 
+class ApiToken(Tracked, table=True):
+    """A bearer token for writes. Only the SHA-256 digest of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=16)
+    digest: str = Field(max_length=64, unique=True)
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("role IN ('editor', 'admin')", name="role_known"),)
+
+
+class Change(SQLModel, table=True):
+    """One successful write, for the /changes feed. Append-only, so it has no version."""
+
+    __tablename__ = "changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=16)
+    entity: str = Field(max_length=32)
+    entity_id: int
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+    __table_args__ = (
+        CheckConstraint("action IN ('create', 'update', 'delete')", name="action_known"),
+        Index("ix_changes_entity_entity_id", "entity", "entity_id"),
+    )
+
+
 # Core handles on the tables, for reads that fetch rows rather than ORM objects (cheaper, and
 # typed for mypy, which cannot see SQLModel's __table__).
 plans: Table = Plan.__table__  # type: ignore[attr-defined]
@@ -181,3 +239,5 @@ evaluations: Table = Evaluation.__table__  # type: ignore[attr-defined]
 reports: Table = Report.__table__  # type: ignore[attr-defined]
 report_lines: Table = ReportLine.__table__  # type: ignore[attr-defined]
 report_highlights: Table = ReportHighlight.__table__  # type: ignore[attr-defined]
+api_tokens: Table = ApiToken.__table__  # type: ignore[attr-defined]
+changes: Table = Change.__table__  # type: ignore[attr-defined]

@@ -5,8 +5,10 @@ Run the suite against PostgreSQL with
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session
 
 from app import migrate
+from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.main import create_app
 from app.seed import seed
@@ -31,20 +34,103 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _migrate_and_seed(url: str) -> None:
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine, info={"actor": "seed"}) as session:
+        seed(session)
+    engine.dispose()
+
+
+def _admin_engine() -> Engine:
+    assert TEST_DATABASE_URL
+    base = make_url(TEST_DATABASE_URL)
+    return create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _pg_database(name: str) -> str:
+    assert TEST_DATABASE_URL
+    return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The database the API tests share: migrated to head and seeded once per run."""
+    """The database the read-only tests share: migrated to head and seeded once per run."""
     if TEST_DATABASE_URL:
         _reset_postgres(TEST_DATABASE_URL)
         url = TEST_DATABASE_URL
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    migrate.upgrade(url)
-    engine = create_engine(url)
-    with Session(engine) as session:
-        seed(session)
-    engine.dispose()
+    _migrate_and_seed(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def template_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated and seeded database that each writing test gets a copy of."""
+    if not TEST_DATABASE_URL:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        _migrate_and_seed(url)
+        yield url
+        return
+    name = f"{make_url(TEST_DATABASE_URL).database}_template"
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    _migrate_and_seed(_pg_database(name))
+    yield _pg_database(name)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_url(template_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test, seeded like the shared one."""
+    if not TEST_DATABASE_URL:
+        path = tmp_path / "fresh.db"
+        shutil.copy(make_url(template_url).database or "", path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    template = make_url(template_url).database
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_database(name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Api:
+    """A client on a database of the test's own, with tokens of each role."""
+
+    client: TestClient
+    engine: Engine
+    editor: dict[str, str]
+    admin: dict[str, str]
+
+
+@pytest.fixture
+def api(fresh_url: str) -> Iterator[Api]:
+    application = create_app(Settings(database_url=fresh_url))
+    engine: Engine = application.state.engine
+    with Session(engine) as session:
+        editor = create_token(session, name="editor", role=Role.editor)
+        admin = create_token(session, name="admin", role=Role.admin)
+    with TestClient(application) as client:
+        yield Api(
+            client=client,
+            engine=engine,
+            editor={"Authorization": f"Bearer {editor}"},
+            admin={"Authorization": f"Bearer {admin}"},
+        )
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +158,12 @@ def scratch_url(tmp_path: Path) -> Iterator[str]:
     if not TEST_DATABASE_URL:
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
-    base = make_url(TEST_DATABASE_URL)
     name = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = _admin_engine()
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield _pg_database(name)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

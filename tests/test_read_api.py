@@ -22,6 +22,8 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.conftest import Api
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED: dict[str, Any] = tomllib.loads(
     (ROOT / "seed" / "kanazawa-2023-2026.toml").read_text(encoding="utf-8")
@@ -1036,8 +1038,8 @@ def test_unknown_path_is_404(client: TestClient, path: str) -> None:
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("path", ["/evaluations", "/initiatives/{}/evaluations"])
-def test_read_only_collection_is_405(client: TestClient, ids: Ids, method: str, path: str) -> None:
+def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str) -> None:
     url = API + path.format(ids.initiatives["R6-7"])
-    response = client.request(method, url, json={})
+    response = api.client.request(method, url, json={}, headers=api.editor)
     assert_problem(response, 405)
     assert "GET" in {m.strip() for m in response.headers["allow"].split(",")}

@@ -14,6 +14,7 @@ from app.http import (
     PageDep,
     not_modified,
     paginate,
+    read_responses,
     sort_description,
     sort_pattern,
 )
@@ -86,7 +87,7 @@ def list_initiative_evaluations(
     "/initiatives/{initiative_id}/evaluations/{fiscal_year}",
     operation_id="get_initiative_evaluation",
     response_model=EvaluationPublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_initiative_evaluation(
     request: Request,

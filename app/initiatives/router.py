@@ -13,6 +13,7 @@ from app.http import (
     PageDep,
     not_modified,
     paginate,
+    read_responses,
     sort_description,
     sort_pattern,
 )
@@ -95,7 +96,7 @@ def list_initiatives(
     "/{initiative_id}",
     operation_id="get_initiative",
     response_model=InitiativePublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_initiative(
     request: Request,

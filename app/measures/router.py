@@ -11,6 +11,7 @@ from app.http import (
     PageDep,
     not_modified,
     paginate,
+    read_responses,
     sort_description,
     sort_pattern,
 )
@@ -53,7 +54,7 @@ def list_measures(
     "/{measure_id}",
     operation_id="get_measure",
     response_model=MeasurePublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_measure(
     request: Request,

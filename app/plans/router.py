@@ -2,11 +2,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.auth.guard import AdminSession, EditorSession
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.http import IdPath, Page, PageDep, not_modified, paginate, sort_description, sort_pattern
+from app.http import (
+    CascadeQuery,
+    IdPath,
+    IfMatchHeader,
+    Page,
+    PageDep,
+    not_modified,
+    paginate,
+    read_responses,
+    sort_description,
+    sort_pattern,
+    write_responses,
+    written,
+)
 from app.plans import service
-from app.plans.schemas import PlanFilters, PlanPublic
+from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -50,10 +64,63 @@ def list_plans(
     "/{plan_id}",
     operation_id="get_plan",
     response_model=PlanPublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_plan(
     request: Request, response: Response, plan: Annotated[PlanPublic, Depends(valid_plan)]
 ) -> PlanPublic | Response:
     """Get one plan."""
     return not_modified(request, response, plan.version) or plan
+
+
+@router.post(
+    "",
+    operation_id="create_plan",
+    status_code=201,
+    response_model=PlanPublic,
+    responses=write_responses(409),
+)
+def create_plan(
+    request: Request, response: Response, session: EditorSession, plan_in: PlanCreate
+) -> PlanPublic:
+    """Create a plan (a municipality's 行政経営プラン for a period)."""
+    plan_id = service.create_plan(session=session, plan_in=plan_in)
+    plan = service.get_plan(session=session, plan_id=plan_id)
+    written(response, plan.version, str(request.url_for("get_plan", plan_id=plan_id)))
+    return plan
+
+
+@router.patch(
+    "/{plan_id}",
+    operation_id="update_plan",
+    response_model=PlanPublic,
+    responses=write_responses(404, 409, 412),
+)
+def update_plan(
+    response: Response,
+    session: EditorSession,
+    plan_id: IdPath,
+    plan_in: PlanUpdate,
+    if_match: IfMatchHeader = None,
+) -> PlanPublic:
+    """Change some of a plan's fields."""
+    service.update_plan(session=session, plan_id=plan_id, plan_in=plan_in, if_match=if_match)
+    plan = service.get_plan(session=session, plan_id=plan_id)
+    written(response, plan.version)
+    return plan
+
+
+@router.delete(
+    "/{plan_id}",
+    operation_id="delete_plan",
+    status_code=204,
+    responses=write_responses(403, 404, 409, 412),
+)
+def delete_plan(
+    session: AdminSession,
+    plan_id: IdPath,
+    if_match: IfMatchHeader = None,
+    cascade: CascadeQuery = False,
+) -> None:
+    """Delete a plan (admin only); with ?cascade=true, everything in it too."""
+    service.delete_plan(session=session, plan_id=plan_id, if_match=if_match, cascade=cascade)

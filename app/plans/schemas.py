@@ -1,6 +1,16 @@
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
+from app.fields import (
+    FiscalYear,
+    MunicipalityCode,
+    Name,
+    Narrative,
+    Note,
+    Slug,
+    Title,
+    Url,
+)
 from app.http import Record
 
 PLAN_EXAMPLE: JsonDict = {
@@ -43,3 +53,61 @@ class PlanPublic(Record):
 class PlanFilters(BaseModel):
     slug: str | None = None
     municipality_code: str | None = None
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "kanazawa-2023-2026",
+                    "title": "金沢市行政経営プラン",
+                    "municipality_code": "172014",
+                    "municipality_name": "金沢市",
+                    "philosophy": "質の高い市民サービスを創り続ける行政経営の実践",
+                    "start_fiscal_year": "令和5年度",
+                    "end_fiscal_year": "R8",
+                }
+            ]
+        },
+    )
+
+    slug: Slug
+    title: Title
+    municipality_code: MunicipalityCode
+    municipality_name: Name
+    philosophy: Note | None = None
+    start_fiscal_year: FiscalYear
+    end_fiscal_year: FiscalYear
+    source: Narrative | None = None
+    license: Name | None = None
+    license_url: Url | None = None
+    attribution: Note | None = None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> "PlanCreate":
+        if self.start_fiscal_year > self.end_fiscal_year:
+            raise ValueError("start_fiscal_year must not come after end_fiscal_year")
+        return self
+
+
+class PlanUpdate(BaseModel):
+    """Fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"philosophy": "質の高い市民サービスを創り続ける"}]},
+    )
+
+    slug: Slug = Field(default=None)
+    title: Title = Field(default=None)
+    municipality_code: MunicipalityCode = Field(default=None)
+    municipality_name: Name = Field(default=None)
+    philosophy: Note | None = None
+    start_fiscal_year: FiscalYear = Field(default=None)
+    end_fiscal_year: FiscalYear = Field(default=None)
+    source: Narrative | None = None
+    license: Name | None = None
+    license_url: Url | None = None
+    attribution: Note | None = None

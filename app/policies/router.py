@@ -11,6 +11,7 @@ from app.http import (
     PageDep,
     not_modified,
     paginate,
+    read_responses,
     sort_description,
     sort_pattern,
 )
@@ -50,7 +51,7 @@ def list_policies(
     "/{policy_id}",
     operation_id="get_policy",
     response_model=PolicyPublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_policy(
     request: Request, response: Response, policy: Annotated[PolicyPublic, Depends(valid_policy)]

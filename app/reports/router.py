@@ -12,6 +12,7 @@ from app.http import (
     PageDep,
     not_modified,
     paginate,
+    read_responses,
     sort_description,
     sort_pattern,
 )
@@ -54,7 +55,7 @@ def list_reports(
     "/{report_id}",
     operation_id="get_report",
     response_model=ReportPublic,
-    responses={304: {"description": "Not Modified"}, **problem_responses(404, 422)},
+    responses=read_responses(404, 422),
 )
 def get_report(
     request: Request, response: Response, report: Annotated[ReportPublic, Depends(valid_report)]

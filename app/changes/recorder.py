@@ -1,0 +1,99 @@
+"""The change log: every ORM write is recorded in the same transaction, as it is flushed.
+
+One listener sees every insert, update and delete of the content tables, so no write path can
+forget to log, and a write that fails (rolled back) leaves no entry. The actor is the name
+put in `session.info["actor"]` by whoever opened the session: a token's name, or `seed`.
+Rows removed by the database's ON DELETE CASCADE are logged by the code that deletes
+(see app/writes.py), since the ORM never sees them.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session, UOWTransaction
+
+from app.models import (
+    Evaluation,
+    Initiative,
+    Measure,
+    Plan,
+    Policy,
+    Report,
+    ReportHighlight,
+    ReportLine,
+    changes,
+    utcnow,
+)
+
+ENTITIES: dict[type, str] = {
+    Plan: "plan",
+    Policy: "policy",
+    Measure: "measure",
+    Initiative: "initiative",
+    Evaluation: "evaluation",
+    Report: "report",
+    ReportLine: "report_line",
+    ReportHighlight: "report_highlight",
+}
+# Bookkeeping and derived columns: they change with every write and say nothing new.
+NOT_LOGGED = frozenset({"id", "version", "created_at", "updated_at", "search_text", "code_sort"})
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _fields(obj: Any) -> list[str]:
+    return [
+        attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in NOT_LOGGED
+    ]
+
+
+def _entry(obj: Any, action: str) -> dict[str, Any] | None:
+    state = inspect(obj)
+    diff: dict[str, list[Any]] = {}
+    for name in _fields(obj):
+        if action == "create":
+            diff[name] = [None, _json(getattr(obj, name))]
+        elif action == "delete":
+            diff[name] = [_json(getattr(obj, name)), None]
+        else:
+            history = state.attrs[name].history
+            if history.has_changes():
+                old = history.deleted[0] if history.deleted else None
+                new = history.added[0] if history.added else None
+                if old != new:
+                    diff[name] = [_json(old), _json(new)]
+    if action == "update" and not diff:
+        return None
+    return {
+        "at": utcnow(),
+        "actor": str(state.session.info.get("actor", "system")) if state.session else "system",
+        "action": action,
+        "entity": ENTITIES[type(obj)],
+        "entity_id": obj.id,
+        "changes": diff,
+    }
+
+
+def record_changes(session: Session, _context: UOWTransaction) -> None:
+    entries = [
+        entry
+        for objects, action in (
+            (session.new, "create"),
+            (session.dirty, "update"),
+            (session.deleted, "delete"),
+        )
+        for obj in objects
+        if type(obj) in ENTITIES and (entry := _entry(obj, action)) is not None
+    ]
+    if entries:
+        entries.sort(key=lambda entry: (list(ENTITIES.values()).index(entry["entity"])))
+        session.connection().execute(insert(changes), entries)
+
+
+def install() -> None:
+    """Register the listener on every Session (once)."""
+    if not event.contains(Session, "after_flush", record_changes):
+        event.listen(Session, "after_flush", record_changes)

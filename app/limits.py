@@ -1,0 +1,66 @@
+"""Request body limits, enforced before anything else looks at the request."""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import problem_response
+
+
+class BodyLimitMiddleware:
+    """Answer 413 for a body over the limit, reading no more of it than the limit allows.
+
+    A declared Content-Length over the limit is refused at once; a body without one (chunked)
+    is read up to the limit and refused as soon as it passes it. Bodies within the limit are
+    buffered and handed on unchanged, so the 413 always comes before authentication and
+    validation, as API.md orders them.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, default_limit: int, large_limit: int, large_prefix: str
+    ) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.large_limit = large_limit
+        self.large_prefix = large_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = (
+            self.large_limit if scope["path"].startswith(self.large_prefix) else self.default_limit
+        )
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(limit, scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than the limit of {limit:,} bytes"
+        response = problem_response(413, detail, slug="payload-too-large")
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)

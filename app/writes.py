@@ -1,0 +1,168 @@
+"""What every write shares: If-Match, the one commit per use case, and deleting with children."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, SQLModel
+
+from app.errors import Conflict, NotFound, PreconditionFailed
+from app.models import (
+    changes,
+    evaluations,
+    initiatives,
+    measures,
+    policies,
+    report_highlights,
+    report_lines,
+    reports,
+    utcnow,
+)
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """Raise 412 unless If-Match is absent, `*`, or names the current version (RFC 9110)."""
+    if if_match is None:
+        return
+    tags = [tag.strip() for tag in if_match.split(",")]
+    # Strong comparison: a weak tag (W/"3") never matches for a write.
+    if "*" not in tags and f'"{version}"' not in tags:
+        raise PreconditionFailed(
+            f"the resource is at version {version}, not {if_match}: fetch it again and retry"
+        )
+
+
+def load(session: Session, model: type[SQLModel], entity: str, row_id: int) -> Any:
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{entity} {row_id} does not exist")
+    return row
+
+
+@contextmanager
+def committing(session: Session) -> Iterator[None]:
+    """Commit the use case's changes once; turn database refusals into 409 and 412."""
+    try:
+        yield
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise PreconditionFailed(
+            "someone else changed the resource meanwhile: fetch it again and retry"
+        ) from None
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(
+            "the change conflicts with data written meanwhile (a duplicate key or a"
+            " missing parent); fetch again and retry"
+        ) from error
+
+
+# What each kind of row takes with it when it is deleted (ON DELETE CASCADE), as queries of ids.
+def _descendants(entity: str, row_id: int) -> dict[str, Select[Any]]:
+    def initiatives_where(*criteria: Any) -> Select[Any]:
+        return select(initiatives.c.id).where(*criteria)
+
+    if entity == "plan":
+        in_plan = initiatives_where(initiatives.c.plan_id == row_id)
+        in_reports = select(reports.c.id).where(reports.c.plan_id == row_id)
+        return {
+            "policy": select(policies.c.id).where(policies.c.plan_id == row_id),
+            "measure": select(measures.c.id).where(measures.c.plan_id == row_id),
+            "initiative": in_plan,
+            "evaluation": select(evaluations.c.id).where(evaluations.c.initiative_id.in_(in_plan)),
+            "report": in_reports,
+            "report_line": select(report_lines.c.id).where(
+                report_lines.c.report_id.in_(in_reports)
+            ),
+            "report_highlight": select(report_highlights.c.id).where(
+                report_highlights.c.report_id.in_(in_reports)
+            ),
+        }
+    if entity == "policy":
+        in_policy = initiatives_where(
+            initiatives.c.measure_id.in_(
+                select(measures.c.id).where(measures.c.policy_id == row_id)
+            )
+        )
+        return {
+            "measure": select(measures.c.id).where(measures.c.policy_id == row_id),
+            "initiative": in_policy,
+            "evaluation": select(evaluations.c.id).where(
+                evaluations.c.initiative_id.in_(in_policy)
+            ),
+            "report_line": select(report_lines.c.id).where(report_lines.c.policy_id == row_id),
+            "report_highlight": select(report_highlights.c.id).where(
+                report_highlights.c.initiative_id.in_(in_policy)
+            ),
+        }
+    if entity == "measure":
+        in_measure = initiatives_where(initiatives.c.measure_id == row_id)
+        return {
+            "initiative": in_measure,
+            "evaluation": select(evaluations.c.id).where(
+                evaluations.c.initiative_id.in_(in_measure)
+            ),
+            "report_highlight": select(report_highlights.c.id).where(
+                report_highlights.c.initiative_id.in_(in_measure)
+            ),
+        }
+    if entity == "initiative":
+        return {
+            "evaluation": select(evaluations.c.id).where(evaluations.c.initiative_id == row_id),
+            "report_highlight": select(report_highlights.c.id).where(
+                report_highlights.c.initiative_id == row_id
+            ),
+        }
+    if entity == "report":
+        return {
+            "report_line": select(report_lines.c.id).where(report_lines.c.report_id == row_id),
+            "report_highlight": select(report_highlights.c.id).where(
+                report_highlights.c.report_id == row_id
+            ),
+        }
+    return {}
+
+
+# A report's lines and highlights are parts of it, not children that block its deletion.
+PARTS = {"report": {"report_line", "report_highlight"}}
+
+
+def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
+    """Delete row; refuse (409) while it has children, unless cascade, which logs each one."""
+    found = {
+        name: list(session.scalars(query))
+        for name, query in _descendants(entity, row.id).items()
+    }
+    blocking = {
+        name: len(ids) for name, ids in found.items() if ids and name not in PARTS.get(entity, ())
+    }
+    if blocking and not cascade:
+        counts = ", ".join(f"{count} {name}(s)" for name, count in blocking.items())
+        raise Conflict(
+            f"{entity} {row.id} still has {counts}: delete them first or pass ?cascade=true"
+        )
+    actor = str(session.info.get("actor", "system"))
+    entries = [
+        {
+            "at": utcnow(),
+            "actor": actor,
+            "action": "delete",
+            "entity": name,
+            "entity_id": child_id,
+            "changes": {"deleted_with": [None, f"{entity} {row.id}"]},
+        }
+        for name, ids in found.items()
+        for child_id in ids
+    ]
+    with committing(session):
+        if entries:
+            session.connection().execute(insert(changes), entries)
+        session.delete(row)
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
