@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app import migrate
+from app.auth.tokens import Role, TokenNameTaken, create_token, list_tokens, revoke_token
 from app.config import Settings, get_settings
 from app.db import make_engine
-from app.auth.tokens import Role, TokenNameTaken, create_token, list_tokens, revoke_token
 from app.models import plans, utcnow
 from app.seed import KANAZAWA, seed
 

@@ -164,7 +164,7 @@ PROBLEM_EXAMPLES: dict[int, str] = {
     403: "token 'kanazawa-staff' has role editor; this needs admin",
     404: "initiative 999 does not exist",
     409: "an initiative with code 'R6-7' exists in plan 1 already",
-    412: "the resource is at version 3, not \"2\": fetch it again and retry",
+    412: 'the resource is at version 3, not "2": fetch it again and retry',
     413: "the request body is larger than the limit of 1,048,576 bytes",
     422: "body.code: a code is 1-32 letters, digits and hyphens (例: R6-7)",
     503: "the database is not reachable",

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from app.text import CODE_PATTERN, normalize_code
 from app.wareki import FiscalYearError, parse_fiscal_year
 
 FISCAL_YEAR_SCHEMA: dict[str, Any] = {
@@ -99,3 +100,28 @@ MunicipalityCode = Annotated[
     ),
 ]
 Url = Annotated[str, _limits(500, 1), text_rules(500)]
+
+
+def omitted() -> Any:
+    """Default of a PATCH field that may be left out but not set to null.
+
+    The field keeps its non-null type, so `null` is refused (422) and the schema says so;
+    exclude_unset leaves it out of the update when it was not sent.
+    """
+    return Field(default=None)
+
+
+def _code(value: str) -> str:
+    return normalize_code(value)
+
+
+Code = Annotated[
+    str,
+    AfterValidator(_code),
+    Field(
+        json_schema_extra={"pattern": CODE_PATTERN, "maxLength": 32},
+        description="取組番号 such as R6-7 (full-width Ｒ６－７ is stored as R6-7). A code"
+        " R<n>-… gives the fiscal year 令和n.",
+        examples=["R6-7"],
+    ),
+]

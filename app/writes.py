@@ -134,8 +134,7 @@ PARTS = {"report": {"report_line", "report_highlight"}}
 def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
     """Delete row; refuse (409) while it has children, unless cascade, which logs each one."""
     found = {
-        name: list(session.scalars(query))
-        for name, query in _descendants(entity, row.id).items()
+        name: list(session.scalars(query)) for name, query in _descendants(entity, row.id).items()
     }
     blocking = {
         name: len(ids) for name, ids in found.items() if ids and name not in PARTS.get(entity, ())

@@ -55,7 +55,7 @@ def create_token(
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).order_by(ApiToken.name)))  # type: ignore[arg-type]
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.name)))
 
 
 def revoke_token(session: Session, *, name: str) -> bool:

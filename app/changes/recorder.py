@@ -45,9 +45,7 @@ def _json(value: Any) -> Any:
 
 
 def _fields(obj: Any) -> list[str]:
-    return [
-        attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in NOT_LOGGED
-    ]
+    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in NOT_LOGGED]
 
 
 def _entry(obj: Any, action: str) -> dict[str, Any] | None:
@@ -89,7 +87,7 @@ def record_changes(session: Session, _context: UOWTransaction) -> None:
         if type(obj) in ENTITIES and (entry := _entry(obj, action)) is not None
     ]
     if entries:
-        entries.sort(key=lambda entry: (list(ENTITIES.values()).index(entry["entity"])))
+        entries.sort(key=lambda entry: list(ENTITIES.values()).index(entry["entity"]))
         session.connection().execute(insert(changes), entries)
 
 

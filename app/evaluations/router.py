@@ -1,15 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from app.auth.guard import EditorSession
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.evaluations import service
-from app.evaluations.schemas import EvaluationFilters, EvaluationPublic, StatusFilter
+from app.evaluations.schemas import (
+    EvaluationFilters,
+    EvaluationPublic,
+    EvaluationPut,
+    StatusFilter,
+)
 from app.fields import FiscalYear
 from app.http import (
     IdFilter,
     IdPath,
+    IfMatchHeader,
     Page,
     PageDep,
     not_modified,
@@ -17,6 +24,8 @@ from app.http import (
     read_responses,
     sort_description,
     sort_pattern,
+    write_responses,
+    written,
 )
 from app.initiatives import service as initiatives_service
 
@@ -102,3 +111,66 @@ def get_initiative_evaluation(
         session=session, initiative_id=initiative_id, fiscal_year=fiscal_year
     )
     return not_modified(request, response, evaluation.version) or evaluation
+
+
+@router.put(
+    "/initiatives/{initiative_id}/evaluations/{fiscal_year}",
+    operation_id="put_initiative_evaluation",
+    response_model=EvaluationPublic,
+    responses={
+        201: {"description": "Created", "model": EvaluationPublic},
+        **write_responses(404, 412),
+    },
+)
+def put_initiative_evaluation(
+    request: Request,
+    response: Response,
+    session: EditorSession,
+    initiative_id: IdPath,
+    fiscal_year: Annotated[FiscalYear, Path()],
+    evaluation_in: EvaluationPut,
+    if_match: IfMatchHeader = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(alias="If-None-Match", description="`*`: create only, 412 if one exists."),
+    ] = None,
+) -> EvaluationPublic:
+    """Create (201) or replace (200) an initiative's evaluation for a fiscal year of its plan."""
+    created = service.put_evaluation(
+        session=session,
+        initiative_id=initiative_id,
+        fiscal_year=fiscal_year,
+        evaluation_in=evaluation_in,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+    evaluation = service.get_evaluation(
+        session=session, initiative_id=initiative_id, fiscal_year=fiscal_year
+    )
+    if created:
+        response.status_code = 201
+        location = request.url_for(
+            "get_initiative_evaluation", initiative_id=initiative_id, fiscal_year=fiscal_year
+        )
+        written(response, evaluation.version, str(location))
+    else:
+        written(response, evaluation.version)
+    return evaluation
+
+
+@router.delete(
+    "/initiatives/{initiative_id}/evaluations/{fiscal_year}",
+    operation_id="delete_initiative_evaluation",
+    status_code=204,
+    responses=write_responses(404, 412),
+)
+def delete_initiative_evaluation(
+    session: EditorSession,
+    initiative_id: IdPath,
+    fiscal_year: Annotated[FiscalYear, Path()],
+    if_match: IfMatchHeader = None,
+) -> None:
+    """Delete an initiative's evaluation for a fiscal year."""
+    service.delete_evaluation(
+        session=session, initiative_id=initiative_id, fiscal_year=fiscal_year, if_match=if_match
+    )

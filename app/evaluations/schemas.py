@@ -3,6 +3,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from app.fields import Amount, Narrative
 from app.http import Record
 
 EVALUATION_EXAMPLE: JsonDict = {
@@ -58,3 +59,26 @@ class EvaluationFilters(BaseModel):
     initiative_id: int | None = None
     fiscal_year: int | None = None
     status: StatusFilter | None = None
+
+
+class EvaluationPut(BaseModel):
+    """The whole evaluation of one fiscal year; fields left out become null."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "achieved",
+                    "result": "通学路図及び通学区域図をデジタル化し、"
+                    "市オープンデータポータルサイトでの提供を開始しました。",
+                    "source": "令和6年度取組状況調査",
+                }
+            ]
+        },
+    )
+
+    status: EvaluationStatus | None = None
+    actual_value: Amount | None = None
+    result: Narrative | None = None
+    source: Narrative | None = None

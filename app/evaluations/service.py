@@ -6,13 +6,28 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
+from sqlmodel import select as select_rows
 
-from app.errors import NotFound
-from app.evaluations.schemas import EvaluationFilters, EvaluationPublic, StatusFilter
+from app.errors import InvalidInput, NotFound, PreconditionFailed
+from app.evaluations.schemas import (
+    EvaluationFilters,
+    EvaluationPublic,
+    EvaluationPut,
+    StatusFilter,
+)
 from app.http import PageParams, order_by
-from app.models import evaluations, initiatives, measures
+from app.models import (
+    Evaluation,
+    Initiative,
+    Plan,
+    evaluations,
+    initiatives,
+    measures,
+    utcnow,
+)
 from app.text import search_key
-from app.wareki import fiscal_year_label
+from app.wareki import fiscal_year_label, period_label
+from app.writes import check_if_match, committing, load
 
 
 class EvaluationSort(StrEnum):
@@ -119,3 +134,73 @@ def latest_by_initiative(
 def derived_columns(*, result: str | None) -> dict[str, str]:
     """Return the columns the code that writes an evaluation keeps in step with its fields."""
     return {"search_text": search_key(result)}
+
+
+def _find(session: Session, initiative_id: int, fiscal_year: int) -> Evaluation | None:
+    return session.exec(
+        select_rows(Evaluation).where(
+            Evaluation.initiative_id == initiative_id, Evaluation.fiscal_year == fiscal_year
+        )
+    ).first()
+
+
+def _if_none_match_star(if_none_match: str | None) -> bool:
+    return if_none_match is not None and if_none_match.strip() == "*"
+
+
+def put_evaluation(
+    *,
+    session: Session,
+    initiative_id: int,
+    fiscal_year: int,
+    evaluation_in: EvaluationPut,
+    if_match: str | None,
+    if_none_match: str | None,
+) -> bool:
+    """Create or replace the evaluation; return True when it was created."""
+    initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
+    plan = session.get(Plan, initiative.plan_id)
+    assert plan is not None
+    if not plan.start_fiscal_year <= fiscal_year <= plan.end_fiscal_year:
+        raise InvalidInput.at(
+            ["path", "fiscal_year"],
+            f"{fiscal_year_label(fiscal_year)} is outside the plan's period"
+            f" {period_label(plan.start_fiscal_year, plan.end_fiscal_year)}",
+        )
+    evaluation = _find(session, initiative_id, fiscal_year)
+    data = evaluation_in.model_dump() | derived_columns(result=evaluation_in.result)
+    if evaluation is None:
+        if if_match is not None:  # RFC 9110: If-Match fails when there is nothing to match
+            raise PreconditionFailed(
+                f"there is no evaluation for {fiscal_year_label(fiscal_year)} to match If-Match"
+            )
+        evaluation = Evaluation(initiative_id=initiative_id, fiscal_year=fiscal_year, **data)
+        session.add(evaluation)
+        created = True
+    else:
+        if _if_none_match_star(if_none_match):
+            raise PreconditionFailed(
+                f"an evaluation for {fiscal_year_label(fiscal_year)} exists already"
+            )
+        check_if_match(if_match, evaluation.version)
+        evaluation.sqlmodel_update(data)
+        created = False
+    with committing(session):
+        if created or session.is_modified(evaluation):
+            initiative.updated_at = utcnow()  # the initiative shows latest_evaluation
+    return created
+
+
+def delete_evaluation(
+    *, session: Session, initiative_id: int, fiscal_year: int, if_match: str | None
+) -> None:
+    initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
+    evaluation = _find(session, initiative_id, fiscal_year)
+    if evaluation is None:
+        raise NotFound(
+            f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
+        )
+    check_if_match(if_match, evaluation.version)
+    with committing(session):
+        session.delete(evaluation)
+        initiative.updated_at = utcnow()

@@ -2,13 +2,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.auth.guard import EditorSession
 from app.db import SessionDep
 from app.errors import InvalidInput, problem_responses
 from app.evaluations.schemas import StatusFilter
 from app.fields import FiscalYear
 from app.http import (
+    CascadeQuery,
     IdFilter,
     IdPath,
+    IfMatchHeader,
     Page,
     PageDep,
     not_modified,
@@ -16,9 +19,16 @@ from app.http import (
     read_responses,
     sort_description,
     sort_pattern,
+    write_responses,
+    written,
 )
 from app.initiatives import service
-from app.initiatives.schemas import InitiativeFilters, InitiativePublic
+from app.initiatives.schemas import (
+    InitiativeCreate,
+    InitiativeFilters,
+    InitiativePublic,
+    InitiativeUpdate,
+)
 from app.text import normalize_code
 
 router = APIRouter(prefix="/initiatives", tags=["initiatives"])
@@ -105,3 +115,64 @@ def get_initiative(
 ) -> InitiativePublic | Response:
     """Get one initiative with its latest evaluation."""
     return not_modified(request, response, initiative.version) or initiative
+
+
+@router.post(
+    "",
+    operation_id="create_initiative",
+    status_code=201,
+    response_model=InitiativePublic,
+    responses=write_responses(409),
+)
+def create_initiative(
+    request: Request, response: Response, session: EditorSession, initiative_in: InitiativeCreate
+) -> InitiativePublic:
+    """Create an initiative (取組事項) under a measure; its plan is the measure's."""
+    initiative_id = service.create_initiative(session=session, initiative_in=initiative_in)
+    initiative = service.get_initiative(session=session, initiative_id=initiative_id)
+    location = str(request.url_for("get_initiative", initiative_id=initiative_id))
+    written(response, initiative.version, location)
+    return initiative
+
+
+@router.patch(
+    "/{initiative_id}",
+    operation_id="update_initiative",
+    response_model=InitiativePublic,
+    responses=write_responses(404, 409, 412),
+)
+def update_initiative(
+    response: Response,
+    session: EditorSession,
+    initiative_id: IdPath,
+    initiative_in: InitiativeUpdate,
+    if_match: IfMatchHeader = None,
+) -> InitiativePublic:
+    """Change some of an initiative's fields."""
+    service.update_initiative(
+        session=session,
+        initiative_id=initiative_id,
+        initiative_in=initiative_in,
+        if_match=if_match,
+    )
+    initiative = service.get_initiative(session=session, initiative_id=initiative_id)
+    written(response, initiative.version)
+    return initiative
+
+
+@router.delete(
+    "/{initiative_id}",
+    operation_id="delete_initiative",
+    status_code=204,
+    responses=write_responses(404, 409, 412),
+)
+def delete_initiative(
+    session: EditorSession,
+    initiative_id: IdPath,
+    if_match: IfMatchHeader = None,
+    cascade: CascadeQuery = False,
+) -> None:
+    """Delete an initiative; with ?cascade=true, its evaluations too."""
+    service.delete_initiative(
+        session=session, initiative_id=initiative_id, if_match=if_match, cascade=cascade
+    )

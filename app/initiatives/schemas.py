@@ -2,6 +2,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.evaluations.schemas import EVALUATION_EXAMPLE, EvaluationPublic, StatusFilter
+from app.fields import (
+    Amount,
+    Code,
+    FiscalYear,
+    LongTitle,
+    Narrative,
+    ParentId,
+    PlanPage,
+    Unit,
+    omitted,
+)
 from app.http import Record
 
 INITIATIVE_EXAMPLE: JsonDict = {
@@ -58,3 +69,53 @@ class InitiativeFilters(BaseModel):
     numeric_target: bool | None = None
     status: StatusFilter | None = None
     q: str | None = None
+
+
+class InitiativeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "measure_id": 1,
+                    "code": "R7-1",
+                    "title": "避難所の入退所等に活用できるデジタル市民パスポートの導入",
+                    "description": "スマートフォンアプリ「デジタル市民パスポート」を利用して"
+                    "スムーズな避難所受付・管理を実現します。",
+                    "plan_page": 38,
+                    "numeric_target": False,
+                }
+            ]
+        },
+    )
+
+    measure_id: ParentId
+    code: Code
+    title: LongTitle
+    description: Narrative | None = None
+    plan_page: PlanPage | None = None
+    fiscal_year: FiscalYear | None = Field(
+        default=None, description="Needed unless the code is R<n>-… (which gives 令和n)."
+    )
+    numeric_target: bool = False
+    target_value: Amount | None = None
+    target_unit: Unit | None = None
+
+
+class InitiativeUpdate(BaseModel):
+    """Fields to change; those left out stay as they are. The measure must be of the same plan."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"plan_page": 38, "numeric_target": True}]},
+    )
+
+    measure_id: ParentId = omitted()
+    code: Code = omitted()
+    title: LongTitle = omitted()
+    description: Narrative | None = None
+    plan_page: PlanPage | None = None
+    fiscal_year: FiscalYear = omitted()
+    numeric_target: bool = omitted()
+    target_value: Amount | None = None
+    target_unit: Unit | None = None

@@ -6,14 +6,20 @@ from typing import Any
 from sqlalchemy import Select, exists, func, select
 from sqlmodel import Session
 
-from app.errors import NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.evaluations.schemas import StatusFilter
 from app.evaluations.service import latest_by_initiative
 from app.http import PageParams, order_by
-from app.initiatives.schemas import InitiativeFilters, InitiativePublic
-from app.models import evaluations, initiatives, measures, policies
-from app.text import like_pattern, natural_sort_key, search_key
+from app.initiatives.schemas import (
+    InitiativeCreate,
+    InitiativeFilters,
+    InitiativePublic,
+    InitiativeUpdate,
+)
+from app.models import Initiative, Measure, evaluations, initiatives, measures, policies
+from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
 from app.wareki import fiscal_year_label
+from app.writes import check_if_match, committing, delete, load
 
 
 class InitiativeSort(StrEnum):
@@ -143,3 +149,91 @@ def derived_columns(*, code: str, title: str, description: str | None) -> dict[s
         "code_sort": natural_sort_key(code),
         "search_text": search_key(code, title, description),
     }
+
+
+def _measure(session: Session, measure_id: int) -> Measure:
+    measure = session.get(Measure, measure_id)
+    if measure is None:
+        raise InvalidInput.at(["body", "measure_id"], f"measure {measure_id} does not exist")
+    return measure
+
+
+def _check_code_free(
+    session: Session, plan_id: int, code: str, initiative_id: int | None = None
+) -> None:
+    query = select(initiatives.c.id).where(
+        initiatives.c.plan_id == plan_id, initiatives.c.code == code
+    )
+    if initiative_id is not None:
+        query = query.where(initiatives.c.id != initiative_id)
+    if session.scalar(query) is not None:
+        raise Conflict(f"an initiative with code {code!r} exists in plan {plan_id} already")
+
+
+def _fiscal_year(code: str, given: int | None, current: int | None = None) -> int:
+    """Return the initiative's fiscal year; a code R<n>-… names it, and a given one must agree."""
+    from_code = code_fiscal_year(code)
+    if from_code is not None and given is not None and given != from_code:
+        raise InvalidInput.at(
+            ["body", "fiscal_year"],
+            f"code {code} is of {fiscal_year_label(from_code)} ({from_code}),"
+            f" not {fiscal_year_label(given)} ({given})",
+        )
+    year = from_code or given or current
+    if year is None:
+        raise InvalidInput.at(
+            ["body", "fiscal_year"],
+            f"code {code} does not name a fiscal year (as R6-… does): give fiscal_year",
+        )
+    return year
+
+
+def create_initiative(*, session: Session, initiative_in: InitiativeCreate) -> int:
+    measure = _measure(session, initiative_in.measure_id)
+    data = initiative_in.model_dump()
+    data["fiscal_year"] = _fiscal_year(data["code"], data["fiscal_year"])
+    _check_code_free(session, measure.plan_id, data["code"])
+    data |= derived_columns(code=data["code"], title=data["title"], description=data["description"])
+    initiative = Initiative(plan_id=measure.plan_id, **data)
+    with committing(session):
+        session.add(initiative)
+    assert initiative.id is not None
+    return initiative.id
+
+
+def update_initiative(
+    *,
+    session: Session,
+    initiative_id: int,
+    initiative_in: InitiativeUpdate,
+    if_match: str | None,
+) -> None:
+    initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
+    check_if_match(if_match, initiative.version)
+    data = initiative_in.model_dump(exclude_unset=True)
+    if "measure_id" in data and _measure(session, data["measure_id"]).plan_id != initiative.plan_id:
+        raise InvalidInput.at(
+            ["body", "measure_id"],
+            f"measure {data['measure_id']} belongs to another plan;"
+            " an initiative stays in its plan",
+        )
+    code = data.get("code", initiative.code)
+    if "code" in data or "fiscal_year" in data:
+        data["fiscal_year"] = _fiscal_year(code, data.get("fiscal_year"), initiative.fiscal_year)
+    if "code" in data:
+        _check_code_free(session, initiative.plan_id, code, initiative_id)
+    data |= derived_columns(
+        code=code,
+        title=data.get("title", initiative.title),
+        description=data.get("description", initiative.description),
+    )
+    with committing(session):
+        initiative.sqlmodel_update(data)
+
+
+def delete_initiative(
+    *, session: Session, initiative_id: int, if_match: str | None, cascade: bool
+) -> None:
+    initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
+    check_if_match(if_match, initiative.version)
+    delete(session, initiative, "initiative", cascade=cascade)

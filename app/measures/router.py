@@ -2,11 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.auth.guard import EditorSession
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.http import (
+    CascadeQuery,
     IdFilter,
     IdPath,
+    IfMatchHeader,
     Page,
     PageDep,
     not_modified,
@@ -14,9 +17,11 @@ from app.http import (
     read_responses,
     sort_description,
     sort_pattern,
+    write_responses,
+    written,
 )
 from app.measures import service
-from app.measures.schemas import MeasurePublic
+from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 
 router = APIRouter(prefix="/measures", tags=["measures"])
 
@@ -63,3 +68,60 @@ def get_measure(
 ) -> MeasurePublic | Response:
     """Get one measure."""
     return not_modified(request, response, measure.version) or measure
+
+
+@router.post(
+    "",
+    operation_id="create_measure",
+    status_code=201,
+    response_model=MeasurePublic,
+    responses=write_responses(409),
+)
+def create_measure(
+    request: Request, response: Response, session: EditorSession, measure_in: MeasureCreate
+) -> MeasurePublic:
+    """Create a measure (施策) under a policy."""
+    measure_id = service.create_measure(session=session, measure_in=measure_in)
+    measure = service.get_measure(session=session, measure_id=measure_id)
+    written(response, measure.version, str(request.url_for("get_measure", measure_id=measure_id)))
+    return measure
+
+
+@router.patch(
+    "/{measure_id}",
+    operation_id="update_measure",
+    response_model=MeasurePublic,
+    responses=write_responses(404, 409, 412),
+)
+def update_measure(
+    response: Response,
+    session: EditorSession,
+    measure_id: IdPath,
+    measure_in: MeasureUpdate,
+    if_match: IfMatchHeader = None,
+) -> MeasurePublic:
+    """Change some of a measure's fields."""
+    service.update_measure(
+        session=session, measure_id=measure_id, measure_in=measure_in, if_match=if_match
+    )
+    measure = service.get_measure(session=session, measure_id=measure_id)
+    written(response, measure.version)
+    return measure
+
+
+@router.delete(
+    "/{measure_id}",
+    operation_id="delete_measure",
+    status_code=204,
+    responses=write_responses(404, 409, 412),
+)
+def delete_measure(
+    session: EditorSession,
+    measure_id: IdPath,
+    if_match: IfMatchHeader = None,
+    cascade: CascadeQuery = False,
+) -> None:
+    """Delete a measure; with ?cascade=true, its initiatives too."""
+    service.delete_measure(
+        session=session, measure_id=measure_id, if_match=if_match, cascade=cascade
+    )

@@ -1,5 +1,6 @@
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.fields import Number, ParentId, Title, omitted
 from app.http import Record
 
 
@@ -27,3 +28,29 @@ class MeasurePublic(Record):
     policy_number: int = Field(description="The policy's number (read-only).")
     number: int = Field(description="施策の番号: the document's （1） is 1.")
     title: str
+
+
+class MeasureCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"policy_id": 1, "number": 2, "title": "行政データの活用と伝わる情報発信"}]
+        },
+    )
+
+    policy_id: ParentId
+    number: Number
+    title: Title
+
+
+class MeasureUpdate(BaseModel):
+    """Fields to change; those left out stay as they are. The policy must be of the same plan."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"title": "行政データの活用と伝わる情報発信"}]},
+    )
+
+    policy_id: ParentId = omitted()
+    number: Number = omitted()
+    title: Title = omitted()

@@ -6,10 +6,11 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
-from app.errors import NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.http import PageParams, order_by
-from app.measures.schemas import MeasurePublic
-from app.models import measures, policies
+from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
+from app.models import Measure, Policy, measures, policies
+from app.writes import check_if_match, committing, delete, load
 
 
 class MeasureSort(StrEnum):
@@ -65,3 +66,58 @@ def get_measure(*, session: Session, measure_id: int) -> MeasurePublic:
     if row is None:
         raise NotFound(f"measure {measure_id} does not exist")
     return MeasurePublic.model_validate(row)
+
+
+def _check_number_free(
+    session: Session, policy_id: int, number: int, measure_id: int | None = None
+) -> None:
+    query = select(measures.c.id).where(
+        measures.c.policy_id == policy_id, measures.c.number == number
+    )
+    if measure_id is not None:
+        query = query.where(measures.c.id != measure_id)
+    if session.scalar(query) is not None:
+        raise Conflict(f"policy {policy_id} has a measure numbered {number} already")
+
+
+def _policy(session: Session, policy_id: int) -> Policy:
+    policy = session.get(Policy, policy_id)
+    if policy is None:
+        raise InvalidInput.at(["body", "policy_id"], f"policy {policy_id} does not exist")
+    return policy
+
+
+def create_measure(*, session: Session, measure_in: MeasureCreate) -> int:
+    policy = _policy(session, measure_in.policy_id)
+    _check_number_free(session, policy.id or 0, measure_in.number)
+    measure = Measure(plan_id=policy.plan_id, **measure_in.model_dump())
+    with committing(session):
+        session.add(measure)
+    assert measure.id is not None
+    return measure.id
+
+
+def update_measure(
+    *, session: Session, measure_id: int, measure_in: MeasureUpdate, if_match: str | None
+) -> None:
+    measure: Measure = load(session, Measure, "measure", measure_id)
+    check_if_match(if_match, measure.version)
+    data = measure_in.model_dump(exclude_unset=True)
+    if "policy_id" in data and _policy(session, data["policy_id"]).plan_id != measure.plan_id:
+        raise InvalidInput.at(
+            ["body", "policy_id"],
+            f"policy {data['policy_id']} belongs to another plan; a measure stays in its plan",
+        )
+    policy_id = data.get("policy_id", measure.policy_id)
+    if "policy_id" in data or "number" in data:
+        _check_number_free(session, policy_id, data.get("number", measure.number), measure_id)
+    with committing(session):
+        measure.sqlmodel_update(data)
+
+
+def delete_measure(
+    *, session: Session, measure_id: int, if_match: str | None, cascade: bool
+) -> None:
+    measure: Measure = load(session, Measure, "measure", measure_id)
+    check_if_match(if_match, measure.version)
+    delete(session, measure, "measure", cascade=cascade)

@@ -10,6 +10,7 @@ from app.fields import (
     Slug,
     Title,
     Url,
+    omitted,
 )
 from app.http import Record
 
@@ -100,13 +101,13 @@ class PlanUpdate(BaseModel):
         json_schema_extra={"examples": [{"philosophy": "質の高い市民サービスを創り続ける"}]},
     )
 
-    slug: Slug = Field(default=None)
-    title: Title = Field(default=None)
-    municipality_code: MunicipalityCode = Field(default=None)
-    municipality_name: Name = Field(default=None)
+    slug: Slug = omitted()
+    title: Title = omitted()
+    municipality_code: MunicipalityCode = omitted()
+    municipality_name: Name = omitted()
     philosophy: Note | None = None
-    start_fiscal_year: FiscalYear = Field(default=None)
-    end_fiscal_year: FiscalYear = Field(default=None)
+    start_fiscal_year: FiscalYear = omitted()
+    end_fiscal_year: FiscalYear = omitted()
     source: Narrative | None = None
     license: Name | None = None
     license_url: Url | None = None

@@ -2,11 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.auth.guard import EditorSession
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.http import (
+    CascadeQuery,
     IdFilter,
     IdPath,
+    IfMatchHeader,
     Page,
     PageDep,
     not_modified,
@@ -14,9 +17,11 @@ from app.http import (
     read_responses,
     sort_description,
     sort_pattern,
+    write_responses,
+    written,
 )
 from app.policies import service
-from app.policies.schemas import PolicyPublic
+from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
@@ -58,3 +63,58 @@ def get_policy(
 ) -> PolicyPublic | Response:
     """Get one policy."""
     return not_modified(request, response, policy.version) or policy
+
+
+@router.post(
+    "",
+    operation_id="create_policy",
+    status_code=201,
+    response_model=PolicyPublic,
+    responses=write_responses(409),
+)
+def create_policy(
+    request: Request, response: Response, session: EditorSession, policy_in: PolicyCreate
+) -> PolicyPublic:
+    """Create a policy (基本方針) in a plan."""
+    policy_id = service.create_policy(session=session, policy_in=policy_in)
+    policy = service.get_policy(session=session, policy_id=policy_id)
+    written(response, policy.version, str(request.url_for("get_policy", policy_id=policy_id)))
+    return policy
+
+
+@router.patch(
+    "/{policy_id}",
+    operation_id="update_policy",
+    response_model=PolicyPublic,
+    responses=write_responses(404, 409, 412),
+)
+def update_policy(
+    response: Response,
+    session: EditorSession,
+    policy_id: IdPath,
+    policy_in: PolicyUpdate,
+    if_match: IfMatchHeader = None,
+) -> PolicyPublic:
+    """Change some of a policy's fields."""
+    service.update_policy(
+        session=session, policy_id=policy_id, policy_in=policy_in, if_match=if_match
+    )
+    policy = service.get_policy(session=session, policy_id=policy_id)
+    written(response, policy.version)
+    return policy
+
+
+@router.delete(
+    "/{policy_id}",
+    operation_id="delete_policy",
+    status_code=204,
+    responses=write_responses(404, 409, 412),
+)
+def delete_policy(
+    session: EditorSession,
+    policy_id: IdPath,
+    if_match: IfMatchHeader = None,
+    cascade: CascadeQuery = False,
+) -> None:
+    """Delete a policy; with ?cascade=true, its measures and initiatives too."""
+    service.delete_policy(session=session, policy_id=policy_id, if_match=if_match, cascade=cascade)

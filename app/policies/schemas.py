@@ -1,5 +1,6 @@
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.fields import Number, ParentId, Title, omitted
 from app.http import Record
 
 
@@ -25,3 +26,36 @@ class PolicyPublic(Record):
     number: int = Field(description="基本方針の番号 (1..n inside the plan).")
     title: str
     focus: str | None = Field(description="The focus written in brackets after the title.")
+
+
+class PolicyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan_id": 1,
+                    "number": 2,
+                    "title": "共創の質を高める",
+                    "focus": "ヒトとの連携の推進",
+                }
+            ]
+        },
+    )
+
+    plan_id: ParentId
+    number: Number
+    title: Title
+    focus: Title | None = None
+
+
+class PolicyUpdate(BaseModel):
+    """Fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"focus": "ヒトとの連携の推進"}]}
+    )
+
+    number: Number = omitted()
+    title: Title = omitted()
+    focus: Title | None = None
