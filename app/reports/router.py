@@ -2,12 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.auth.guard import EditorSession
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.fields import FiscalYear
 from app.http import (
     IdFilter,
     IdPath,
+    IfMatchHeader,
     Page,
     PageDep,
     not_modified,
@@ -15,9 +17,11 @@ from app.http import (
     read_responses,
     sort_description,
     sort_pattern,
+    write_responses,
+    written,
 )
 from app.reports import service
-from app.reports.schemas import ReportPublic
+from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -62,3 +66,55 @@ def get_report(
 ) -> ReportPublic | Response:
     """Get one published report with its lines per policy and highlighted initiatives."""
     return not_modified(request, response, report.version) or report
+
+
+@router.post(
+    "",
+    operation_id="create_report",
+    status_code=201,
+    response_model=ReportPublic,
+    responses=write_responses(409),
+)
+def create_report(
+    request: Request, response: Response, session: EditorSession, report_in: ReportCreate
+) -> ReportPublic:
+    """Record the figures a city published for a fiscal year, per policy."""
+    report_id = service.create_report(session=session, report_in=report_in)
+    report = service.get_report(session=session, report_id=report_id)
+    written(response, report.version, str(request.url_for("get_report", report_id=report_id)))
+    return report
+
+
+@router.patch(
+    "/{report_id}",
+    operation_id="update_report",
+    response_model=ReportPublic,
+    responses=write_responses(404, 409, 412),
+)
+def update_report(
+    response: Response,
+    session: EditorSession,
+    report_id: IdPath,
+    report_in: ReportUpdate,
+    if_match: IfMatchHeader = None,
+) -> ReportPublic:
+    """Change a report; `lines` and `highlights`, when given, replace the whole list."""
+    service.update_report(
+        session=session, report_id=report_id, report_in=report_in, if_match=if_match
+    )
+    report = service.get_report(session=session, report_id=report_id)
+    written(response, report.version)
+    return report
+
+
+@router.delete(
+    "/{report_id}",
+    operation_id="delete_report",
+    status_code=204,
+    responses=write_responses(404, 412),
+)
+def delete_report(
+    session: EditorSession, report_id: IdPath, if_match: IfMatchHeader = None
+) -> None:
+    """Delete a report with its lines and highlights."""
+    service.delete_report(session=session, report_id=report_id, if_match=if_match)

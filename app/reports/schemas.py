@@ -1,8 +1,11 @@
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
+from app.fields import Count, FiscalYear, Narrative, ParentId, Title, omitted
 from app.http import Record
 
 
@@ -64,3 +67,69 @@ class ReportPublic(Record):
     source: str | None
     lines: list[ReportLinePublic] = Field(description="Published figures per policy.")
     highlights: list[ReportHighlightPublic] = Field(description="Initiatives the report names.")
+
+
+class ReportLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_id: ParentId
+    items: Count = Field(description="項目数")
+    achieved: Count = Field(description="達成")
+    unconfirmed: Count = Field(default=0, description="数値未確定 (counted in items)")
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> "ReportLineIn":
+        if self.achieved + self.unconfirmed > self.items:
+            raise ValueError("achieved + unconfirmed may not exceed items")
+        return self
+
+
+class ReportHighlightIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    initiative_id: ParentId
+    section: HighlightSection
+
+
+Lines = Annotated[list[ReportLineIn], Field(max_length=999, description="One per policy.")]
+Highlights = Annotated[list[ReportHighlightIn], Field(max_length=10_000)]
+
+REPORT_IN_EXAMPLE: JsonDict = {
+    "plan_id": 1,
+    "fiscal_year": "令和6年度",
+    "title": "取組事項の達成率",
+    "source": "金沢市「金沢市行政経営プランの取組状況等について」",
+    "lines": [
+        {"policy_id": 1, "items": 39, "achieved": 38, "unconfirmed": 0},
+        {"policy_id": 2, "items": 45, "achieved": 38, "unconfirmed": 0},
+        {"policy_id": 3, "items": 40, "achieved": 32, "unconfirmed": 2},
+    ],
+    "highlights": [{"initiative_id": 1, "section": "implemented"}],
+}
+
+
+class ReportCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [REPORT_IN_EXAMPLE]})
+
+    plan_id: ParentId
+    fiscal_year: FiscalYear
+    title: Title
+    published_on: date | None = None
+    source: Narrative | None = None
+    lines: Lines = Field(default_factory=list)
+    highlights: Highlights = Field(default_factory=list)
+
+
+class ReportUpdate(BaseModel):
+    """Fields to change; `lines` and `highlights`, when given, replace the whole list."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"published_on": "2025-08-01"}]}
+    )
+
+    fiscal_year: FiscalYear = omitted()
+    title: Title = omitted()
+    published_on: date | None = None
+    source: Narrative | None = None
+    lines: Lines = omitted()
+    highlights: Highlights = omitted()
