@@ -29,7 +29,7 @@ def _migrate(settings: Settings) -> None:
 def _seed(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
-        with Session(engine, info={"actor": "seed"}) as session:
+        with Session(engine) as session:
             result = seed(session, KANAZAWA)
     finally:
         engine.dispose()

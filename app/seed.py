@@ -44,6 +44,7 @@ class SeedResult:
 def seed(session: Session, path: Path = KANAZAWA) -> SeedResult:
     """Add the plan in `path` and everything under it; commit once at the end."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
+    session.info["actor"] = "seed"  # how the change log names these writes
     result = SeedResult()
     Seeder(session, result).plan(data)
     session.commit()

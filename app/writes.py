@@ -127,6 +127,15 @@ def _descendants(entity: str, row_id: int) -> dict[str, Select[Any]]:
     return {}
 
 
+PLURALS = {
+    "policy": "policies",
+    "measure": "measures",
+    "initiative": "initiatives",
+    "evaluation": "evaluations",
+    "report": "reports",
+    "report_line": "report lines",
+    "report_highlight": "report highlights",
+}
 # A report's lines and highlights are parts of it, not children that block its deletion.
 PARTS = {"report": {"report_line", "report_highlight"}}
 
@@ -140,7 +149,7 @@ def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
         name: len(ids) for name, ids in found.items() if ids and name not in PARTS.get(entity, ())
     }
     if blocking and not cascade:
-        counts = ", ".join(f"{count} {name}(s)" for name, count in blocking.items())
+        counts = ", ".join(f"{count} {PLURALS[name]}" for name, count in blocking.items())
         raise Conflict(
             f"{entity} {row.id} still has {counts}: delete them first or pass ?cascade=true"
         )

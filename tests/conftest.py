@@ -37,7 +37,7 @@ def _reset_postgres(url: str) -> None:
 def _migrate_and_seed(url: str) -> None:
     migrate.upgrade(url)
     engine = create_engine(url)
-    with Session(engine, info={"actor": "seed"}) as session:
+    with Session(engine) as session:
         seed(session)
     engine.dispose()
 

@@ -144,9 +144,8 @@ def _check_members(
     session: Session, plan_id: int, field: str, ids: list[int], table: Any, noun: str
 ) -> None:
     """Every id must be a `noun` of the plan, named once: else 422 naming each bad entry."""
-    owners = dict(
-        session.execute(select(table.c.id, table.c.plan_id).where(table.c.id.in_(ids))).tuples()
-    )
+    rows = session.execute(select(table.c.id, table.c.plan_id).where(table.c.id.in_(ids)))
+    owners = {member_id: plan_id for member_id, plan_id in rows}
     errors = []
     seen: set[int] = set()
     for index, member_id in enumerate(ids):
