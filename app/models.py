@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Index,
@@ -229,6 +230,20 @@ class Change(SQLModel, table=True):
     )
 
 
+class DataVersion(SQLModel, table=True):
+    """One row counting committed writes: what cached statistics are keyed on.
+
+    Every write transaction adds 1 (with its change-log entries), taking the row's lock until
+    it commits, so the number only moves forward in commit order: a reader that sees version
+    N sees every write up to N, in any worker or process.
+    """
+
+    __tablename__ = "data_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_type=BigInteger)
+
+
 # Core handles on the tables, for reads that fetch rows rather than ORM objects (cheaper, and
 # typed for mypy, which cannot see SQLModel's __table__).
 plans: Table = Plan.__table__  # type: ignore[attr-defined]
@@ -241,3 +256,4 @@ report_lines: Table = ReportLine.__table__  # type: ignore[attr-defined]
 report_highlights: Table = ReportHighlight.__table__  # type: ignore[attr-defined]
 api_tokens: Table = ApiToken.__table__  # type: ignore[attr-defined]
 changes: Table = Change.__table__  # type: ignore[attr-defined]
+data_version: Table = DataVersion.__table__  # type: ignore[attr-defined]

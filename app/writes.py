@@ -4,14 +4,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
+from app.changes.recorder import append
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models import (
-    changes,
     evaluations,
     initiatives,
     measures,
@@ -168,7 +168,7 @@ def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
     ]
     with committing(session):
         if entries:
-            session.connection().execute(insert(changes), entries)
+            append(session.connection(), entries)
         session.delete(row)
 
 

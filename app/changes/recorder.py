@@ -10,7 +10,7 @@ Rows removed by the database's ON DELETE CASCADE are logged by the code that del
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Connection, event, insert, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.models import (
@@ -23,6 +23,7 @@ from app.models import (
     ReportHighlight,
     ReportLine,
     changes,
+    data_version,
     utcnow,
 )
 
@@ -88,7 +89,13 @@ def record_changes(session: Session, _context: UOWTransaction) -> None:
     ]
     if entries:
         entries.sort(key=lambda entry: list(ENTITIES.values()).index(entry["entity"]))
-        session.connection().execute(insert(changes), entries)
+        append(session.connection(), entries)
+
+
+def append(connection: Connection, entries: list[dict[str, Any]]) -> None:
+    """Add change-log entries and move the data version on, in the writer's transaction."""
+    connection.execute(insert(changes), entries)
+    connection.execute(update(data_version).values(version=data_version.c.version + 1))
 
 
 def install() -> None:
