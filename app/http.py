@@ -116,14 +116,17 @@ def not_modified(request: Request, response: Response, version: int) -> Response
     """Set the resource's ETag; return a 304 answer when If-None-Match already has it."""
     tag = etag(version)
     response.headers["ETag"] = tag
-    wanted = request.headers.get("if-none-match")
-    if wanted is None:
-        return None
-    # If-None-Match uses weak comparison: W/"3" matches "3".
-    candidates = {item.strip().removeprefix("W/") for item in wanted.split(",")}
-    if "*" in candidates or tag in candidates:
+    if matches_etag(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
     return None
+
+
+def matches_etag(if_none_match: str | None, tag: str) -> bool:
+    """Whether If-None-Match names tag (weak comparison: W/"3" matches "3"), or is `*`."""
+    if if_none_match is None:
+        return False
+    candidates = {item.strip().removeprefix("W/") for item in if_none_match.split(",")}
+    return "*" in candidates or tag in candidates
 
 
 IfMatchHeader = Annotated[

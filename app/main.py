@@ -21,6 +21,7 @@ from app.migrate import head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reports.router import router as reports_router
+from app.stats.router import router as stats_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluations_router,
         reports_router,
         changes_router,
+        stats_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -1,0 +1,192 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.stats.rates import METHOD
+
+
+class Counts(BaseModel):
+    items: int = Field(description="Evaluations of the year with a status (the denominator).")
+    achieved: int
+    not_achieved: int
+    unconfirmed: int = Field(description="数値未確定: in the denominator, never achieved.")
+    no_status: int = Field(description="Evaluations without a status (outside the denominator).")
+    not_evaluated: int = Field(
+        description="Initiatives of that year or earlier with no evaluation for it."
+    )
+    rate: float | None = Field(description="達成率 in percent, one decimal; null for 0 items.")
+
+
+# Bases listed as (Counts, Key) so that the key fields come first in the JSON.
+class MeasureKey(BaseModel):
+    measure_id: int
+    number: int
+    title: str
+
+
+class MeasureStats(Counts, MeasureKey):
+    pass
+
+
+class PolicyKey(BaseModel):
+    policy_id: int
+    number: int
+    title: str
+
+
+class PolicyStats(Counts, PolicyKey):
+    measures: list[MeasureStats]
+
+
+class PublishedCounts(BaseModel):
+    items: int
+    achieved: int
+    unconfirmed: int
+    rate: float | None
+
+
+class PublishedPolicyKey(BaseModel):
+    policy_id: int
+    number: int
+
+
+class PublishedPolicy(PublishedCounts, PublishedPolicyKey):
+    pass
+
+
+class Published(BaseModel):
+    report_id: int
+    title: str
+    source: str | None
+    total: PublishedCounts
+    policies: list[PublishedPolicy]
+
+
+class Achievement(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan_id": 1,
+                    "fiscal_year": 2024,
+                    "fiscal_year_label": "令和6年度",
+                    "method": METHOD,
+                    "total": {
+                        "items": 8,
+                        "achieved": 8,
+                        "not_achieved": 0,
+                        "unconfirmed": 0,
+                        "no_status": 1,
+                        "not_evaluated": 0,
+                        "rate": 100.0,
+                    },
+                    "policies": [],
+                    "published": {
+                        "report_id": 1,
+                        "title": "取組事項の達成率",
+                        "source": "金沢市「金沢市行政経営プランの取組状況等について」",
+                        "total": {"items": 124, "achieved": 108, "unconfirmed": 2, "rate": 87.1},
+                        "policies": [
+                            {
+                                "policy_id": 1,
+                                "number": 1,
+                                "items": 39,
+                                "achieved": 38,
+                                "unconfirmed": 0,
+                                "rate": 97.4,
+                            }
+                        ],
+                    },
+                    "matches_published": False,
+                }
+            ]
+        }
+    )
+
+    plan_id: int
+    fiscal_year: int
+    fiscal_year_label: str
+    method: str = METHOD
+    total: Counts
+    policies: list[PolicyStats]
+    published: Published | None = Field(description="The city's figures for the same year.")
+    matches_published: bool = Field(
+        description="Items, achieved and unconfirmed agree for every policy and the total."
+    )
+
+
+class YearStats(BaseModel):
+    fiscal_year: int
+    fiscal_year_label: str
+    computed: Counts
+    published: PublishedCounts | None
+    matches_published: bool
+
+
+class Trend(BaseModel):
+    plan_id: int
+    method: str = METHOD
+    years: list[YearStats]
+
+
+class YearCount(BaseModel):
+    fiscal_year: int
+    fiscal_year_label: str
+    count: int
+
+
+class StatusCount(BaseModel):
+    fiscal_year: int
+    fiscal_year_label: str
+    status: str = Field(description="achieved, not_achieved, unconfirmed or none.")
+    count: int
+
+
+class Summary(BaseModel):
+    plan_id: int
+    policies: int
+    measures: int
+    initiatives: int
+    numeric_targets: int
+    initiatives_by_fiscal_year: list[YearCount]
+    numeric_targets_by_fiscal_year: list[YearCount]
+    evaluations: int
+    evaluations_by_status: list[StatusCount]
+
+
+class TargetRow(BaseModel):
+    initiative_id: int
+    code: str
+    title: str
+    target_value: float | None
+    target_unit: str | None
+    actual_value: float | None
+    status: str | None
+    percent_of_target: float | None = Field(description="actual ÷ target × 100; may exceed 100.")
+
+
+class Targets(BaseModel):
+    plan_id: int
+    fiscal_year: int
+    fiscal_year_label: str
+    items: list[TargetRow]
+
+
+class PlanKey(BaseModel):
+    plan_id: int
+    slug: str
+    title: str
+    municipality_code: str
+    municipality_name: str
+
+
+class PlanRow(Counts, PlanKey):
+    published_items: int | None
+    published_achieved: int | None
+    published_unconfirmed: int | None
+    published_rate: float | None
+
+
+class PlanComparison(BaseModel):
+    fiscal_year: int
+    fiscal_year_label: str
+    method: str = METHOD
+    items: list[PlanRow]
