@@ -21,6 +21,7 @@ from app.migrate import head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reports.router import router as reports_router
+from app.stats.cache import AnswerCache
 from app.stats.router import router as stats_router
 
 API_PREFIX = "/api/v1"
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.head_revision = head_revision()
+    app.state.stats_cache = AnswerCache()
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (

@@ -28,7 +28,6 @@ from app.stats.cache import AnswerCache, Cached, current_version
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
 
 router = APIRouter(prefix="/stats", tags=["stats"])
-cache = AnswerCache()
 
 FiscalYearQuery = Annotated[
     FiscalYear | None, Query(description="Default: the latest fiscal year evaluated.")
@@ -71,6 +70,7 @@ def _answer(
     headers = {"ETag": tag, "Cache-Control": f"public, max-age={MAX_AGE}", "Vary": "Accept"}
     if matches_etag(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
+    cache: AnswerCache = request.app.state.stats_cache
     answer = cache.get(tag)
     if answer is None:
         model, table, filename = build()
