@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )
+    stats_cache_size: int = Field(
+        512, description="Statistics answers kept per process (0: compute every time)."
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 

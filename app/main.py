@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.head_revision = head_revision()
-    app.state.stats_cache = AnswerCache()
+    app.state.stats_cache = AnswerCache(settings.stats_cache_size)
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (

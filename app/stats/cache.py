@@ -41,6 +41,8 @@ class AnswerCache:
             return found
 
     def put(self, key: str, answer: Cached) -> None:
+        if self._size <= 0:
+            return
         with self._lock:
             self._items[key] = answer
             self._items.move_to_end(key)
