@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, UnaryExpression
 
+from app.caching import PUBLIC_MAX_AGE, matches_etag
 from app.errors import InvalidInput, problem_responses
 from app.fields import UTCDateTime
 
@@ -116,17 +117,10 @@ def not_modified(request: Request, response: Response, version: int) -> Response
     """Set the resource's ETag; return a 304 answer when If-None-Match already has it."""
     tag = etag(version)
     response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
     if matches_etag(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
     return None
-
-
-def matches_etag(if_none_match: str | None, tag: str) -> bool:
-    """Whether If-None-Match names tag (weak comparison: W/"3" matches "3"), or is `*`."""
-    if if_none_match is None:
-        return False
-    candidates = {item.strip().removeprefix("W/") for item in if_none_match.split(",")}
-    return "*" in candidates or tag in candidates
 
 
 IfMatchHeader = Annotated[

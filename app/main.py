@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from app import health
 from app.auth.guard import BearerAuthMiddleware
+from app.caching import NotModified, not_modified_handler
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     install_docs(app)
     install_error_handlers(app)
+    app.add_exception_handler(NotModified, not_modified_handler)
     # Starlette runs the last added outermost: CORS, then the body limit, then authentication.
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
     app.add_middleware(

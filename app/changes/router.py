@@ -2,16 +2,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.caching import CACHED
 from app.changes import service
 from app.changes.schemas import ChangeFeed
 from app.db import SessionDep
-from app.errors import problem_responses
-from app.http import MAX_ID, MAX_LIMIT
+from app.http import MAX_ID, MAX_LIMIT, read_responses
 
 router = APIRouter(prefix="/changes", tags=["changes"])
 
 
-@router.get("", operation_id="list_changes", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_changes",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_changes(
     session: SessionDep,
     since: Annotated[

@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.auth.guard import EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.evaluations import service
 from app.evaluations.schemas import (
     EvaluationFilters,
@@ -44,7 +44,12 @@ StatusQuery = Annotated[
 ]
 
 
-@router.get("/evaluations", operation_id="list_evaluations", responses=problem_responses(422))
+@router.get(
+    "/evaluations",
+    operation_id="list_evaluations",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_evaluations(
     request: Request,
     response: Response,
@@ -72,7 +77,8 @@ def list_evaluations(
 @router.get(
     "/initiatives/{initiative_id}/evaluations",
     operation_id="list_initiative_evaluations",
-    responses=problem_responses(404, 422),
+    responses=read_responses(404, 422),
+    dependencies=[CACHED],
 )
 def list_initiative_evaluations(
     request: Request,

@@ -38,8 +38,13 @@ class Format(StrEnum):
 
 @dataclass(frozen=True)
 class Column:
+    """A column: its English and Japanese names, Frictionless type and what it means."""
+
     en: str
     ja: str
+    type: str = "string"
+    description: str = ""  # 日本語
+    description_en: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import InvalidInput, problem_responses
+from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
 from app.fields import FiscalYear
 from app.http import (
@@ -88,7 +89,12 @@ def valid_initiative(initiative_id: IdPath, session: SessionDep) -> InitiativePu
     return service.get_initiative(session=session, initiative_id=initiative_id)
 
 
-@router.get("", operation_id="list_initiatives", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_initiatives",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_initiatives(
     request: Request,
     response: Response,

@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.http import (
     CascadeQuery,
     IdFilter,
@@ -38,7 +38,12 @@ def valid_measure(measure_id: IdPath, session: SessionDep) -> MeasurePublic:
     return service.get_measure(session=session, measure_id=measure_id)
 
 
-@router.get("", operation_id="list_measures", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_measures",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_measures(
     request: Request,
     response: Response,

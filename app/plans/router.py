@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import AdminSession, EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.http import (
     CascadeQuery,
     IdPath,
@@ -46,7 +46,12 @@ def valid_plan(plan_id: IdPath, session: SessionDep) -> PlanPublic:
     return service.get_plan(session=session, plan_id=plan_id)
 
 
-@router.get("", operation_id="list_plans", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_plans",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_plans(
     request: Request,
     response: Response,

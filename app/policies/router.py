@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.http import (
     CascadeQuery,
     IdFilter,
@@ -38,7 +38,12 @@ def valid_policy(policy_id: IdPath, session: SessionDep) -> PolicyPublic:
     return service.get_policy(session=session, policy_id=policy_id)
 
 
-@router.get("", operation_id="list_policies", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_policies",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_policies(
     request: Request,
     response: Response,

@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
+from app.caching import CACHED
 from app.db import SessionDep
-from app.errors import problem_responses
 from app.fields import FiscalYear
 from app.http import (
     IdFilter,
@@ -38,7 +38,12 @@ def valid_report(report_id: IdPath, session: SessionDep) -> ReportPublic:
     return service.get_report(session=session, report_id=report_id)
 
 
-@router.get("", operation_id="list_reports", responses=problem_responses(422))
+@router.get(
+    "",
+    operation_id="list_reports",
+    responses=read_responses(422),
+    dependencies=[CACHED],
+)
 def list_reports(
     request: Request,
     response: Response,

@@ -12,11 +12,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlmodel import Session
-
-from app.models import data_version
-
 
 @dataclass(frozen=True)
 class Cached:
@@ -48,7 +43,3 @@ class AnswerCache:
             self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-
-
-def current_version(session: Session) -> int:
-    return session.scalar(select(data_version.c.version).where(data_version.c.id == 1)) or 0

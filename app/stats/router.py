@@ -1,6 +1,5 @@
 """Statistics in JSON or CSV, cached per data version (see app/stats/cache.py)."""
 
-import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -9,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.caching import cache_headers
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.exports.csv import (
@@ -21,10 +21,10 @@ from app.exports.csv import (
     wants_csv,
 )
 from app.fields import FiscalYear
-from app.http import IdFilter, matches_etag
+from app.http import IdFilter
 from app.models import plans
 from app.stats import service, tables
-from app.stats.cache import AnswerCache, Cached, current_version
+from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -38,7 +38,6 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified"},
     **problem_responses(404, 422),
 }
-MAX_AGE = 60
 
 
 def _plan_info(session: Session, plan_id: int) -> tables.PlanInfo:
@@ -58,18 +57,8 @@ def _answer(
     build: Callable[[], tuple[BaseModel, Callable[[], tables.Table], str]],
 ) -> Response:
     """Serve from the cache while the data version holds; otherwise build, render and keep."""
-    key = "|".join(
-        [
-            str(current_version(session)),
-            request.url.path,
-            str(sorted(request.query_params.multi_items())),
-            "csv" if as_csv else "json",
-        ]
-    )
-    tag = f'"s-{hashlib.sha256(key.encode()).hexdigest()[:24]}"'
-    headers = {"ETag": tag, "Cache-Control": f"public, max-age={MAX_AGE}", "Vary": "Accept"}
-    if matches_etag(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
+    headers = cache_headers(request, session, "csv" if as_csv else "json")
+    tag = headers["ETag"]
     cache: AnswerCache = request.app.state.stats_cache
     answer = cache.get(tag)
     if answer is None:

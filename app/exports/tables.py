@@ -1,0 +1,394 @@
+"""What each export holds: its columns (API.md's table) and the one query that reads its rows.
+
+The columns are exactly those the bulk import accepts, so an export read back in changes
+nothing. Derived columns (年度（和暦）, 推進期間, 達成率) are computed from the row.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from app.exports.csv import Column, HeaderLanguage
+from app.models import (
+    evaluations,
+    initiatives,
+    measures,
+    plans,
+    policies,
+    report_lines,
+    reports,
+)
+from app.stats.rates import achievement_rate
+from app.stats.tables import percent
+from app.wareki import fiscal_year_label, period_label
+
+STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}
+
+MUNICIPALITY = [
+    Column(
+        "municipality_code",
+        "全国地方公共団体コード",
+        "string",
+        "全国地方公共団体コード（6桁）",
+        "Local government code (6 digits, text)",
+    ),
+    Column(
+        "municipality_name", "地方公共団体名", "string", "地方公共団体名", "Local government name"
+    ),
+    Column("plan_slug", "計画", "string", "計画の識別子 (slug)", "Plan identifier (slug)"),
+]
+YEAR = [
+    Column(
+        "fiscal_year",
+        "年度",
+        "integer",
+        "年度（西暦、その年の4月に始まる年度）",
+        "Fiscal year (Western year in which it starts in April)",
+    ),
+    Column(
+        "fiscal_year_label",
+        "年度（和暦）",
+        "string",
+        "年度（和暦）: 令和6年度など",
+        "Fiscal year in the Japanese era (e.g. 令和6年度)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    title: str
+    columns: list[Column]
+    query: Callable[[int | None], Select[Any]]
+    derive: Callable[[dict[str, Any], HeaderLanguage], None] = lambda row, language: None
+
+    def values(self, row: Mapping[Any, Any], language: HeaderLanguage) -> list[Any]:
+        data = dict(row)
+        if "fiscal_year" in data:
+            data["fiscal_year_label"] = fiscal_year_label(data["fiscal_year"])
+        self.derive(data, language)
+        return [data.get(column.en) for column in self.columns]
+
+
+def _plan_columns() -> list[Any]:
+    return [
+        plans.c.municipality_code,
+        plans.c.municipality_name,
+        plans.c.slug.label("plan_slug"),
+    ]
+
+
+def _where_plan(query: Select[Any], plan_id: int | None) -> Select[Any]:
+    return query if plan_id is None else query.where(plans.c.id == plan_id)
+
+
+def _plans(plan_id: int | None) -> Select[Any]:
+    query = select(
+        *_plan_columns(),
+        plans.c.title,
+        plans.c.philosophy,
+        plans.c.start_fiscal_year,
+        plans.c.end_fiscal_year,
+        plans.c.source,
+        plans.c.license,
+        plans.c.license_url,
+        plans.c.attribution,
+    ).order_by(plans.c.municipality_code, plans.c.start_fiscal_year, plans.c.id)
+    return _where_plan(query, plan_id)
+
+
+def _plan_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
+    row["period_label"] = period_label(row["start_fiscal_year"], row["end_fiscal_year"])
+
+
+def _policies(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            policies.c.number.label("policy_number"),
+            policies.c.title,
+            policies.c.focus,
+        )
+        .join(plans, plans.c.id == policies.c.plan_id)
+        .order_by(plans.c.id, policies.c.number)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _measures(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            policies.c.number.label("policy_number"),
+            measures.c.number.label("measure_number"),
+            measures.c.title,
+        )
+        .join(policies, policies.c.id == measures.c.policy_id)
+        .join(plans, plans.c.id == measures.c.plan_id)
+        .order_by(plans.c.id, policies.c.number, measures.c.number)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _initiatives(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            policies.c.number.label("policy_number"),
+            measures.c.number.label("measure_number"),
+            initiatives.c.code,
+            initiatives.c.title,
+            initiatives.c.description,
+            initiatives.c.plan_page,
+            initiatives.c.fiscal_year,
+            initiatives.c.numeric_target,
+            initiatives.c.target_value,
+            initiatives.c.target_unit,
+        )
+        .join(measures, measures.c.id == initiatives.c.measure_id)
+        .join(policies, policies.c.id == measures.c.policy_id)
+        .join(plans, plans.c.id == initiatives.c.plan_id)
+        .order_by(plans.c.id, initiatives.c.code_sort)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _evaluations(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            initiatives.c.code,
+            evaluations.c.fiscal_year,
+            evaluations.c.status,
+            evaluations.c.actual_value,
+            evaluations.c.result,
+            evaluations.c.source,
+        )
+        .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+        .join(plans, plans.c.id == initiatives.c.plan_id)
+        .order_by(plans.c.id, evaluations.c.fiscal_year, initiatives.c.code_sort)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _status_derive(row: dict[str, Any], language: HeaderLanguage) -> None:
+    if language is HeaderLanguage.ja and row.get("status") is not None:
+        row["status"] = STATUS_JA[row["status"]]
+
+
+def _reports(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            reports.c.fiscal_year,
+            reports.c.title,
+            reports.c.published_on,
+            reports.c.source,
+            policies.c.number.label("policy_number"),
+            report_lines.c["items"],
+            report_lines.c.achieved,
+            report_lines.c.unconfirmed,
+        )
+        .join(report_lines, report_lines.c.report_id == reports.c.id)
+        .join(policies, policies.c.id == report_lines.c.policy_id)
+        .join(plans, plans.c.id == reports.c.plan_id)
+        .order_by(plans.c.id, reports.c.fiscal_year, policies.c.number)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _report_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
+    row["rate"] = percent(achievement_rate(row["achieved"], row["items"]))
+
+
+EXPORTS: dict[str, Export] = {
+    "plans": Export(
+        "plans",
+        "計画",
+        [
+            *MUNICIPALITY,
+            Column("title", "計画名", "string", "計画の名称", "Name of the plan"),
+            Column("philosophy", "基本理念", "string", "基本理念", "Basic philosophy"),
+            Column(
+                "start_fiscal_year",
+                "開始年度",
+                "integer",
+                "推進期間の最初の年度（西暦）",
+                "First fiscal year of the plan's period",
+            ),
+            Column(
+                "end_fiscal_year",
+                "終了年度",
+                "integer",
+                "推進期間の最後の年度（西暦）",
+                "Last fiscal year of the plan's period",
+            ),
+            Column(
+                "period_label",
+                "推進期間",
+                "string",
+                "推進期間（和暦）",
+                "Plan period in the Japanese era",
+            ),
+            Column("source", "出典", "string", "出典", "Source"),
+            Column(
+                "license",
+                "ライセンス",
+                "string",
+                "ライセンス（SPDX 識別子）",
+                "Licence (SPDX identifier)",
+            ),
+            Column("license_url", "ライセンスURL", "string", "ライセンスの URL", "Licence URL"),
+            Column(
+                "attribution",
+                "クレジット表記",
+                "string",
+                "利用時のクレジット表記",
+                "Credit line to show when using the data",
+            ),
+        ],
+        _plans,
+        _plan_derive,
+    ),
+    "policies": Export(
+        "policies",
+        "基本方針",
+        [
+            *MUNICIPALITY,
+            Column("policy_number", "基本方針番号", "integer", "基本方針の番号", "Policy number"),
+            Column("title", "基本方針", "string", "基本方針の名称", "Name of the policy"),
+            Column(
+                "focus",
+                "重点",
+                "string",
+                "括弧内に示された重点",
+                "Focus written in brackets after the policy",
+            ),
+        ],
+        _policies,
+    ),
+    "measures": Export(
+        "measures",
+        "施策",
+        [
+            *MUNICIPALITY,
+            Column("policy_number", "基本方針番号", "integer", "基本方針の番号", "Policy number"),
+            Column(
+                "measure_number",
+                "施策番号",
+                "integer",
+                "施策の番号（（1）は 1）",
+                "Measure number ((1) is 1)",
+            ),
+            Column("title", "施策", "string", "施策の名称", "Name of the measure"),
+        ],
+        _measures,
+    ),
+    "initiatives": Export(
+        "initiatives",
+        "取組事項",
+        [
+            *MUNICIPALITY,
+            Column("policy_number", "基本方針番号", "integer", "基本方針の番号", "Policy number"),
+            Column(
+                "measure_number", "施策番号", "integer", "施策の番号", "Measure number ((1) is 1)"
+            ),
+            Column(
+                "code",
+                "取組番号",
+                "string",
+                "取組番号（R6-7 など、計画内で一意）",
+                "Initiative code (e.g. R6-7), unique in the plan",
+            ),
+            Column("title", "取組事項", "string", "取組事項の名称", "Name of the initiative"),
+            Column("description", "内容", "string", "取組の内容", "What the initiative does"),
+            Column(
+                "plan_page",
+                "掲載ページ",
+                "integer",
+                "計画書の掲載ページ",
+                "Page in the plan document",
+            ),
+            *YEAR,
+            Column(
+                "numeric_target",
+                "数値目標",
+                "boolean",
+                "数値目標の有無（true/false）",
+                "Has a numeric target (true/false)",
+            ),
+            Column("target_value", "目標値", "number", "目標値", "Target value"),
+            Column("target_unit", "単位", "string", "目標値の単位", "Unit of the target"),
+        ],
+        _initiatives,
+    ),
+    "evaluations": Export(
+        "evaluations",
+        "評価",
+        [
+            *MUNICIPALITY,
+            Column(
+                "code",
+                "取組番号",
+                "string",
+                "取組番号",
+                "Initiative code (e.g. R6-7), unique in the plan",
+            ),
+            *YEAR,
+            Column(
+                "status",
+                "評価",
+                "string",
+                "達成 / 未達成 / 数値未確定（空欄は評価なし）",
+                "Evaluation: achieved / not_achieved / unconfirmed"
+                " (達成 / 未達成 / 数値未確定 under Japanese headers); empty = no status",
+            ),
+            Column("actual_value", "実績値", "number", "実績値", "Actual value"),
+            Column("result", "実績", "string", "取組の実績", "What was done (narrative)"),
+            Column("source", "出典", "string", "評価の出典（推定であればその旨）", "Source"),
+        ],
+        _evaluations,
+        _status_derive,
+    ),
+    "reports": Export(
+        "reports",
+        "取組状況の公表",
+        [
+            *MUNICIPALITY,
+            *YEAR,
+            Column(
+                "title", "公表資料", "string", "公表資料の名称", "Name of the published document"
+            ),
+            Column("published_on", "公表日", "date", "公表日", "Publication date"),
+            Column("source", "出典", "string", "出典", "Source"),
+            Column("policy_number", "基本方針番号", "integer", "基本方針の番号", "Policy number"),
+            Column("items", "項目数", "integer", "項目数（公表値）", "Items (published)"),
+            Column(
+                "achieved",
+                "達成",
+                "integer",
+                "達成した項目数（公表値）",
+                "Items achieved (published)",
+            ),
+            Column(
+                "unconfirmed",
+                "数値未確定",
+                "integer",
+                "数値未確定の項目数（公表値）",
+                "Items whose figures were not final (published)",
+            ),
+            Column(
+                "rate",
+                "達成率",
+                "number",
+                "達成率（％、四捨五入で小数第1位）",
+                "Achievement rate in percent, half up to 0.1",
+            ),
+        ],
+        _reports,
+        _report_derive,
+    ),
+}
