@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `serve` listens on.")
     max_body_bytes: int = Field(1024 * 1024, description="Largest body of an ordinary write.")
     max_bulk_body_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk upload body.")
+    default_license: str = Field(
+        "CC-BY-4.0", description="Licence (SPDX id) of a plan that names none."
+    )
+    default_license_url: str = Field(
+        "https://creativecommons.org/licenses/by/4.0/deed.ja", description="Its URL."
+    )
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )

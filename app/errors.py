@@ -26,6 +26,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.headers import API_CSP, BASELINE
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,11 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "an unexpected error occurred; it has been logged")
+    # This answer is sent from outside every other middleware: add their headers here.
+    headers = BASELINE | {"Content-Security-Policy": API_CSP, "Cache-Control": "no-store"}
+    return problem_response(
+        500, "an unexpected error occurred; it has been logged", headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -34,12 +34,12 @@ def _fiscal_year(value: Any) -> Any:
 FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(FISCAL_YEAR_SCHEMA)]
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; every timestamp we store is UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def text_rules(max_length: int, *, blank: bool = False) -> AfterValidator:

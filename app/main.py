@@ -15,6 +15,9 @@ from app.db import make_engine
 from app.docs import install_docs
 from app.errors import Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
+from app.exports.catalog import router as catalog_router
+from app.exports.router import router as exports_router
+from app.headers import SecurityHeadersMiddleware
 from app.initiatives.router import router as initiatives_router
 from app.limits import BodyLimitMiddleware
 from app.measures.router import router as measures_router
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         changes_router,
         stats_router,
+        exports_router,
+        catalog_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -70,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
-    # Starlette runs the last added outermost: CORS, then the body limit, then authentication.
+    # Starlette runs the last added outermost: security headers, CORS, the body limit, then
+    # authentication.
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -93,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         expose_headers=["ETag", "Link", "Location", "Content-Disposition"],
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     _declare_problem_schema(app)
     return app
 

@@ -4,6 +4,7 @@ Frictionless data package describing the files."""
 import json
 import tempfile
 import zipfile
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -105,8 +106,11 @@ def write_bundle(engine: Engine, plan: dict[str, Any], licence: dict[str, str]) 
     handle = tempfile.NamedTemporaryFile(suffix=".zip", delete=False)  # noqa: SIM115
     handle.close()
     with zipfile.ZipFile(handle.name, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        now = datetime.now(UTC).timetuple()[:6]
         for export in EXPORTS.values():
-            with bundle.open(f"{export.name}.csv", "w") as member:
+            info = zipfile.ZipInfo(f"{export.name}.csv", date_time=now)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with bundle.open(info, "w") as member:
                 for chunk in stream_csv(engine, export, plan["id"], BUNDLE_CSV):
                     member.write(chunk)
         descriptor = datapackage(plan, licence)

@@ -1,0 +1,158 @@
+"""Open data downloads: CSV (streamed), JSON, typed .xlsx, a plan's zip bundle, the catalogue."""
+
+import os
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+from starlette.background import BackgroundTask
+
+from app.caching import cache_headers
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import NotFound
+from app.exports import writers
+from app.exports.bundle import datapackage, licence_of, write_bundle
+from app.exports.csv import CsvOptionsDep, Encoding, content_disposition, media_type
+from app.exports.tables import EXPORTS
+from app.http import IdFilter, IdPath, read_responses
+from app.models import plans
+
+router = APIRouter(prefix="/export", tags=["exports"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ExportName(StrEnum):
+    plans = "plans"
+    policies = "policies"
+    measures = "measures"
+    initiatives = "initiatives"
+    evaluations = "evaluations"
+    reports = "reports"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+def _plans(session: Session, plan_id: int | None) -> list[dict[str, Any]]:
+    query = select(plans).order_by(plans.c.id)
+    if plan_id is not None:
+        query = query.where(plans.c.id == plan_id)
+    found = [dict(row) for row in session.execute(query).mappings()]
+    if plan_id is not None and not found:
+        raise NotFound(f"plan {plan_id} does not exist")
+    return found
+
+
+def _links(request: Request, found: list[dict[str, Any]]) -> str:
+    """The licence and the description of each plan in the download, as Link headers."""
+    settings: Settings = request.app.state.settings
+    links = []
+    for plan in found:
+        licence = licence_of(plan, settings.default_license, settings.default_license_url)
+        if licence["path"]:
+            links.append(f'<{licence["path"]}>; rel="license"')
+        described = request.url_for("get_datapackage", plan_id=plan["id"])
+        links.append(f'<{described}>; rel="describedby"; type="application/json"')
+    return ", ".join(dict.fromkeys(links))
+
+
+@router.get(
+    "/{name}.{format}",
+    operation_id="export_table",
+    responses={
+        200: {
+            "description": "The rows as CSV, JSON or a spreadsheet.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **read_responses(404, 422),
+    },
+)
+def export_table(
+    request: Request,
+    session: SessionDep,
+    options: CsvOptionsDep,
+    name: Annotated[ExportName, Path(description="Which table.")],
+    format: Annotated[ExportFormat, Path(description="csv, json or xlsx.")],
+    plan_id: IdFilter = None,
+) -> Response:
+    """Download every row of a table (filtered by plan) as CSV, JSON or .xlsx.
+
+    CSV: Japanese headers by default (`header=en` for English), UTF-8 with a BOM by default
+    (`bom=false` for none) or `encoding=cp932`, CRLF line ends. The columns are those the
+    bulk import reads back.
+    """
+    found = _plans(session, plan_id)
+    headers = cache_headers(request, session, format.value)
+    headers["Link"] = _links(request, found)
+    export = EXPORTS[name.value]
+    engine: Engine = request.app.state.engine
+    filename = f"{name.value}{'-' + found[0]['slug'] if plan_id else ''}.{format.value}"
+    headers["Content-Disposition"] = content_disposition(filename)
+    if format is ExportFormat.csv:
+        if options.encoding is Encoding.cp932:
+            writers.check_cp932_export(engine, export, plan_id, options)
+        return StreamingResponse(
+            writers.stream_csv(engine, export, plan_id, options),
+            media_type=media_type(options),
+            headers=headers,
+        )
+    if format is ExportFormat.json:
+        return StreamingResponse(
+            writers.stream_json(engine, export, plan_id),
+            media_type="application/json",
+            headers=headers,
+        )
+    path = writers.write_xlsx(engine, export, plan_id, options.header)
+    return FileResponse(
+        path, media_type=XLSX, headers=headers, background=BackgroundTask(os.unlink, path)
+    )
+
+
+@router.get(
+    "/plans/{plan_id}.zip",
+    operation_id="export_bundle",
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **read_responses(404, 422),
+    },
+)
+def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Response:
+    """Download a plan's whole open data: every CSV, a data dictionary, the licence, and a
+    Frictionless datapackage.json."""
+    [plan] = _plans(session, plan_id)
+    headers = cache_headers(request, session, "zip")
+    headers["Link"] = _links(request, [plan])
+    headers["Content-Disposition"] = content_disposition(f"{plan['slug']}.zip")
+    settings: Settings = request.app.state.settings
+    licence = licence_of(plan, settings.default_license, settings.default_license_url)
+    path = write_bundle(request.app.state.engine, plan, licence)
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        headers=headers,
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+@router.get(
+    "/plans/{plan_id}/datapackage.json",
+    operation_id="get_datapackage",
+    responses=read_responses(404, 422),
+)
+def get_datapackage(request: Request, session: SessionDep, plan_id: IdPath) -> JSONResponse:
+    """The Frictionless data package descriptor of a plan's bundle."""
+    [plan] = _plans(session, plan_id)
+    settings: Settings = request.app.state.settings
+    licence = licence_of(plan, settings.default_license, settings.default_license_url)
+    return JSONResponse(datapackage(plan, licence), headers=cache_headers(request, session))
