@@ -36,6 +36,8 @@ class ErrorDetail(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+    row: int | None = Field(default=None, description="Bulk uploads: the row, 0-based.")
+    line: int | None = Field(default=None, description="Bulk CSV: its line (header = 1).")
 
 
 class Problem(BaseModel):
@@ -111,7 +113,7 @@ def problem_response(
         "detail": detail,
     }
     if errors is not None:
-        body["errors"] = [error.model_dump() for error in errors]
+        body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -8,6 +8,8 @@ from fastapi.routing import APIRoute
 
 from app import health
 from app.auth.guard import BearerAuthMiddleware
+from app.bulk.router import router as bulk_router
+from app.bulk.schemas import EvaluationItems, InitiativeItems
 from app.caching import NotModified, not_modified_handler
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
         exports_router,
         catalog_router,
+        bulk_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -100,21 +103,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Link", "Location", "Content-Disposition"],
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    _declare_problem_schema(app)
+    _declare_extra_schemas(app)
     return app
 
 
-def _declare_problem_schema(app: FastAPI) -> None:
-    """Add the Problem schema that every route's error responses refer to."""
+def _declare_extra_schemas(app: FastAPI) -> None:
+    """Add the schemas routes refer to by hand: Problem (every error response) and the JSON
+    bodies of the bulk routes, which read their body themselves (JSON or CSV)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(problem.pop("$defs", {}))
-            components["Problem"] = problem
+            for model in (Problem, InitiativeItems, EvaluationItems):
+                definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, nested in definition.pop("$defs", {}).items():
+                    components.setdefault(name, nested)
+                components[model.__name__] = definition
             app.openapi_schema = schema
         return app.openapi_schema
 

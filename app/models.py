@@ -244,6 +244,30 @@ class DataVersion(SQLModel, table=True):
     version: int = Field(default=0, sa_type=BigInteger)
 
 
+class IdempotencyKey(SQLModel, table=True):
+    """A bulk request's Idempotency-Key and, once it succeeded, the answer to replay.
+
+    Kept in the database so a retry is recognised by any worker, after a restart too.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64, description="digest of token, method, path and query")
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    state: str = Field(max_length=16)
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        CheckConstraint("state IN ('running', 'done')", name="state_known"),
+    )
+
+
 # Core handles on the tables, for reads that fetch rows rather than ORM objects (cheaper, and
 # typed for mypy, which cannot see SQLModel's __table__).
 plans: Table = Plan.__table__  # type: ignore[attr-defined]
@@ -257,3 +281,4 @@ report_highlights: Table = ReportHighlight.__table__  # type: ignore[attr-define
 api_tokens: Table = ApiToken.__table__  # type: ignore[attr-defined]
 changes: Table = Change.__table__  # type: ignore[attr-defined]
 data_version: Table = DataVersion.__table__  # type: ignore[attr-defined]
+idempotency_keys: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]

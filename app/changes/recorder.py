@@ -76,6 +76,24 @@ def _entry(obj: Any, action: str) -> dict[str, Any] | None:
     }
 
 
+def _tracked(session: Session) -> bool:
+    return any(
+        type(obj) in ENTITIES
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    )
+
+
+def lock_version(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    """Before a flush that writes content, count the data version up.
+
+    Doing it first makes every writer take the data_version row's lock before any content
+    row's, in the same order, so two writers can wait for each other but never deadlock.
+    """
+    if _tracked(session):
+        bump_version(session.connection())
+
+
 def record_changes(session: Session, _context: UOWTransaction) -> None:
     entries = [
         entry
@@ -89,16 +107,21 @@ def record_changes(session: Session, _context: UOWTransaction) -> None:
     ]
     if entries:
         entries.sort(key=lambda entry: list(ENTITIES.values()).index(entry["entity"]))
-        append(session.connection(), entries)
+        session.connection().execute(insert(changes), entries)
+
+
+def bump_version(connection: Connection) -> None:
+    connection.execute(update(data_version).values(version=data_version.c.version + 1))
 
 
 def append(connection: Connection, entries: list[dict[str, Any]]) -> None:
-    """Add change-log entries and move the data version on, in the writer's transaction."""
+    """Add change-log entries written outside the ORM, and count the data version up."""
+    bump_version(connection)
     connection.execute(insert(changes), entries)
-    connection.execute(update(data_version).values(version=data_version.c.version + 1))
 
 
 def install() -> None:
     """Register the listener on every Session (once)."""
     if not event.contains(Session, "after_flush", record_changes):
+        event.listen(Session, "before_flush", lock_version)
         event.listen(Session, "after_flush", record_changes)

@@ -1,0 +1,84 @@
+"""Bulk upsert of evaluations, keyed by the initiative's code and the fiscal year."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.bulk.common import PlanContext, Problems, Writes, diff
+from app.bulk.parse import RawRow
+from app.bulk.schemas import Action, EvaluationRow, RowOutcome
+from app.evaluations.service import derived_columns
+from app.models import evaluations, initiatives
+from app.wareki import fiscal_year_label, period_label
+
+FIELDS = ("status", "actual_value", "result", "source")
+
+
+def plan_evaluations(
+    session: Session, plan: PlanContext, raws: list[RawRow], problems: Problems
+) -> tuple[list[RowOutcome], Writes, set[int]]:
+    """Validate every row and work out what to write; raise 422 listing every bad row.
+
+    Also return the initiatives whose evaluations change: their version moves on too.
+    """
+    text = problems.text
+    initiative_ids = {
+        code: initiative_id
+        for code, initiative_id in session.execute(
+            select(initiatives.c.code, initiatives.c.id).where(initiatives.c.plan_id == plan.id)
+        )
+    }
+    existing = {
+        (row["code"], row["fiscal_year"]): dict(row)
+        for row in session.execute(
+            select(evaluations, initiatives.c.code)
+            .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+            .where(initiatives.c.plan_id == plan.id)
+        ).mappings()
+    }
+    rows = [problems.validate(EvaluationRow, raw) for raw in raws]
+    problems.duplicates(
+        raws, [(row.code, row.fiscal_year) if row else None for row in rows], "code"
+    )
+    writes = Writes(evaluations, "evaluation", logged=("initiative_id", "fiscal_year", *FIELDS))
+    touched: set[int] = set()
+    outcomes: list[RowOutcome] = []
+    period = period_label(plan.start_fiscal_year, plan.end_fiscal_year)
+    for raw, row in zip(raws, rows, strict=True):
+        if row is None:
+            continue
+        errors_before = len(problems.errors)
+        problems.check_plan_columns(raw, row, plan)
+        problems.check_label(raw, row.fiscal_year_label, row.fiscal_year)
+        initiative_id = initiative_ids.get(row.code)
+        if initiative_id is None:
+            problems.add(raw, "code", text("no_initiative", code=row.code))
+        if not plan.start_fiscal_year <= row.fiscal_year <= plan.end_fiscal_year:
+            label = fiscal_year_label(row.fiscal_year)
+            problems.add(raw, "fiscal_year", text("outside_period", label=label, period=period))
+        if len(problems.errors) > errors_before or initiative_id is None:
+            continue
+        old = existing.get((row.code, row.fiscal_year))
+        new: dict[str, Any] = dict(old) if old else {name: None for name in FIELDS}
+        new |= {name: getattr(row, name) for name in FIELDS if name in row.model_fields_set}
+        if new["status"] is not None:
+            new["status"] = str(new["status"])
+        new |= {"initiative_id": initiative_id, "fiscal_year": row.fiscal_year}
+        new |= derived_columns(result=new["result"])
+        outcome = RowOutcome(
+            row=raw.index, code=row.code, fiscal_year=row.fiscal_year, action=Action.unchanged
+        )
+        if old is None:
+            keys = ("initiative_id", "fiscal_year", *FIELDS, "search_text")
+            writes.creates.append({name: new[name] for name in keys})
+            outcome.action = Action.created
+            touched.add(initiative_id)
+        elif changes := diff(old, new, FIELDS):
+            values = {name: new[name] for name in (*FIELDS, "search_text")}
+            writes.updates.append((old["id"], old["version"], values, changes))
+            outcome.action = Action.updated
+            touched.add(initiative_id)
+        outcomes.append(outcome)
+    problems.raise_if_any()
+    return outcomes, writes, touched

@@ -1,0 +1,152 @@
+"""Bulk upsert of initiatives, keyed by code inside the plan."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.bulk.common import PlanContext, Problems, Writes, diff
+from app.bulk.parse import RawRow
+from app.bulk.schemas import Action, InitiativeRow, RowOutcome
+from app.initiatives.service import derived_columns
+from app.models import initiatives, measures, policies
+from app.text import code_fiscal_year
+
+# What an initiative row can set, and what the change log records of it.
+FIELDS = (
+    "measure_id",
+    "title",
+    "description",
+    "plan_page",
+    "fiscal_year",
+    "numeric_target",
+    "target_value",
+    "target_unit",
+)
+NOT_NULL = {"title", "numeric_target"}
+DEFAULTS: dict[str, Any] = {
+    "description": None,
+    "plan_page": None,
+    "numeric_target": False,
+    "target_value": None,
+    "target_unit": None,
+}
+
+
+def plan_initiatives(
+    session: Session, plan: PlanContext, raws: list[RawRow], problems: Problems
+) -> tuple[list[RowOutcome], Writes, set[int]]:
+    """Validate every row and work out what to write; raise 422 listing every bad row.
+
+    (The empty set is for the same shape as evaluations: no other rows change with these.)
+    """
+    text = problems.text
+    by_numbers = {
+        (row.policy_number, row.number): row.id
+        for row in session.execute(
+            select(measures.c.id, measures.c.number, policies.c.number.label("policy_number"))
+            .join(policies, policies.c.id == measures.c.policy_id)
+            .where(measures.c.plan_id == plan.id)
+        )
+    }
+    plan_measures = set(by_numbers.values())
+    existing = {
+        row["code"]: dict(row)
+        for row in session.execute(
+            select(initiatives).where(initiatives.c.plan_id == plan.id)
+        ).mappings()
+    }
+    rows = [problems.validate(InitiativeRow, raw) for raw in raws]
+    problems.duplicates(raws, [row.code if row else None for row in rows], "code")
+    writes = Writes(initiatives, "initiative", logged=("code", *FIELDS))
+    outcomes: list[RowOutcome] = []
+    for raw, row in zip(raws, rows, strict=True):
+        if row is None:
+            continue
+        errors_before = len(problems.errors)
+        problems.check_plan_columns(raw, row, plan)
+        sent = row.model_fields_set
+        old = existing.get(row.code)
+        new: dict[str, Any] = dict(old) if old else {"code": row.code, **DEFAULTS}
+        for name in FIELDS:
+            if name in sent and name not in ("measure_id", "fiscal_year"):
+                if getattr(row, name) is None and name in NOT_NULL:
+                    problems.add(raw, name, text("not_null", field=name))
+                new[name] = getattr(row, name)
+        measure_id = _measure(raw, row, by_numbers, plan_measures, problems)
+        if measure_id is not None:
+            new["measure_id"] = measure_id
+        year = _fiscal_year(raw, row, old, problems)
+        new["fiscal_year"] = year
+        problems.check_label(raw, row.fiscal_year_label, year)
+        if old is None:
+            missing = [name for name in ("measure_id", "title") if new.get(name) is None]
+            if missing:
+                problems.add(raw, missing[0], text("new_needs", fields=", ".join(missing)))
+        if len(problems.errors) > errors_before:
+            continue
+        new |= derived_columns(code=row.code, title=new["title"], description=new["description"])
+        if old is None:
+            values = {name: new[name] for name in ("code", *FIELDS, "code_sort", "search_text")}
+            writes.creates.append({"plan_id": plan.id, **values})
+            outcomes.append(RowOutcome(row=raw.index, code=row.code, action=Action.created))
+            continue
+        changes = diff(old, new, ("code", *FIELDS))
+        if changes:
+            values = {name: new[name] for name in (*FIELDS, "code_sort", "search_text")}
+            writes.updates.append((old["id"], old["version"], values, changes))
+            outcomes.append(RowOutcome(row=raw.index, code=row.code, action=Action.updated))
+        else:
+            outcomes.append(RowOutcome(row=raw.index, code=row.code, action=Action.unchanged))
+    problems.raise_if_any()
+    return outcomes, writes, set()
+
+
+def _measure(
+    raw: RawRow,
+    row: InitiativeRow,
+    by_numbers: dict[tuple[int, int], int],
+    plan_measures: set[int],
+    problems: Problems,
+) -> int | None:
+    """The row's measure: by policy and measure number, or by id (import only); both agree."""
+    text = problems.text
+    sent = row.model_fields_set
+    found = None
+    if "policy_number" in sent or "measure_number" in sent:
+        if row.policy_number is None or row.measure_number is None:
+            problems.add(raw, "measure_number", text("measure_numbers_pair"))
+            return None
+        found = by_numbers.get((row.policy_number, row.measure_number))
+        if found is None:
+            message = text("no_measure", policy=row.policy_number, measure=row.measure_number)
+            problems.add(raw, "measure_number", message)
+            return None
+    if row.measure_id is None:
+        return found
+    if row.measure_id not in plan_measures:
+        problems.add(raw, "measure_id", text("measure_other_plan", measure_id=row.measure_id))
+    elif found is not None and found != row.measure_id:
+        message = text(
+            "measure_disagree",
+            measure_id=row.measure_id,
+            policy=row.policy_number,
+            measure=row.measure_number,
+        )
+        problems.add(raw, "measure_id", message)
+    return row.measure_id
+
+
+def _fiscal_year(
+    raw: RawRow, row: InitiativeRow, old: dict[str, Any] | None, problems: Problems
+) -> int | None:
+    """The row's fiscal year: an R<n>- code names it, and a given one must agree."""
+    from_code = code_fiscal_year(row.code)
+    given = row.fiscal_year if "fiscal_year" in row.model_fields_set else None
+    if from_code is not None and given is not None and given != from_code:
+        message = problems.text("year_disagree", code=row.code, from_code=from_code, given=given)
+        problems.add(raw, "fiscal_year", message)
+    year = from_code or given or (old["fiscal_year"] if old else None)
+    if year is None:
+        problems.add(raw, "fiscal_year", problems.text("year_missing", code=row.code))
+    return year
