@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.tokens import Actor, Role, find_actor
-from app.db import SessionDep
+from app.db import SessionDep, begin_write
 from app.errors import Forbidden, problem_response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -84,13 +84,15 @@ AdminDep = Annotated[Actor, Depends(require_admin)]
 
 
 def editor_session(session: SessionDep, actor: EditorDep) -> Session:
-    """The request's session, with the writer's name for the change log."""
+    """The request's session, begun as a writer, with its name for the change log."""
     session.info["actor"] = actor.name
+    begin_write(session)
     return session
 
 
 def admin_session(session: SessionDep, actor: AdminDep) -> Session:
     session.info["actor"] = actor.name
+    begin_write(session)
     return session
 
 

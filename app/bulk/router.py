@@ -17,7 +17,7 @@ from app.bulk.messages import translator, wants_japanese
 from app.bulk.parse import RawRow, parse_csv, parse_json
 from app.bulk.schemas import BulkResult, EvaluationItems, InitiativeItems, RowOutcome
 from app.changes.recorder import bump_version
-from app.db import SessionDep
+from app.db import SessionDep, begin_write
 from app.errors import AppError
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
@@ -100,7 +100,6 @@ def _run(
     text = translator(japanese)
     content_type = request.headers.get("content-type", "")
     media, _, params = content_type.partition(";")
-    plan = _plan(session, plan_id)
     if media.strip() == "application/json":
         raws = parse_json(body, text)
     elif media.strip() == "text/csv":
@@ -123,8 +122,11 @@ def _run(
     try:
         if not dry_run:
             # Take the write lock first, so that what is read below cannot change before the
-            # writes (see app/changes/recorder.py, lock_version).
+            # writes: BEGIN IMMEDIATE on SQLite; on PostgreSQL, the data_version row's lock,
+            # which every writer takes first (app/changes/recorder.py, lock_version).
+            begin_write(session)
             bump_version(session.connection())
+        plan = _plan(session, plan_id)
         outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
         result = BulkResult(
             dry_run=dry_run,
