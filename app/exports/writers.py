@@ -67,14 +67,17 @@ def _json_value(value: Any) -> Any:
 
 
 def stream_json(engine: Engine, export: Export, plan_id: int | None) -> Iterator[bytes]:
-    """Yield a JSON array of objects keyed by the English column names."""
+    """Yield a JSON array of objects keyed by the English column names, BATCH rows a chunk."""
     names = [column.en for column in export.columns]
-    yield b"["
+    parts = ["["]
     for count, values in enumerate(rows(engine, export, plan_id, HeaderLanguage.en)):
         record = {name: _json_value(value) for name, value in zip(names, values, strict=True)}
-        prefix = b"\n" if count == 0 else b",\n"
-        yield prefix + json.dumps(record, ensure_ascii=False).encode("utf-8")
-    yield b"\n]\n"
+        parts.append(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+        if len(parts) >= BATCH:
+            yield "".join(parts).encode("utf-8")
+            parts.clear()
+    parts.append("\n]\n")
+    yield "".join(parts).encode("utf-8")
 
 
 def write_xlsx(
