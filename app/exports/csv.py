@@ -123,7 +123,8 @@ def check_cp932(
             name = getattr(column, header.value)
             raise InvalidInput.at(
                 ["query", "encoding"],
-                f"row {row}, column {name}: {char!r} (U+{ord(char):04X}) cannot be written in"
+                f"line {row + 1} (data row {row}), column {name}: {char!r} (U+{ord(char):04X})"
+                " cannot be written in"
                 " CP932; ask for encoding=utf-8",
             ) from None
 

@@ -4,7 +4,8 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from datetime import date
 from typing import Any
 
@@ -26,22 +27,29 @@ LONG_TEXT = {"title", "description", "result", "source", "philosophy", "attribut
 
 def rows(
     engine: Engine, export: Export, plan_id: int | None, language: HeaderLanguage
-) -> Iterator[list[Any]]:
+) -> Generator[list[Any], None, None]:
     """Yield the export's rows in order, reading BATCH rows at a time."""
     with Session(engine) as session:
         result = session.execute(
             export.query(plan_id).execution_options(yield_per=BATCH, stream_results=True)
         )
-        for row in result.mappings():
-            yield export.values(row, language)
+        try:
+            for row in result.mappings():
+                yield export.values(row, language)
+        finally:
+            # A reader that stops early (a refusal, a client gone) must not leave the
+            # server-side cursor open.
+            result.close()
 
 
 def check_cp932_export(
     engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
 ) -> None:
     """Read every row once and refuse (422) before anything is sent if CP932 cannot hold it."""
-    for number, values in enumerate(rows(engine, export, plan_id, options.header), start=1):
-        check_cp932([cell(value) for value in values], export.columns, number, options.header)
+    with closing(rows(engine, export, plan_id, options.header)) as reader:
+        for number, values in enumerate(reader, start=1):
+            texts = [cell(value) for value in values]
+            check_cp932(texts, export.columns, number, options.header)
 
 
 def stream_csv(
@@ -101,25 +109,30 @@ def write_xlsx(
         title.font = bold
         header.append(title)
     sheet.append(header)
-    for count, values in enumerate(rows(engine, export, plan_id, language), start=1):
-        if count > XLSX_MAX_ROWS:
-            raise InvalidInput.at(
-                ["path", "format"], "more rows than a spreadsheet holds: download the CSV"
-            )
-        line: list[Any] = []
-        for column, value in zip(export.columns, values, strict=True):
-            if column.type == "string" and value is not None:
-                text = WriteOnlyCell(sheet, value=str(value))
-                text.number_format = "@"
-                line.append(text)
-            elif column.type == "date" and value is not None:
-                day = WriteOnlyCell(sheet, value=value)
-                day.number_format = "yyyy-mm-dd"
-                line.append(day)
-            else:
-                line.append(value)
-        sheet.append(line)
+    with closing(rows(engine, export, plan_id, language)) as reader:
+        for count, values in enumerate(reader, start=1):
+            _append_xlsx_row(sheet, export, count, values)
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     workbook.save(handle.name)
     return handle.name
+
+
+def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) -> None:
+    if count > XLSX_MAX_ROWS:
+        raise InvalidInput.at(
+            ["path", "format"], "more rows than a spreadsheet holds: download the CSV"
+        )
+    line: list[Any] = []
+    for column, value in zip(export.columns, values, strict=True):
+        if column.type == "string" and value is not None:
+            text = WriteOnlyCell(sheet, value=str(value))
+            text.number_format = "@"
+            line.append(text)
+        elif column.type == "date" and value is not None:
+            day = WriteOnlyCell(sheet, value=value)
+            day.number_format = "yyyy-mm-dd"
+            line.append(day)
+        else:
+            line.append(value)
+    sheet.append(line)
