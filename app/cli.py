@@ -82,7 +82,15 @@ def parse_expiry(value: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a duration (30d, 12h) or an ISO 8601 date"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def token_name(value: str) -> str:
+    """Parse --name: the name the change log shows for the token's writes."""
+    name = value.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise argparse.ArgumentTypeError("a token name is 1-100 printable characters")
+    return name
 
 
 def _tokens(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tokens = commands.add_parser("tokens", help="manage API tokens for writes")
     token_actions = tokens.add_subparsers(dest="action", required=True)
     create = token_actions.add_parser("create", help="make a token and print it once")
-    create.add_argument("--name", required=True, help="who holds it (shown in the change log)")
+    create.add_argument(
+        "--name", required=True, type=token_name, help="who holds it (shown in the change log)"
+    )
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument(
         "--expires", type=parse_expiry, default=None, help="30d, 12h, or an ISO 8601 date"

@@ -1,7 +1,7 @@
 """Annotated types shared by request and response schemas."""
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -32,6 +32,11 @@ def _fiscal_year(value: Any) -> Any:
 
 
 FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(FISCAL_YEAR_SCHEMA)]
+
+
+def jsonable(value: Any) -> Any:
+    """A database value as JSON holds it: dates and times in ISO 8601, the rest as is."""
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 def as_utc(value: datetime) -> datetime:

@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
-from app.changes.recorder import append
+from app.changes.recorder import NOT_LOGGED, append
 from app.errors import Conflict, NotFound, PreconditionFailed
+from app.fields import jsonable
 from app.models import (
     evaluations,
     initiatives,
@@ -127,6 +128,15 @@ def _descendants(entity: str, row_id: int) -> dict[str, Select[Any]]:
     return {}
 
 
+TABLES = {
+    "policy": policies,
+    "measure": measures,
+    "initiative": initiatives,
+    "evaluation": evaluations,
+    "report": reports,
+    "report_line": report_lines,
+    "report_highlight": report_highlights,
+}
 PLURALS = {
     "policy": "policies",
     "measure": "measures",
@@ -154,18 +164,28 @@ def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
             f"{entity} {row.id} still has {counts}: delete them first or pass ?cascade=true"
         )
     actor = str(session.info.get("actor", "system"))
-    entries = [
-        {
-            "at": utcnow(),
-            "actor": actor,
-            "action": "delete",
-            "entity": name,
-            "entity_id": child_id,
-            "changes": {"deleted_with": [None, f"{entity} {row.id}"]},
-        }
-        for name, ids in found.items()
-        for child_id in ids
-    ]
+    now = utcnow()
+    entries = []
+    for name, ids in found.items():
+        if not ids:
+            continue
+        table = TABLES[name]
+        for child in session.execute(select(table).where(table.c.id.in_(ids))).mappings():
+            old = {
+                key: [jsonable(value), None]
+                for key, value in child.items()
+                if key not in NOT_LOGGED
+            }
+            entries.append(
+                {
+                    "at": now,
+                    "actor": actor,
+                    "action": "delete",
+                    "entity": name,
+                    "entity_id": child["id"],
+                    "changes": old,
+                }
+            )
     with committing(session):
         if entries:
             append(session.connection(), entries)

@@ -3,7 +3,7 @@ columns' checks, and the set-based writes with their change-log entries."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -14,6 +14,7 @@ from app.bulk.messages import PYDANTIC_JA, Text
 from app.bulk.parse import RawRow
 from app.changes.recorder import append
 from app.errors import Conflict, ErrorDetail, InvalidInput
+from app.fields import jsonable
 from app.wareki import fiscal_year_label
 
 CHUNK = 1000
@@ -108,10 +109,6 @@ class Problems:
             raise InvalidInput(self.text("rows_invalid", count=rows), errors=self.errors)
 
 
-def json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
 @dataclass
 class Writes:
     """What a bulk request will write: new rows, and changed rows with their old values."""
@@ -144,7 +141,7 @@ class Writes:
                         now,
                         "create",
                         new_id,
-                        {name: [None, json_value(values.get(name))] for name in self.logged},
+                        {name: [None, jsonable(values.get(name))] for name in self.logged},
                     )
                 )
         if self.updates:
@@ -199,7 +196,7 @@ class Writes:
 
 def diff(old: dict[str, Any], new: dict[str, Any], logged: Sequence[str]) -> dict[str, Any]:
     return {
-        name: [json_value(old.get(name)), json_value(new.get(name))]
+        name: [jsonable(old.get(name)), jsonable(new.get(name))]
         for name in logged
         if old.get(name) != new.get(name)
     }

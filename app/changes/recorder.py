@@ -7,12 +7,12 @@ Rows removed by the database's ON DELETE CASCADE are logged by the code that del
 (see app/writes.py), since the ORM never sees them.
 """
 
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, event, insert, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
+from app.fields import jsonable
 from app.models import (
     Evaluation,
     Initiative,
@@ -41,10 +41,6 @@ ENTITIES: dict[type, str] = {
 NOT_LOGGED = frozenset({"id", "version", "created_at", "updated_at", "search_text", "code_sort"})
 
 
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
 def _fields(obj: Any) -> list[str]:
     return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in NOT_LOGGED]
 
@@ -54,16 +50,16 @@ def _entry(obj: Any, action: str) -> dict[str, Any] | None:
     diff: dict[str, list[Any]] = {}
     for name in _fields(obj):
         if action == "create":
-            diff[name] = [None, _json(getattr(obj, name))]
+            diff[name] = [None, jsonable(getattr(obj, name))]
         elif action == "delete":
-            diff[name] = [_json(getattr(obj, name)), None]
+            diff[name] = [jsonable(getattr(obj, name)), None]
         else:
             history = state.attrs[name].history
             if history.has_changes():
                 old = history.deleted[0] if history.deleted else None
                 new = history.added[0] if history.added else None
                 if old != new:
-                    diff[name] = [_json(old), _json(new)]
+                    diff[name] = [jsonable(old), jsonable(new)]
     if action == "update" and not diff:
         return None
     return {

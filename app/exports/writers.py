@@ -6,7 +6,6 @@ import json
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import closing
-from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
@@ -19,6 +18,7 @@ from sqlmodel import Session
 from app.errors import InvalidInput
 from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, cell, check_cp932
 from app.exports.tables import Export
+from app.fields import jsonable
 
 BATCH = 1000
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
@@ -70,16 +70,12 @@ def stream_csv(
     yield buffer.getvalue().encode(encoding)
 
 
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def stream_json(engine: Engine, export: Export, plan_id: int | None) -> Iterator[bytes]:
     """Yield a JSON array of objects keyed by the English column names, BATCH rows a chunk."""
     names = [column.en for column in export.columns]
     parts = ["["]
     for count, values in enumerate(rows(engine, export, plan_id, HeaderLanguage.en)):
-        record = {name: _json_value(value) for name, value in zip(names, values, strict=True)}
+        record = {name: jsonable(value) for name, value in zip(names, values, strict=True)}
         parts.append(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         if len(parts) >= BATCH:
             yield "".join(parts).encode("utf-8")
