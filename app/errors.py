@@ -145,6 +145,12 @@ async def _request_validation(_request: Request, exc: Exception) -> JSONResponse
 
 async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's only 400: a body it could not decode (not UTF-8). Like malformed JSON,
+        # that is invalid input.
+        detail = "the body could not be read: send JSON in UTF-8"
+        error = ErrorDetail(loc=["body"], msg=detail, type="body_unreadable")
+        return problem_response(422, detail, slug="validation-error", errors=[error])
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers) if exc.headers else None
     return problem_response(exc.status_code, detail, headers=headers)

@@ -23,6 +23,8 @@ FISCAL_YEAR_SCHEMA: dict[str, Any] = {
 
 
 def _fiscal_year(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON 2024.0; the range check below applies to it too
     if isinstance(value, int | str):
         try:
             return parse_fiscal_year(value)

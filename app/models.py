@@ -61,20 +61,22 @@ class Tracked(SQLModel):
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
+# Text columns are TEXT: the API limits their length (counted as a reader sees it, after
+# NFC), and the database stores what was given, whatever its code points.
 class Plan(Tracked, table=True):
     __tablename__ = "plans"
 
     slug: str = Field(max_length=64, unique=True)
-    title: str = Field(max_length=200)
+    title: str = Field(sa_type=Text)
     municipality_code: str = Field(max_length=6, index=True)
-    municipality_name: str = Field(max_length=100)
-    philosophy: str | None = Field(default=None, max_length=1000)
+    municipality_name: str = Field(sa_type=Text)
+    philosophy: str | None = Field(default=None, sa_type=Text)
     start_fiscal_year: int
     end_fiscal_year: int
     source: str | None = Field(default=None, sa_type=Text)
-    license: str | None = Field(default=None, max_length=100)
-    license_url: str | None = Field(default=None, max_length=500)
-    attribution: str | None = Field(default=None, max_length=500)
+    license: str | None = Field(default=None, sa_type=Text)
+    license_url: str | None = Field(default=None, sa_type=Text)
+    attribution: str | None = Field(default=None, sa_type=Text)
 
     __table_args__ = (CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),)
 
@@ -84,8 +86,8 @@ class Policy(Tracked, table=True):
 
     plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE")
     number: int
-    title: str = Field(max_length=200)
-    focus: str | None = Field(default=None, max_length=200)
+    title: str = Field(sa_type=Text)
+    focus: str | None = Field(default=None, sa_type=Text)
 
     __table_args__ = (UniqueConstraint("plan_id", "number"),)
 
@@ -98,7 +100,7 @@ class Measure(Tracked, table=True):
     plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE", index=True)
     policy_id: int = Field(foreign_key="policies.id", ondelete="CASCADE")
     number: int
-    title: str = Field(max_length=200)
+    title: str = Field(sa_type=Text)
 
     __table_args__ = (UniqueConstraint("policy_id", "number"),)
 
@@ -111,13 +113,13 @@ class Initiative(Tracked, table=True):
     code: str = Field(max_length=32)
     # Derived by the code that writes: natural order of codes, and the folded search text.
     code_sort: str = Field(max_length=200)
-    title: str = Field(max_length=500)
+    title: str = Field(sa_type=Text)
     description: str | None = Field(default=None, sa_type=Text)
     plan_page: int | None = None
     fiscal_year: int
     numeric_target: bool = False
     target_value: float | None = None
-    target_unit: str | None = Field(default=None, max_length=50)
+    target_unit: str | None = Field(default=None, sa_type=Text)
     search_text: str = Field(default="", sa_type=Text)
 
     __table_args__ = (
@@ -155,7 +157,7 @@ class Report(Tracked, table=True):
 
     plan_id: int = Field(foreign_key="plans.id", ondelete="CASCADE")
     fiscal_year: int
-    title: str = Field(max_length=200)
+    title: str = Field(sa_type=Text)
     published_on: date | None = None
     source: str | None = Field(default=None, sa_type=Text)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlmodel import Session
 
 from app.bulk.messages import PYDANTIC_JA, Text
@@ -115,6 +115,7 @@ class Writes:
 
     table: Table
     entity: str
+    key: tuple[str, ...]  # the natural key, to find the ids of inserted rows
     creates: list[dict[str, Any]] = field(default_factory=list)
     updates: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     logged: tuple[str, ...] = ()
@@ -130,20 +131,22 @@ class Writes:
                 {**values, "version": 1, "created_at": now, "updated_at": now}
                 for values in self.creates[start : start + CHUNK]
             ]
-            new_ids = session.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk
-            ).scalars()
-            for new_id, values in zip(new_ids, chunk, strict=True):
-                written.append(new_id)
-                entries.append(
-                    self._entry(
-                        actor,
-                        now,
-                        "create",
-                        new_id,
-                        {name: [None, jsonable(values.get(name))] for name in self.logged},
-                    )
+            # executemany without RETURNING: SQLite cannot return ids in order from a
+            # batch, so the new ids are read back by natural key, one SELECT per chunk.
+            session.execute(insert(table), chunk)
+            key_columns = [table.c[name] for name in self.key]
+            keys = [tuple(values[name] for name in self.key) for values in chunk]
+            found = {
+                tuple(row[1:]): row[0]
+                for row in session.execute(
+                    select(table.c.id, *key_columns).where(tuple_(*key_columns).in_(keys))
                 )
+            }
+            for key, values in zip(keys, chunk, strict=True):
+                new_id = found[key]
+                written.append(new_id)
+                logged = {name: [None, jsonable(values.get(name))] for name in self.logged}
+                entries.append(self._entry(actor, now, "create", new_id, logged))
         if self.updates:
             columns = sorted({name for _, _, values, _ in self.updates for name in values})
             statement = (

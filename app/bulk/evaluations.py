@@ -41,7 +41,12 @@ def plan_evaluations(
     problems.duplicates(
         raws, [(row.code, row.fiscal_year) if row else None for row in rows], "code"
     )
-    writes = Writes(evaluations, "evaluation", logged=("initiative_id", "fiscal_year", *FIELDS))
+    writes = Writes(
+        evaluations,
+        "evaluation",
+        ("initiative_id", "fiscal_year"),
+        logged=("initiative_id", "fiscal_year", *FIELDS),
+    )
     touched: set[int] = set()
     outcomes: list[RowOutcome] = []
     period = period_label(plan.start_fiscal_year, plan.end_fiscal_year)

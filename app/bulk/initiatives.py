@@ -11,6 +11,7 @@ from app.bulk.schemas import Action, InitiativeRow, RowOutcome
 from app.initiatives.service import derived_columns
 from app.models import initiatives, measures, policies
 from app.text import code_fiscal_year
+from app.wareki import FiscalYearError, parse_fiscal_year
 
 # What an initiative row can set, and what the change log records of it.
 FIELDS = (
@@ -58,7 +59,7 @@ def plan_initiatives(
     }
     rows = [problems.validate(InitiativeRow, raw) for raw in raws]
     problems.duplicates(raws, [row.code if row else None for row in rows], "code")
-    writes = Writes(initiatives, "initiative", logged=("code", *FIELDS))
+    writes = Writes(initiatives, "initiative", ("plan_id", "code"), logged=("code", *FIELDS))
     outcomes: list[RowOutcome] = []
     for raw, row in zip(raws, rows, strict=True):
         if row is None:
@@ -123,6 +124,8 @@ def _measure(
             problems.add(raw, "measure_number", message)
             return None
     if row.measure_id is None:
+        if "measure_id" in sent and found is None:
+            problems.add(raw, "measure_id", text("not_null", field="measure_id"))
         return found
     if row.measure_id not in plan_measures:
         problems.add(raw, "measure_id", text("measure_other_plan", measure_id=row.measure_id))
@@ -142,6 +145,12 @@ def _fiscal_year(
 ) -> int | None:
     """The row's fiscal year: an R<n>- code names it, and a given one must agree."""
     from_code = code_fiscal_year(row.code)
+    if from_code is not None:
+        try:
+            parse_fiscal_year(from_code)
+        except FiscalYearError as error:
+            problems.add(raw, "code", f"{row.code}: {error}")
+            return None
     given = row.fiscal_year if "fiscal_year" in row.model_fields_set else None
     if from_code is not None and given is not None and given != from_code:
         message = problems.text("year_disagree", code=row.code, from_code=from_code, given=given)

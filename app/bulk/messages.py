@@ -132,8 +132,8 @@ def wants_japanese(accept_language: str | None) -> bool:
 
 
 def translator(japanese: bool) -> Text:
-    def text(key: str, **values: Any) -> str:
-        english, japanese_text = MESSAGES[key]
+    def text(message: str, /, **values: Any) -> str:
+        english, japanese_text = MESSAGES[message]
         return (japanese_text if japanese else english).format(**values)
 
     return text

@@ -40,7 +40,9 @@ def parse_json(body: bytes, text: Text) -> list[RawRow]:
     rows = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise InvalidInput.at(["body", "items", index], text("row_not_object"))
+            message = text("row_not_object")
+            detail = ErrorDetail(loc=[index], msg=message, type="row_type", row=index)
+            raise InvalidInput(message, errors=[detail])
         rows.append(RawRow(index, None, item))
     return rows
 
@@ -101,18 +103,11 @@ def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Tex
             if len(rows) >= MAX_ROWS:
                 raise _too_many(len(rows) + 1 + sum(1 for _ in reader))
             if len(cells) != len(fields):
-                raise InvalidInput(
-                    text("cell_count", line=line, found=len(cells), expected=len(fields)),
-                    errors=[
-                        ErrorDetail(
-                            loc=[len(rows)],
-                            msg=text(
-                                "cell_count", line=line, found=len(cells), expected=len(fields)
-                            ),
-                            type="csv_cells",
-                        )
-                    ],
+                message = text("cell_count", line=line, found=len(cells), expected=len(fields))
+                detail = ErrorDetail(
+                    loc=[len(rows)], msg=message, type="csv_cells", row=len(rows), line=line
                 )
+                raise InvalidInput(message, errors=[detail])
             values = {
                 field: (cell if cell.strip() != "" else None)
                 for field, cell in zip(fields, cells, strict=True)

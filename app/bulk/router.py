@@ -16,13 +16,12 @@ from app.bulk.initiatives import plan_initiatives
 from app.bulk.messages import translator, wants_japanese
 from app.bulk.parse import RawRow, parse_csv, parse_json
 from app.bulk.schemas import BulkResult, EvaluationItems, InitiativeItems, RowOutcome
-from app.changes.recorder import bump_version
 from app.db import SessionDep, begin_write
 from app.errors import AppError
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
 from app.http import IdFilter, write_responses
-from app.models import initiatives, plans, utcnow
+from app.models import data_version, initiatives, plans, utcnow
 from app.stats.service import resolve_plan_id
 
 router = APIRouter(prefix="/bulk", tags=["bulk"])
@@ -123,9 +122,10 @@ def _run(
         if not dry_run:
             # Take the write lock first, so that what is read below cannot change before the
             # writes: BEGIN IMMEDIATE on SQLite; on PostgreSQL, the data_version row's lock,
-            # which every writer takes first (app/changes/recorder.py, lock_version).
+            # which every writer takes first (app/changes/recorder.py, lock_version). The
+            # version itself moves on only if something is written.
             begin_write(session)
-            bump_version(session.connection())
+            session.execute(select(data_version.c.version).with_for_update())
         plan = _plan(session, plan_id)
         outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
         result = BulkResult(

@@ -125,7 +125,7 @@ def get_initiative_evaluation(
     response_model=EvaluationPublic,
     responses={
         201: {"description": "Created", "model": EvaluationPublic},
-        **write_responses(404, 412),
+        **write_responses(404, 409, 412),
     },
 )
 def put_initiative_evaluation(

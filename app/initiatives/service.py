@@ -18,7 +18,7 @@ from app.initiatives.schemas import (
 )
 from app.models import Initiative, Measure, evaluations, initiatives, measures, policies
 from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
-from app.wareki import fiscal_year_label
+from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year
 from app.writes import check_if_match, committing, delete, load
 
 
@@ -173,6 +173,11 @@ def _check_code_free(
 def _fiscal_year(code: str, given: int | None, current: int | None = None) -> int:
     """Return the initiative's fiscal year; a code R<n>-… names it, and a given one must agree."""
     from_code = code_fiscal_year(code)
+    if from_code is not None:
+        try:
+            parse_fiscal_year(from_code)
+        except FiscalYearError as error:
+            raise InvalidInput.at(["body", "code"], f"code {code}: {error}") from None
     if from_code is not None and given is not None and given != from_code:
         raise InvalidInput.at(
             ["body", "fiscal_year"],
