@@ -1,0 +1,1256 @@
+"""Benchmark of the statistics endpoints at national scale (issue 4, item 7).
+
+    .venv/bin/python bench/stats.py [--sizes 10000,100000,1000000]
+                                    [--databases sqlite,postgresql] [--duration 8]
+
+For each database and size (the number of evaluations, about), it
+
+1. builds a database through the real migrations (`app.migrate.upgrade`) holding municipalities'
+   plans of 150 initiatives over fiscal years 2023-2026 (1,741 plans at 1M, the number of
+   Japanese municipalities; proportionally fewer below), then ANALYZE;
+2. times the service functions alone (every statement of the answer plus the Python that
+   shapes it, no HTTP);
+3. starts the real server (uvicorn app.main:app, one worker, 127.0.0.1, an ephemeral port) with
+   STATS_CACHE_SIZE=0 and times, in alternation, the floor (the aggregate SQL the endpoints run,
+   built by the app's `service._counts_by`, in a bare loop on an SQLAlchemy Core connection)
+   and the same answer over HTTP; then loads it with wrk;
+4. starts it again with the default cache (warm) and measures it with wrk against
+   GET /api/v1/initiatives/{id};
+5. prints the figures, checks them against the targets and writes them into bench/README.md
+   (between the results markers).
+
+Every loop is bounded in calls and seconds, every wrk run in seconds; traffic goes to
+127.0.0.1 only. Nothing outside bench/ is written but the databases: an SQLite file in a
+temporary directory, and the PostgreSQL database `bench_stats` (dropped and created again for
+every size, dropped at the end).
+"""
+
+import argparse
+import functools
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlmodel import Session
+
+from app import migrate
+from app.config import Settings
+from app.db import make_engine
+from app.models import (
+    evaluations,
+    initiatives,
+    measures,
+    plans,
+    policies,
+    report_lines,
+    reports,
+)
+from app.stats import service
+from app.text import natural_sort_key, search_key
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+LUA = BENCH / "wrk" / "report.lua"
+README = BENCH / "README.md"
+RESULTS_START = "<!-- results:start (written by bench/stats.py; edits here are replaced) -->"
+RESULTS_END = "<!-- results:end -->"
+
+HOST = "127.0.0.1"  # the only address this script sends traffic to
+DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/bench_stats"
+
+# The shape of the data.
+PLANS_PER_MILLION = 1741  # Japan's municipalities: 1M evaluations is one plan each
+INITIATIVES_PER_PLAN = 150
+ADDED_IN_2024 = 12  # initiatives R6-..., listed from 2024; the others are R5-..., from 2023
+YEARS = (2023, 2024, 2025, 2026)
+YEAR = 2024  # the fiscal year every measurement asks for (令和6年度), the one with reports
+STAMP = datetime(2025, 6, 30, 9, 0, tzinfo=UTC)
+SEED = 20261129
+
+# Targets (issue 4, item 7), as ratios measured in the same run.
+UNCACHED_MAX_RATIO = 2.0  # uncached HTTP p50 at most 2x the floor
+WARM_MIN_RATIO = 0.8  # warm req/s at least 0.8x GET /initiatives/{id} req/s
+ONE_PLAN_MAX_GROWTH = 1.5  # one plan: p50 at the largest size at most 1.5x the smallest
+ALL_PLANS_MAX_SLOPE = 1.1  # all plans: log-log slope of p50 against rows at most 1.1 (linear)
+
+# Bounds of the bare-driver loops: at most this many calls, stopping after this many seconds
+# (but at least MIN_CALLS calls, each bounded by the database).
+ONE_PLAN_CALLS, ONE_PLAN_SECONDS = 2000, 3.0
+ALL_PLANS_CALLS, ALL_PLANS_SECONDS = 200, 6.0
+PAIRED_ALL_PLANS_SECONDS = 15.0
+MIN_CALLS = 3
+
+WARM_CONNECTIONS, WARM_THREADS = 32, 2
+
+# Synthetic but plausible Japanese text.
+MUNICIPALITY_STEMS = (
+    "北山 南川 東野 西原 中島 大谷 小松 高田 森本 石田 松原 竹内 梅田 桜井 青木 白石 黒川 "
+    "赤坂 金田 銀山 水沢 山口 川上 岡崎 長浜 上野 下田 新庄 本宮 若松 平野 坂井 芦原 美浜"
+).split()
+MUNICIPALITY_KINDS = ("市", "市", "市", "町", "町", "村")
+POLICY_TITLES = ("行政組織の質を高める", "共創の質を高める", "財政基盤の質を高める")
+POLICY_FOCUS = ("ヒトの育成と情報発信の強化", "ヒトとの連携の推進", "モノ・カネの有効活用")
+MEASURE_TITLES = (
+    "働き方のDXと機能的な組織運営",
+    "行政データの活用と伝わる情報発信",
+    "職員の意識改革と人材の確保",
+    "多様な主体との協働の推進",
+    "民間の創意工夫を活用する官民連携の推進",
+    "自治体間における広域連携の推進",
+    "公共施設の保有量の適正化と施設環境の充実",
+    "効果的な政策立案と歳入の確保",
+    "特別会計の整理合理化と経営基盤の強化",
+)
+TOPICS = (
+    "窓口業務",
+    "電子申請",
+    "公用車給油事務",
+    "通学路マップ",
+    "採用情報の発信",
+    "商店街の交流イベント",
+    "リノベーションまちづくり",
+    "消防指令センター",
+    "教育・福祉施設",
+    "ふるさと納税",
+    "庁内会議資料",
+    "オープンデータ",
+    "AI議事録作成",
+    "公共施設の予約",
+    "市税のキャッシュレス納付",
+    "地域コミュニティ活動",
+    "広域ごみ処理",
+    "上下水道事業",
+)
+ACTIONS = (
+    "のデジタル化",
+    "の見直し",
+    "の効率化",
+    "の活用推進",
+    "に関する官民連携",
+    "の共同運用",
+    "の再整備",
+    "の拡充",
+    "のペーパーレス化",
+    "への新技術の導入",
+)
+DESCRIPTIONS = (
+    None,
+    None,
+    "市民の利便性向上と事務負担の軽減を図る。",
+    "関係部局と連携し、段階的に実施する。",
+    "他自治体の先進事例を参考に検討を進める。",
+)
+RESULTS = {
+    "achieved": (
+        "計画どおり実施しました。",
+        "目標を達成し、市民サービスの向上を図りました。",
+        "前年度に引き続き取組を推進し、所期の成果を得ました。",
+        "関係団体と連携して実施し、事務負担の軽減につながりました。",
+        "運用を開始し、利用件数が着実に増加しました。",
+    ),
+    "not_achieved": (
+        "目標に届きませんでした。次年度に取組内容を見直します。",
+        "関係機関との調整に時間を要し、実施が遅れました。",
+    ),
+    "unconfirmed": ("数値が未確定のため、確定後に評価します。",),
+    None: (None, "評価を集計中です。"),
+}
+UNITS = ("件", "%", "人", "回", "千円")
+# Status mix of the evaluations of each year: achieved, not_achieved, unconfirmed, no status,
+# and no evaluation at all (counted as not_evaluated). 2026 is the year being assessed.
+STATUS_MIX = {
+    2023: (0.86, 0.08, 0.02, 0.02, 0.02),
+    2024: (0.85, 0.07, 0.03, 0.03, 0.02),
+    2025: (0.80, 0.08, 0.05, 0.04, 0.03),
+    2026: (0.45, 0.05, 0.10, 0.25, 0.15),
+}
+STATUS_CHOICES = ("achieved", "not_achieved", "unconfirmed", None, "missing")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the database
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_count(size: int) -> int:
+    return max(1, round(size * PLANS_PER_MILLION / 1_000_000))
+
+
+@functools.cache
+def _code_sort(code: str) -> str:
+    return natural_sort_key(code)
+
+
+@functools.cache
+def _result_search(result: str | None) -> str:
+    return search_key(result)
+
+
+def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Every row of one plan; ids follow from the plan number (evaluations' from the caller)."""
+    rng = random.Random(SEED * 100_003 + plan)
+    stem = MUNICIPALITY_STEMS[plan % len(MUNICIPALITY_STEMS)]
+    name = f"{stem}{MUNICIPALITY_KINDS[plan % len(MUNICIPALITY_KINDS)]}"
+    tracked = {"version": 1, "created_at": STAMP, "updated_at": STAMP}
+    rows: dict[str, list[dict[str, Any]]] = {
+        table: [] for table in ("plans", "policies", "measures", "initiatives", "evaluations")
+    }
+    rows["plans"].append(
+        {
+            "id": plan,
+            **tracked,
+            "slug": f"bench-{plan:05d}",
+            "title": f"{name}行政経営プラン",
+            # prefecture (01-47) and a municipality number: 6 characters like 172014
+            "municipality_code": f"{plan % 47 + 1:02d}{plan % 10_000:04d}",
+            "municipality_name": name,
+            "philosophy": "質の高い市民サービスを創り続ける行政経営の実践",
+            "start_fiscal_year": YEARS[0],
+            "end_fiscal_year": YEARS[-1],
+            "source": "ベンチマーク用の合成データ",
+            "license": "CC-BY-4.0",
+            "license_url": "https://creativecommons.org/licenses/by/4.0/deed.ja",
+            "attribution": f"出典：{name}",
+        }
+    )
+    for number in range(1, 4):
+        policy_id = (plan - 1) * 3 + number
+        rows["policies"].append(
+            {
+                "id": policy_id,
+                **tracked,
+                "plan_id": plan,
+                "number": number,
+                "title": POLICY_TITLES[number - 1],
+                "focus": POLICY_FOCUS[number - 1],
+            }
+        )
+        for measure_number in range(1, 4):
+            rows["measures"].append(
+                {
+                    "id": (plan - 1) * 9 + (number - 1) * 3 + measure_number,
+                    **tracked,
+                    "plan_id": plan,
+                    "policy_id": policy_id,
+                    "number": measure_number,
+                    "title": MEASURE_TITLES[(number - 1) * 3 + measure_number - 1],
+                }
+            )
+    # policy of each measure, and 2024 counts per policy for the published report
+    published = {number: [0, 0, 0] for number in range(1, 4)}  # items, achieved, unconfirmed
+    listed_2023 = INITIATIVES_PER_PLAN - ADDED_IN_2024
+    for index in range(1, INITIATIVES_PER_PLAN + 1):
+        first_year = 2023 if index <= listed_2023 else 2024
+        code = f"R{first_year - 2018}-{index}"
+        # contiguous blocks of codes per measure, as plans are written
+        position = index - 1 if index <= listed_2023 else (index - listed_2023 - 1) * 12
+        measure_index = min(8, position * 9 // listed_2023)
+        policy_number = measure_index // 3 + 1
+        title = f"{TOPICS[rng.randrange(len(TOPICS))]}{ACTIONS[rng.randrange(len(ACTIONS))]}"
+        description = DESCRIPTIONS[rng.randrange(len(DESCRIPTIONS))]
+        numeric = rng.random() < 0.2
+        initiative_id = (plan - 1) * INITIATIVES_PER_PLAN + index
+        target = float(rng.choice((10, 20, 50, 100, 500, 1000))) if numeric else None
+        rows["initiatives"].append(
+            {
+                "id": initiative_id,
+                **tracked,
+                "plan_id": plan,
+                "measure_id": (plan - 1) * 9 + measure_index + 1,
+                "code": code,
+                "code_sort": _code_sort(code),
+                "title": title,
+                "description": description,
+                "plan_page": 30 + index // 3,
+                "fiscal_year": first_year,
+                "numeric_target": numeric,
+                "target_value": target,
+                "target_unit": UNITS[rng.randrange(len(UNITS))] if numeric else None,
+                "search_text": search_key(code, title, description),
+            }
+        )
+        for year in YEARS:
+            if year < first_year:
+                continue
+            status = rng.choices(STATUS_CHOICES, STATUS_MIX[year])[0]
+            if status == "missing":
+                continue
+            result = rng.choice(RESULTS[status])
+            actual = None
+            if target is not None and status is not None:
+                actual = round(target * rng.uniform(0.6 if status != "achieved" else 1.0, 1.3))
+            rows["evaluations"].append(
+                {
+                    "id": evaluation_id,
+                    **tracked,
+                    "initiative_id": initiative_id,
+                    "fiscal_year": year,
+                    "status": status,
+                    "actual_value": actual,
+                    "result": result,
+                    "source": None,
+                    "search_text": _result_search(result),
+                }
+            )
+            evaluation_id += 1
+            if year == YEAR and status is not None:
+                counts = published[policy_number]
+                counts[0] += 1
+                counts[1] += status == "achieved"
+                counts[2] += status == "unconfirmed"
+    rows["reports"] = [
+        {
+            "id": plan,
+            **tracked,
+            "plan_id": plan,
+            "fiscal_year": YEAR,
+            "title": f"{name}行政経営プランの取組状況（令和6年度）",
+            "published_on": date(2025, 6, 30),
+            "source": "ベンチマーク用の合成データ",
+        }
+    ]
+    rows["report_lines"] = [
+        {
+            "id": (plan - 1) * 3 + number,
+            **tracked,
+            "report_id": plan,
+            "policy_id": (plan - 1) * 3 + number,
+            "items": items,
+            "achieved": achieved,
+            "unconfirmed": unconfirmed,
+        }
+        for number, (items, achieved, unconfirmed) in published.items()
+    ]
+    return rows
+
+
+TABLES = (plans, policies, measures, initiatives, evaluations, reports, report_lines)
+PLANS_PER_BATCH = 40
+ROWS_PER_EXECUTE = 10_000
+
+
+@dataclass
+class Built:
+    plans: int
+    initiatives: int
+    evaluations: int
+    evaluations_2024: int
+    seconds: float
+    analyze_seconds: float
+
+
+def reset_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def drop_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def build(url: str, n_plans: int) -> Built:
+    """Migrate an empty database to head, fill it with n_plans plans, then ANALYZE."""
+    started = time.perf_counter()
+    migrate.upgrade(url)
+    is_sqlite = url.startswith("sqlite")
+    engine = create_engine(url)
+    if is_sqlite:
+        with engine.connect() as connection:  # a bulk load: no fsync until the end
+            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+            connection.exec_driver_sql("PRAGMA synchronous = OFF")
+    evaluation_id = 1
+    with engine.begin() as connection:
+        for first in range(1, n_plans + 1, PLANS_PER_BATCH):
+            batch: dict[str, list[dict[str, Any]]] = {table.name: [] for table in TABLES}
+            for plan in range(first, min(first + PLANS_PER_BATCH, n_plans + 1)):
+                for name, rows in plan_rows(plan, evaluation_id).items():
+                    batch[name].extend(rows)
+                    if name == "evaluations":
+                        evaluation_id += len(rows)
+            for table in TABLES:  # parents first, in one transaction
+                rows = batch[table.name]
+                for start in range(0, len(rows), ROWS_PER_EXECUTE):
+                    connection.execute(table.insert(), rows[start : start + ROWS_PER_EXECUTE])
+        if not is_sqlite:  # explicit ids: move the sequences past them, as a real load would
+            for table in TABLES:
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
+        totals = {
+            table.name: connection.scalar(select(func.count()).select_from(table))
+            for table in (plans, initiatives, evaluations)
+        }
+        in_2024 = connection.scalar(
+            select(func.count()).select_from(evaluations).where(evaluations.c.fiscal_year == YEAR)
+        )
+    loaded = time.perf_counter()
+    if is_sqlite:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.exec_driver_sql("PRAGMA optimize")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        # VACUUM ANALYZE rather than ANALYZE alone: the statistics, and the visibility map an
+        # autovacuum would otherwise build in the middle of the measurements.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+    finished = time.perf_counter()
+    return Built(
+        plans=int(totals["plans"] or 0),
+        initiatives=int(totals["initiatives"] or 0),
+        evaluations=int(totals["evaluations"] or 0),
+        evaluations_2024=int(in_2024 or 0),
+        seconds=finished - started,
+        analyze_seconds=finished - loaded,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor: the same SQL in a bare loop, and the service functions without HTTP
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    calls: int
+    min_ms: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> "Timing":
+        return cls(statistics.median(samples), len(samples), min(samples))
+
+
+def timed(call: Callable[[], object], max_calls: int, max_seconds: float) -> Timing:
+    """Median wall time of call: one warm-up, then at most max_calls calls or max_seconds."""
+    call()
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < max_calls:
+        if len(samples) >= MIN_CALLS and time.perf_counter() - started >= max_seconds:
+            break
+        before = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - before) / 1e6)
+    return Timing.of(samples)
+
+
+@dataclass
+class Services:
+    """The service functions alone: every statement of the answer and its Python, no HTTP."""
+
+    one_plan: Timing
+    all_plans: Timing
+
+
+def aggregate_queries(plan_id: int) -> tuple[Any, Any]:
+    """The aggregate SQL of the endpoints, built by the app's own query builder."""
+    one_plan = service._counts_by([initiatives.c.measure_id], [initiatives.c.plan_id == plan_id])
+    all_plans = service._counts_by([initiatives.c.plan_id], [])
+    return one_plan, all_plans  # what service.achievement and service.plan_comparison run
+
+
+def app_engine(url: str) -> Engine:
+    """The app's own engine factory: the same driver, pool and per-connection settings."""
+    return make_engine(Settings(database_url=url))
+
+
+def check_floor(url: str, plan_id: int, n_plans: int) -> None:
+    one_plan, all_plans = aggregate_queries(plan_id)
+    engine = app_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(one_plan, {"year": YEAR}).mappings().all()
+            every = connection.execute(all_plans, {"year": YEAR}).all()
+    finally:
+        engine.dispose()
+    if not sum(row["items"] for row in rows) or len(every) != n_plans:
+        raise RuntimeError(f"the aggregate queries found {len(rows)} and {len(every)} rows")
+
+
+def measure_services(url: str, plan_id: int) -> Services:
+    engine = app_engine(url)
+
+    def one_plan() -> object:
+        with Session(engine) as session:
+            return service.achievement(session=session, plan_id=plan_id, fiscal_year=YEAR)
+
+    def all_plans() -> object:
+        with Session(engine) as session:
+            return service.plan_comparison(session=session, fiscal_year=YEAR)
+
+    try:
+        return Services(
+            one_plan=timed(one_plan, ONE_PLAN_CALLS, ONE_PLAN_SECONDS),
+            all_plans=timed(all_plans, ALL_PLANS_CALLS, ALL_PLANS_SECONDS),
+        )
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# The real server, and wrk
+# ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def http_get(port: int, path: str, timeout: float = 120.0) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)  # no proxy, ever
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[int]:
+    """uvicorn app.main:app, one worker, on an ephemeral port of 127.0.0.1; stopped on exit."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=url)
+    env.pop("STATS_CACHE_SIZE", None)
+    if cache_size is not None:
+        env["STATS_CACHE_SIZE"] = str(cache_size)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    log_path = log_dir / f"uvicorn-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    status, _ = http_get(port, "/readyz", timeout=5)
+                    if status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server was not ready within 60 s")
+                time.sleep(0.2)
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@dataclass
+class Load:
+    connections: int
+    seconds: float
+    requests: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    errors: int
+
+
+def run_wrk(port: int, path: str, connections: int, threads: int, seconds: int) -> Load:
+    timeout = 60
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={timeout}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        f"http://{HOST}:{port}{path}",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + timeout + 30, check=True
+    )
+    found = re.search(r"^WRK_JSON (.*)$", done.stdout, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no summary from wrk: {done.stdout}\n{done.stderr}")
+    summary = json.loads(found[1])
+    duration = summary["duration_us"] / 1e6
+    return Load(
+        connections=connections,
+        seconds=duration,
+        requests=summary["requests"],
+        rps=summary["requests"] / duration if duration else 0.0,
+        p50_ms=summary["p50_us"] / 1000,
+        p90_ms=summary["p90_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        errors=sum(summary["errors"].values()),
+    )
+
+
+def check_answers(port: int, paths: dict[str, str], n_plans: int) -> None:
+    """Each URL answers 200 with the expected content (and, warm, fills the cache)."""
+    for name, path in paths.items():
+        status, body = http_get(port, path)
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+        answer = json.loads(body)
+        if name == "achievement" and not (
+            answer["total"]["items"] > 0 and answer["matches_published"]
+        ):
+            raise RuntimeError(f"unexpected achievement answer: {body[:300]!r}")
+        if name == "plans" and len(answer["items"]) != n_plans:
+            raise RuntimeError(f"/stats/plans gave {len(answer['items'])} rows, not {n_plans}")
+
+
+@dataclass
+class Paired:
+    """The floor and the uncached HTTP answer, measured in alternation (one of each in turn)."""
+
+    floor: Timing
+    http: Timing
+
+    @property
+    def ratio(self) -> float:
+        return self.http.median_ms / self.floor.median_ms
+
+    @property
+    def ratio_of_minima(self) -> float:
+        return self.http.min_ms / self.floor.min_ms
+
+
+def paired(
+    port: int, path: str, floor: Callable[[], object], max_pairs: int, max_seconds: float
+) -> Paired:
+    """Alternate a floor call and a GET of path on one kept-alive connection, bounded.
+
+    In alternation, a change in the machine's background load weighs on both alike, which
+    sequential runs minutes apart cannot promise; the order within a pair alternates too.
+    """
+    connection = http.client.HTTPConnection(HOST, port, timeout=120)  # no proxy, ever
+
+    def get() -> None:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}: {body[:300]!r}")
+
+    def clock(call: Callable[[], object]) -> float:
+        before = time.perf_counter_ns()
+        call()
+        return (time.perf_counter_ns() - before) / 1e6
+
+    try:
+        floor()
+        get()
+        floors: list[float] = []
+        answers: list[float] = []
+        started = time.perf_counter()
+        while len(floors) < max_pairs:
+            if len(floors) >= MIN_CALLS and time.perf_counter() - started >= max_seconds:
+                break
+            if len(floors) % 2:
+                answers.append(clock(get))
+                floors.append(clock(floor))
+            else:
+                floors.append(clock(floor))
+                answers.append(clock(get))
+    finally:
+        connection.close()
+    return Paired(Timing.of(floors), Timing.of(answers))
+
+
+@dataclass
+class Http:
+    one_plan_paired: Paired  # the floor and uncached HTTP, one connection: latency, no queueing
+    all_plans_paired: Paired
+    one_plan_uncached_loaded: Load  # 32 connections, cache off: throughput, for information
+    all_plans_uncached_loaded: Load  # 2 connections, cache off
+    one_plan_warm: Load
+    all_plans_warm: Load
+    initiative: Load  # the reference for warm throughput
+
+
+def measure_http(url: str, plan_id: int, initiative_id: int, n_plans: int, args: Any) -> Http:
+    paths = {
+        "achievement": f"/api/v1/stats/achievement?plan_id={plan_id}&fiscal_year={YEAR}",
+        "plans": f"/api/v1/stats/plans?fiscal_year={YEAR}",
+        "initiative": f"/api/v1/initiatives/{initiative_id}",
+    }
+    seconds = args.duration
+    one_plan, all_plans = aggregate_queries(plan_id)
+    params = {"year": YEAR}
+    engine = app_engine(url)
+    try:
+        with engine.connect() as floor, running_server(url, 0, args.log_dir) as port:
+            check_answers(port, paths, n_plans)
+            one_pair = paired(
+                port,
+                paths["achievement"],
+                lambda: floor.execute(one_plan, params).mappings().all(),
+                ONE_PLAN_CALLS,
+                ONE_PLAN_SECONDS,
+            )
+            all_pair = paired(
+                port,
+                paths["plans"],
+                lambda: floor.execute(all_plans, params).mappings().all(),
+                ALL_PLANS_CALLS,
+                PAIRED_ALL_PLANS_SECONDS,
+            )
+            floor.rollback()  # no snapshot held open while the server is loaded
+            c, t = WARM_CONNECTIONS, WARM_THREADS
+            one_loaded = run_wrk(port, paths["achievement"], c, t, seconds)
+            # heavy uncached: fewer connections (wrk's timeout is 60 s)
+            all_loaded = run_wrk(port, paths["plans"], 2, 1, seconds)
+    finally:
+        engine.dispose()
+    with running_server(url, None, args.log_dir) as port:
+        check_answers(port, paths, n_plans)
+        c, t = WARM_CONNECTIONS, WARM_THREADS
+        # The reference is measured in two halves around the warm runs, so that a change in the
+        # machine's background load during them weighs on both sides of the ratio alike.
+        before = run_wrk(port, paths["initiative"], c, t, max(1, seconds // 2))
+        one_warm = run_wrk(port, paths["achievement"], c, t, seconds)
+        all_warm = run_wrk(port, paths["plans"], c, t, seconds)
+        after = run_wrk(port, paths["initiative"], c, t, max(1, seconds - seconds // 2))
+    return Http(
+        one_pair, all_pair, one_loaded, all_loaded, one_warm, all_warm, combine(before, after)
+    )
+
+
+def combine(first: Load, second: Load) -> Load:
+    """Two runs of the same URL as one: requests over time; the worse of the percentiles."""
+    seconds = first.seconds + second.seconds
+    requests = first.requests + second.requests
+    return Load(
+        connections=first.connections,
+        seconds=seconds,
+        requests=requests,
+        rps=requests / seconds,
+        p50_ms=max(first.p50_ms, second.p50_ms),
+        p90_ms=max(first.p90_ms, second.p90_ms),
+        p99_ms=max(first.p99_ms, second.p99_ms),
+        errors=first.errors + second.errors,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One run, the report
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    database: str
+    size: int
+    built: Built
+    services: Services
+    http: Http
+    load: tuple[float, float]  # the machine's 1-minute load average before and after
+
+    @property
+    def one_plan_ratio(self) -> float:
+        return self.http.one_plan_paired.ratio
+
+    @property
+    def all_plans_ratio(self) -> float:
+        return self.http.all_plans_paired.ratio
+
+    @property
+    def one_plan_warm_ratio(self) -> float:
+        return self.http.one_plan_warm.rps / self.http.initiative.rps
+
+    @property
+    def all_plans_warm_ratio(self) -> float:
+        return self.http.all_plans_warm.rps / self.http.initiative.rps
+
+
+@dataclass
+class Run:
+    args: Any
+    started: datetime
+    cases: list[Case] = field(default_factory=list)
+    seconds: float = 0.0
+    machine: str = ""
+    revision: str = ""
+
+
+def mark(met: bool) -> str:
+    return "met" if met else "**MISSED**"
+
+
+def fmt_ms(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_rps(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+
+
+def slope(small: float, large: float, rows_small: int, rows_large: int) -> float:
+    return math.log(large / small) / math.log(rows_large / rows_small)
+
+
+def growth_rows(cases: list[Case]) -> list[tuple[str, Callable[[Case], float], str]]:
+    return [
+        ("achievement, HTTP ms", lambda c: c.http.one_plan_paired.http.median_ms, "one"),
+        ("achievement, floor ms", lambda c: c.http.one_plan_paired.floor.median_ms, ""),
+        ("plans, HTTP ms", lambda c: c.http.all_plans_paired.http.median_ms, "all"),
+        ("plans, floor ms", lambda c: c.http.all_plans_paired.floor.median_ms, ""),
+    ]
+
+
+def by_database(cases: list[Case]) -> dict[str, list[Case]]:
+    grouped: dict[str, list[Case]] = {}
+    for case in sorted(cases, key=lambda c: c.size):
+        grouped.setdefault(case.database, []).append(case)
+    return grouped
+
+
+def growth_met(kind: str, growth: float, k: float) -> bool:
+    return growth <= ONE_PLAN_MAX_GROWTH if kind == "one" else k <= ALL_PLANS_MAX_SLOPE
+
+
+def results_markdown(run: Run) -> str:
+    cases = run.cases
+    lines: list[str] = []
+    add = lines.append
+    add(
+        f"Run of {run.started:%Y-%m-%d %H:%M} UTC, {run.seconds / 60:.1f} min, app at "
+        f"{run.revision}: `{command(run)}`"
+    )
+    add("")
+    add(run.machine)
+    add("")
+    add("### Data built")
+    add("")
+    add(
+        "| database | size | plans | initiatives | evaluations | of them 2024 | build s | "
+        "of it ANALYZE s | load avg before → after |"
+    )
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for case in cases:
+        b = case.built
+        add(
+            f"| {case.database} | {case.size:,} | {b.plans:,} | {b.initiatives:,} | "
+            f"{b.evaluations:,} | {b.evaluations_2024:,} | {b.seconds:.1f} | "
+            f"{b.analyze_seconds:.1f} | {case.load[0]:.1f} → {case.load[1]:.1f} |"
+        )
+    add("")
+    add(f"### Uncached against the floor (target: HTTP ≤ {UNCACHED_MAX_RATIO:g}× the floor)")
+    add("")
+    add(
+        "**Floor**: the endpoint's aggregate GROUP BY query (`service._counts_by`) executed and "
+        "fetched in a bare SQLAlchemy Core loop. **HTTP**: the same answer from the server with "
+        "`STATS_CACHE_SIZE=0`, one kept-alive connection (latency, no queueing). The two are "
+        "measured in alternation, a floor call then a request, so that the machine's "
+        "background load weighs on both alike; medians (the target's measure), with the number "
+        "of pairs, and the minima (the least disturbed call of each) for reference. "
+        "**Service**: the whole service function alone (`service.achievement` / "
+        "`service.plan_comparison`, every statement and the Python that shapes the answer, "
+        "no HTTP), measured before the server started. **Under load**: wrk against the same "
+        "uncached server, for information. Times in ms."
+    )
+    add("")
+    add(
+        "| database | evaluations | endpoint | floor | HTTP | HTTP/floor | target | pairs | "
+        "minima: floor, HTTP, ratio | service | under load: req/s, p50 (connections) |"
+    )
+    add("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    for case in cases:
+        svc, h = case.services, case.http
+        for name, pair, alone, load in (
+            ("achievement, one plan", h.one_plan_paired, svc.one_plan,
+             h.one_plan_uncached_loaded),
+            ("plans, all plans", h.all_plans_paired, svc.all_plans,
+             h.all_plans_uncached_loaded),
+        ):  # fmt: skip
+            add(
+                f"| {case.database} | {case.built.evaluations:,} | {name} | "
+                f"{fmt_ms(pair.floor.median_ms)} | {fmt_ms(pair.http.median_ms)} | "
+                f"{pair.ratio:.2f}× | {mark(pair.ratio <= UNCACHED_MAX_RATIO)} | "
+                f"{pair.floor.calls} | {fmt_ms(pair.floor.min_ms)}, {fmt_ms(pair.http.min_ms)}, "
+                f"{pair.ratio_of_minima:.2f}× | {fmt_ms(alone.median_ms)} | "
+                f"{fmt_rps(load.rps)}, {fmt_ms(load.p50_ms)} ({load.connections}) |"
+            )
+    add("")
+    add(
+        f"### Warm against `GET /api/v1/initiatives/{{id}}` (target: ≥ {WARM_MIN_RATIO:g}× its "
+        "requests/s)"
+    )
+    add("")
+    add(
+        f"The server with its default cache, wrk with {WARM_CONNECTIONS} connections and "
+        f"{WARM_THREADS} threads, `--latency`; each answer was requested once before (the cache "
+        "is warm). The reference is the sum of two half-length runs, before and after the "
+        "stats runs."
+    )
+    add("")
+    add(
+        "| database | evaluations | GET initiative req/s (p50 ms) | "
+        "achievement warm req/s (p50 ms) | ratio | target | "
+        "plans warm req/s (p50 ms) | ratio | target |"
+    )
+    add("|---|---:|---:|---:|---:|---|---:|---:|---|")
+    for case in cases:
+        h = case.http
+        add(
+            f"| {case.database} | {case.built.evaluations:,} | "
+            f"{fmt_rps(h.initiative.rps)} ({fmt_ms(h.initiative.p50_ms)}) | "
+            f"{fmt_rps(h.one_plan_warm.rps)} ({fmt_ms(h.one_plan_warm.p50_ms)}) | "
+            f"{case.one_plan_warm_ratio:.2f}× | "
+            f"{mark(case.one_plan_warm_ratio >= WARM_MIN_RATIO)} | "
+            f"{fmt_rps(h.all_plans_warm.rps)} ({fmt_ms(h.all_plans_warm.p50_ms)}) | "
+            f"{case.all_plans_warm_ratio:.2f}× | "
+            f"{mark(case.all_plans_warm_ratio >= WARM_MIN_RATIO)} |"
+        )
+    add("")
+    add("### Growth with size")
+    add("")
+    add(
+        "Uncached HTTP and floor medians from the table above, per size. One plan should stay "
+        f"nearly constant (target: largest ≤ {ONE_PLAN_MAX_GROWTH:g}× smallest); all plans "
+        f"linear (target: log-log slope of time against evaluations ≤ {ALL_PLANS_MAX_SLOPE:g}; "
+        "1 is linear, below 1 means fixed costs still weigh). Slopes per step, then overall. "
+        "The floor rows are for reference."
+    )
+    add("")
+    for database, mine in by_database(cases).items():
+        if len(mine) < 2:
+            continue
+        first, last = mine[0], mine[-1]
+        sizes = " | ".join(f"{c.built.evaluations:,}" for c in mine)
+        add(f"| {database}: evaluations | {sizes} | growth | slopes | target |")
+        add("|---|" + "---:|" * len(mine) + "---:|---:|---|")
+        for label, value, kind in growth_rows(mine):
+            values = " | ".join(fmt_ms(value(c)) for c in mine)
+            growth = value(last) / value(first)
+            steps = [
+                slope(value(a), value(b), a.built.evaluations, b.built.evaluations)
+                for a, b in zip(mine, mine[1:], strict=False)
+            ]
+            k = slope(value(first), value(last), first.built.evaluations, last.built.evaluations)
+            shown = ", ".join(f"{step:.2f}" for step in steps)
+            if len(steps) > 1:
+                shown += f"; {k:.2f}"
+            target = mark(growth_met(kind, growth, k)) if kind else ""
+            add(f"| {label} | {values} | {growth:.2f}× | {shown} | {target} |")
+        add("")
+    add("### Verdict")
+    add("")
+    for item in verdict(cases):
+        add(f"- {item}")
+    return "\n".join(lines)
+
+
+def verdict(cases: list[Case]) -> list[str]:
+    out = []
+    checks = [
+        ("uncached one plan ≤ 2× floor", lambda c: c.one_plan_ratio <= UNCACHED_MAX_RATIO,
+         lambda c: f"{c.one_plan_ratio:.2f}×"),
+        ("uncached all plans ≤ 2× floor", lambda c: c.all_plans_ratio <= UNCACHED_MAX_RATIO,
+         lambda c: f"{c.all_plans_ratio:.2f}×"),
+        ("warm one plan ≥ 0.8× GET initiative",
+         lambda c: c.one_plan_warm_ratio >= WARM_MIN_RATIO,
+         lambda c: f"{c.one_plan_warm_ratio:.2f}×"),
+        ("warm all plans ≥ 0.8× GET initiative",
+         lambda c: c.all_plans_warm_ratio >= WARM_MIN_RATIO,
+         lambda c: f"{c.all_plans_warm_ratio:.2f}×"),
+    ]  # fmt: skip
+    for label, ok, show in checks:
+        missed = [c for c in cases if not ok(c)]
+        if not missed:
+            out.append(f"{label}: met in all {len(cases)} cases")
+        else:
+            where = ", ".join(f"{c.database} {c.built.evaluations:,} ({show(c)})" for c in missed)
+            out.append(f"{label}: **MISSED** in {len(missed)} of {len(cases)}: {where}")
+    for database, mine in by_database(cases).items():
+        if len(mine) < 2:
+            continue
+        first, last = mine[0], mine[-1]
+        parts = []
+        for label, value, kind in growth_rows(mine):
+            if not kind:
+                continue
+            growth = value(last) / value(first)
+            k = slope(value(first), value(last), first.built.evaluations, last.built.evaluations)
+            parts.append(
+                f"{label.split(',')[0]} grows {growth:.2f}×, slope {k:.2f} "
+                f"({mark(growth_met(kind, growth, k))})"
+            )
+        ratio = last.built.evaluations / first.built.evaluations
+        out.append(f"{database}, over {ratio:.0f}× the rows: " + "; ".join(parts))
+    errors = [
+        c for c in cases if any(isinstance(v, Load) and v.errors for v in vars(c.http).values())
+    ]
+    if errors:
+        out.append(
+            "**wrk reported errors** in: "
+            + ", ".join(f"{c.database} {c.built.evaluations:,}" for c in errors)
+        )
+    return out
+
+
+def command(run: Run) -> str:
+    a = run.args
+    return (
+        f".venv/bin/python bench/stats.py --sizes {','.join(map(str, a.sizes))} "
+        f"--databases {','.join(a.databases)} --duration {a.duration}"
+    )
+
+
+def machine_line(load_at_start: float, postgres: str | None) -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with open("/proc/meminfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
+                break
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, timeout=10)
+    wrk_version = (wrk.stdout or wrk.stderr).split("[")[0].strip()
+    versions = ", ".join(
+        f"{name} {package_metadata.version(name)}"
+        for name in ("fastapi", "uvicorn", "sqlalchemy", "psycopg")
+    )
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} cores, {memory}; {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}; {versions}; "
+        f"SQLite {sqlite3.sqlite_version}; {postgres or 'PostgreSQL not measured'}; "
+        f"{wrk_version}. Load average (1 min) at start: {load_at_start:.2f}, at the end: "
+        f"{os.getloadavg()[0]:.2f} (other work shares the machine: see the load per case)."
+    )
+
+
+def revision() -> str:
+    """The commit measured, and whether app/ or migrations/ differ from it (read-only git)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "app", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=10,
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        return "an unknown commit"
+    return f"commit {head}" + (" with uncommitted changes in app/ or migrations/" if dirty else "")
+
+
+def describe_postgres(url: str) -> str:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        version = connection.scalar(text("SHOW server_version"))
+        settings = {
+            name: connection.scalar(text(f"SHOW {name}"))
+            for name in ("shared_buffers", "work_mem", "effective_cache_size", "jit")
+        }
+    engine.dispose()
+    shown = ", ".join(f"{name}={value}" for name, value in settings.items())
+    return f"PostgreSQL {str(version).split()[0]} ({shown})"
+
+
+def write_readme(markdown: str) -> None:
+    current = README.read_text(encoding="utf-8") if README.exists() else ""
+    block = f"{RESULTS_START}\n\n{markdown}\n\n{RESULTS_END}"
+    if RESULTS_START in current and RESULTS_END in current:
+        head, rest = current.split(RESULTS_START, 1)
+        tail = rest.split(RESULTS_END, 1)[1]
+        README.write_text(head + block + tail, encoding="utf-8")
+    else:
+        README.write_text(current + "\n## Results\n\n" + block + "\n", encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None = None) -> Any:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        type=lambda value: [int(part) for part in value.split(",")],
+        help="evaluations per database, about (comma-separated)",
+    )
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        type=lambda value: [part.strip() for part in value.split(",")],
+        help="sqlite and/or postgresql",
+    )
+    parser.add_argument("--duration", type=int, default=8, help="seconds of each wrk run (1 to 60)")
+    parser.add_argument(
+        "--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL database to (re)create"
+    )
+    parser.add_argument("--no-readme", action="store_true", help="print only; leave README.md")
+    parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.duration <= 60:
+        parser.error("--duration is 1 to 60 seconds")
+    if any(size < 1000 or size > 5_000_000 for size in args.sizes):
+        parser.error("each size is 1000 to 5000000")
+    unknown = set(args.databases) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown databases: {', '.join(sorted(unknown))}")
+    if make_url(args.pg_url).host != HOST:
+        parser.error(f"--pg-url must point at {HOST}")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is missing: apt-get install -y wrk")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = Run(args=args, started=datetime.now(UTC))
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
+    run.revision = revision()
+    with tempfile.TemporaryDirectory(prefix="bench-stats-") as temporary:
+        args.log_dir = Path(temporary)
+        for database in args.databases:
+            for size in sorted(args.sizes):
+                run.cases.append(measure_case(database, size, args, Path(temporary)))
+    run.seconds = time.perf_counter() - started
+    run.machine = machine_line(load_at_start, _POSTGRES.get(args.pg_url))
+    markdown = results_markdown(run)
+    print()
+    print(markdown)
+    if not args.no_readme:
+        write_readme(markdown)
+        print(f"\nwritten to {README.relative_to(ROOT)}")
+    if args.json:
+        args.json.write_text(json.dumps(as_json(run), indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+_POSTGRES: dict[str, str] = {}  # url: version and settings, noted when the database is made
+
+
+def measure_case(database: str, size: int, args: Any, temporary: Path) -> Case:
+    """Build one database, measure it, and remove it."""
+    n_plans = plan_count(size)
+    load_before = os.getloadavg()[0]
+    tag = f"[{database} {size:,}]"
+    if database == "sqlite":
+        path = temporary / f"bench-{size}.db"
+        url = f"sqlite:///{path}"
+    else:
+        url = args.pg_url
+        reset_postgres(url)
+        _POSTGRES[url] = describe_postgres(url)
+    try:
+        print(f"{tag} building {n_plans:,} plans ...", flush=True)
+        built = build(url, n_plans)
+        print(f"{tag} {built.evaluations:,} evaluations in {built.seconds:.1f} s", flush=True)
+        plan_id = (n_plans + 1) // 2
+        initiative_id = (plan_id - 1) * INITIATIVES_PER_PLAN + INITIATIVES_PER_PLAN // 2
+        check_floor(url, plan_id, n_plans)
+        services = measure_services(url, plan_id)
+        print(
+            f"{tag} service one plan {services.one_plan.median_ms:.2f} ms, all plans "
+            f"{services.all_plans.median_ms:.1f} ms; HTTP ...",
+            flush=True,
+        )
+        figures = measure_http(url, plan_id, initiative_id, n_plans, args)
+    finally:
+        if database == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        else:
+            drop_postgres(url)
+    one, every = figures.one_plan_paired, figures.all_plans_paired
+    print(
+        f"{tag} one plan: floor {one.floor.median_ms:.2f} ms, HTTP {one.http.median_ms:.2f} ms; "
+        f"all plans: floor {every.floor.median_ms:.1f} ms, HTTP {every.http.median_ms:.1f} ms; "
+        f"warm {figures.one_plan_warm.rps:,.0f} and {figures.all_plans_warm.rps:,.0f} req/s, "
+        f"initiative {figures.initiative.rps:,.0f} req/s",
+        flush=True,
+    )
+    return Case(database, size, built, services, figures, (load_before, os.getloadavg()[0]))
+
+
+def as_json(run: Run) -> dict[str, Any]:
+    return {
+        "started": run.started.isoformat(),
+        "seconds": run.seconds,
+        "command": command(run),
+        "machine": run.machine,
+        "cases": [
+            {
+                "database": c.database,
+                "size": c.size,
+                "load": c.load,
+                "built": asdict(c.built),
+                "services": asdict(c.services),
+                "http": asdict(c.http),
+            }
+            for c in run.cases
+        ],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
