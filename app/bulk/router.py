@@ -21,8 +21,8 @@ from app.errors import AppError
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
 from app.http import IdFilter, write_responses
-from app.models import data_version, initiatives, plans, utcnow
-from app.stats.service import resolve_plan_id
+from app.models import data_version, initiatives, utcnow
+from app.stats.service import resolve_plan
 
 router = APIRouter(prefix="/bulk", tags=["bulk"])
 
@@ -72,15 +72,14 @@ RESPONSES = write_responses(404, 409, 415)
 
 
 def _plan(session: Session, plan_id: int | None) -> PlanContext:
-    resolved = resolve_plan_id(session, plan_id)
-    row = session.execute(select(plans).where(plans.c.id == resolved)).mappings().one()
+    row = resolve_plan(session, plan_id)
     return PlanContext(
-        id=row["id"],
-        slug=row["slug"],
-        municipality_code=row["municipality_code"],
-        municipality_name=row["municipality_name"],
-        start_fiscal_year=row["start_fiscal_year"],
-        end_fiscal_year=row["end_fiscal_year"],
+        id=row.id,
+        slug=row.slug,
+        municipality_code=row.municipality_code,
+        municipality_name=row.municipality_name,
+        start_fiscal_year=row.start_fiscal_year,
+        end_fiscal_year=row.end_fiscal_year,
     )
 
 

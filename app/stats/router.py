@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlmodel import Session
 
 from app.caching import cache_headers
@@ -22,7 +21,6 @@ from app.exports.csv import (
 )
 from app.fields import FiscalYear
 from app.http import IdFilter
-from app.models import plans
 from app.stats import service, tables
 from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
@@ -40,13 +38,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _plan_info(session: Session, plan_id: int) -> tables.PlanInfo:
-    row = session.execute(
-        select(plans.c.municipality_code, plans.c.municipality_name, plans.c.slug).where(
-            plans.c.id == plan_id
-        )
-    ).one()
-    return tables.PlanInfo(*row)
+def _plan_info(plan: Any) -> tables.PlanInfo:
+    return tables.PlanInfo(plan.municipality_code, plan.municipality_name, plan.slug)
 
 
 def _answer(
@@ -92,10 +85,10 @@ def stats_achievement(
     """Achievement rate (達成率) per policy and measure, beside the city's published figures."""
 
     def build() -> tuple[BaseModel, Callable[[], tables.Table], str]:
-        plan = service.resolve_plan_id(session, plan_id)
-        year = fiscal_year or service.default_fiscal_year(session, plan)
-        stats = service.achievement(session=session, plan_id=plan, fiscal_year=year)
-        info = _plan_info(session, plan)
+        plan = service.resolve_plan(session, plan_id)
+        year = fiscal_year or service.default_fiscal_year(session, plan.id)
+        stats = service.achievement(session=session, plan_id=plan.id, fiscal_year=year)
+        info = _plan_info(plan)
         return (
             stats,
             lambda: tables.achievement_table(stats, info),
@@ -116,9 +109,9 @@ def stats_trend(
     """The totals of every fiscal year of the plan, computed and published."""
 
     def build() -> tuple[BaseModel, Callable[[], tables.Table], str]:
-        plan = service.resolve_plan_id(session, plan_id)
-        stats = service.trend(session=session, plan_id=plan)
-        info = _plan_info(session, plan)
+        plan = service.resolve_plan(session, plan_id)
+        stats = service.trend(session=session, plan_id=plan.id)
+        info = _plan_info(plan)
         return stats, lambda: tables.trend_table(stats, info), f"trend-{info.slug}.csv"
 
     return _answer(request, session, options, wants_csv(request, format), build)
@@ -135,9 +128,9 @@ def stats_summary(
     """Counts of the plan's structure and of its evaluations by status and year."""
 
     def build() -> tuple[BaseModel, Callable[[], tables.Table], str]:
-        plan = service.resolve_plan_id(session, plan_id)
-        stats = service.summary(session=session, plan_id=plan)
-        info = _plan_info(session, plan)
+        plan = service.resolve_plan(session, plan_id)
+        stats = service.summary(session=session, plan_id=plan.id)
+        info = _plan_info(plan)
         return stats, lambda: tables.summary_table(stats, info), f"summary-{info.slug}.csv"
 
     return _answer(request, session, options, wants_csv(request, format), build)
@@ -155,10 +148,10 @@ def stats_targets(
     """Initiatives with numeric targets (数値目標): target, actual and percent of target."""
 
     def build() -> tuple[BaseModel, Callable[[], tables.Table], str]:
-        plan = service.resolve_plan_id(session, plan_id)
-        year = fiscal_year or service.default_fiscal_year(session, plan)
-        stats = service.targets(session=session, plan_id=plan, fiscal_year=year)
-        info = _plan_info(session, plan)
+        plan = service.resolve_plan(session, plan_id)
+        year = fiscal_year or service.default_fiscal_year(session, plan.id)
+        stats = service.targets(session=session, plan_id=plan.id, fiscal_year=year)
+        info = _plan_info(plan)
         return stats, lambda: tables.targets_table(stats, info), f"targets-{info.slug}-{year}.csv"
 
     return _answer(request, session, options, wants_csv(request, format), build)

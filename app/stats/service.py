@@ -34,6 +34,7 @@ from app.stats.schemas import (
 from app.wareki import fiscal_year_label
 
 YEAR = bindparam("year", type_=Integer)  # the fiscal year counted, bound per execution
+PLAN = bindparam("plan_id", type_=Integer)
 COUNT_FIELDS = ("items", "achieved", "not_achieved", "unconfirmed", "no_status", "not_evaluated")
 
 
@@ -80,21 +81,33 @@ def _add(rows: list[Counts]) -> Counts:
     return Counts(**values, rate=achievement_rate(values["achieved"], values["items"]))
 
 
-def resolve_plan_id(session: Session, plan_id: int | None) -> int:
-    """Return plan_id, or the only plan's id when it was left out (422 once there are more)."""
+_PLAN_COLUMNS = (
+    plans.c.id,
+    plans.c.slug,
+    plans.c.municipality_code,
+    plans.c.municipality_name,
+    plans.c.start_fiscal_year,
+    plans.c.end_fiscal_year,
+)
+
+
+def resolve_plan(session: Session, plan_id: int | None) -> Any:
+    """Return the plan's row, or the only plan's when plan_id was left out (422 once there
+    are more)."""
     if plan_id is not None:
-        if session.scalar(select(plans.c.id).where(plans.c.id == plan_id)) is None:
+        row = session.execute(select(*_PLAN_COLUMNS).where(plans.c.id == plan_id)).first()
+        if row is None:
             raise NotFound(f"plan {plan_id} does not exist")
-        return plan_id
-    ids = list(session.scalars(select(plans.c.id).limit(2)))
-    if len(ids) != 1:
+        return row
+    rows = session.execute(select(*_PLAN_COLUMNS).limit(2)).all()
+    if len(rows) != 1:
         raise InvalidInput.at(
             ["query", "plan_id"],
             "plan_id is required: there are several plans"
-            if ids
+            if rows
             else "there is no plan yet: create one first",
         )
-    return int(ids[0])
+    return rows[0]
 
 
 def default_fiscal_year(session: Session, plan_id: int | None) -> int:
@@ -116,34 +129,43 @@ def default_fiscal_year(session: Session, plan_id: int | None) -> int:
     return int(year)
 
 
-def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | None:
-    report = (
-        session.execute(
-            select(reports.c.id, reports.c.title, reports.c.source).where(
-                reports.c.plan_id == plan_id, reports.c.fiscal_year == fiscal_year
-            )
-        )
-        .mappings()
-        .first()
+_PUBLISHED = (
+    select(
+        reports.c.id,
+        reports.c.title,
+        reports.c.source,
+        report_lines.c.policy_id,
+        policies.c.number,
+        report_lines.c["items"],
+        report_lines.c.achieved,
+        report_lines.c.unconfirmed,
     )
-    if report is None:
+    .select_from(
+        reports.outerjoin(report_lines, report_lines.c.report_id == reports.c.id).outerjoin(
+            policies, policies.c.id == report_lines.c.policy_id
+        )
+    )
+    .where(reports.c.plan_id == PLAN, reports.c.fiscal_year == YEAR)
+    .order_by(policies.c.number)
+)
+
+
+def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | None:
+    """The report of that year with its lines (one query), or None."""
+    rows = session.execute(_PUBLISHED, {"plan_id": plan_id, "year": fiscal_year}).all()
+    if not rows:
         return None
-    lines = session.execute(
-        select(report_lines, policies.c.number)
-        .join(policies, policies.c.id == report_lines.c.policy_id)
-        .where(report_lines.c.report_id == report["id"])
-        .order_by(policies.c.number)
-    ).mappings()
     by_policy = [
         PublishedPolicy(
-            policy_id=line["policy_id"],
-            number=line["number"],
-            items=line["items"],
-            achieved=line["achieved"],
-            unconfirmed=line["unconfirmed"],
-            rate=achievement_rate(line["achieved"], line["items"]),
+            policy_id=row.policy_id,
+            number=row.number,
+            items=row.items,
+            achieved=row.achieved,
+            unconfirmed=row.unconfirmed,
+            rate=achievement_rate(row.achieved, row.items),
         )
-        for line in lines
+        for row in rows
+        if row.policy_id is not None
     ]
     items = sum(line.items for line in by_policy)
     achieved = sum(line.achieved for line in by_policy)
@@ -154,9 +176,9 @@ def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | 
         rate=achievement_rate(achieved, items),
     )
     return Published(
-        report_id=report["id"],
-        title=report["title"],
-        source=report["source"],
+        report_id=rows[0].id,
+        title=rows[0].title,
+        source=rows[0].source,
         total=total,
         policies=by_policy,
     )
@@ -172,43 +194,64 @@ def _agree(computed: Counts, published: PublishedCounts | None) -> bool:
     )
 
 
+def _achievement_query() -> Select[Any]:
+    """Counts per measure of a plan, with its policy; policies without measures too."""
+    keys = (
+        policies.c.id.label("policy_id"),
+        policies.c.number.label("policy_number"),
+        policies.c.title.label("policy_title"),
+        measures.c.id.label("measure_id"),
+        measures.c.number.label("measure_number"),
+        measures.c.title.label("measure_title"),
+    )
+    joined = (
+        policies.outerjoin(measures, measures.c.policy_id == policies.c.id)
+        .outerjoin(initiatives, initiatives.c.measure_id == measures.c.id)
+        .outerjoin(
+            evaluations,
+            and_(
+                evaluations.c.initiative_id == initiatives.c.id,
+                evaluations.c.fiscal_year == YEAR,
+            ),
+        )
+    )
+    return (
+        select(*keys, *_status_columns())
+        .select_from(joined)
+        .where(policies.c.plan_id == PLAN)
+        .group_by(*keys)
+        .order_by(policies.c.number, measures.c.number)
+    )
+
+
+_ACHIEVEMENT = _achievement_query()  # built once: only the bound values change
+
+
 def achievement(*, session: Session, plan_id: int, fiscal_year: int) -> Achievement:
-    query = _counts_by([initiatives.c.measure_id], [initiatives.c.plan_id == plan_id])
-    per_measure = {
-        row["measure_id"]: _counts(row)
-        for row in session.execute(query, {"year": fiscal_year}).mappings()
-    }
-    measure_rows = session.execute(
-        select(measures.c.id, measures.c.policy_id, measures.c.number, measures.c.title)
-        .where(measures.c.plan_id == plan_id)
-        .order_by(measures.c.number)
-    ).mappings()
-    empty = _add([])
+    rows = session.execute(_ACHIEVEMENT, {"plan_id": plan_id, "year": fiscal_year}).mappings()
+    titles: dict[int, tuple[int, str]] = {}
     by_policy: dict[int, list[MeasureStats]] = defaultdict(list)
-    for measure in measure_rows:
-        counts = per_measure.get(measure["id"], empty)
-        by_policy[measure["policy_id"]].append(
+    for row in rows:
+        titles[row["policy_id"]] = (row["policy_number"], row["policy_title"])
+        if row["measure_id"] is None:
+            continue  # a policy without measures yet
+        by_policy[row["policy_id"]].append(
             MeasureStats(
-                measure_id=measure["id"],
-                number=measure["number"],
-                title=measure["title"],
-                **counts.model_dump(),
+                measure_id=row["measure_id"],
+                number=row["measure_number"],
+                title=row["measure_title"],
+                **_counts(row).model_dump(),
             )
         )
-    policy_rows = session.execute(
-        select(policies.c.id, policies.c.number, policies.c.title)
-        .where(policies.c.plan_id == plan_id)
-        .order_by(policies.c.number)
-    ).mappings()
     policy_stats = [
         PolicyStats(
-            policy_id=policy["id"],
-            number=policy["number"],
-            title=policy["title"],
-            measures=by_policy[policy["id"]],
-            **_add(list(by_policy[policy["id"]])).model_dump(),
+            policy_id=policy_id,
+            number=number,
+            title=title,
+            measures=by_policy[policy_id],
+            **_add(list(by_policy[policy_id])).model_dump(),
         )
-        for policy in policy_rows
+        for policy_id, (number, title) in titles.items()
     ]
     total = _add(list(policy_stats))
     published = _published(session, plan_id, fiscal_year)
