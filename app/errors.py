@@ -1,13 +1,13 @@
 """Errors as RFC 9457 problem+json, rendered in one place.
 
     AppError                 a problem the client can act on; carries status and detail
-     ├── BadRequest          400
      │   (401 for a missing or bad token is answered by app/auth/guard.py, before routing)
      ├── Forbidden           403  the token's role may not do this
      ├── NotFound            404  a resource (or route) that does not exist
      ├── Conflict            409  a duplicate natural key, children in the way, a busy key
      ├── PreconditionFailed  412  a stale If-Match
-     ├── PayloadTooLarge     413
+     ├── PayloadTooLarge     413  a body over the limit, or more than 10,000 bulk rows
+     ├── UnsupportedMediaType 415 a bulk body that is neither JSON nor CSV
      ├── InvalidInput        422  a value that breaks a rule the schema cannot say; `errors`
      └── ServiceUnavailable  503  the database is unreachable or not migrated
 
@@ -60,10 +60,6 @@ class AppError(Exception):
         self.errors = list(errors) if errors is not None else None
 
 
-class BadRequest(AppError):
-    status, slug = 400, "bad-request"
-
-
 class Forbidden(AppError):
     status, slug = 403, "forbidden"
 
@@ -82,6 +78,10 @@ class PreconditionFailed(AppError):
 
 class PayloadTooLarge(AppError):
     status, slug = 413, "payload-too-large"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug = 415, "unsupported-media-type"
 
 
 class InvalidInput(AppError):

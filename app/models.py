@@ -30,9 +30,6 @@ SQLModel.metadata.naming_convention = {
 }
 metadata: MetaData = SQLModel.metadata
 
-EVALUATION_STATUSES = ("achieved", "not_achieved", "unconfirmed")
-HIGHLIGHT_SECTIONS = ("implemented", "added")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -17,7 +17,7 @@ from app.bulk.messages import translator, wants_japanese
 from app.bulk.parse import RawRow, parse_csv, parse_json
 from app.bulk.schemas import BulkResult, EvaluationItems, InitiativeItems, RowOutcome
 from app.db import SessionDep, begin_write
-from app.errors import AppError
+from app.errors import UnsupportedMediaType
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
 from app.http import IdFilter, write_responses
@@ -25,10 +25,6 @@ from app.models import data_version, initiatives, utcnow
 from app.stats.service import resolve_plan
 
 router = APIRouter(prefix="/bulk", tags=["bulk"])
-
-
-class UnsupportedMediaType(AppError):
-    status, slug = 415, "unsupported-media-type"
 
 
 async def raw_body(request: Request) -> bytes:
