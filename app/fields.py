@@ -4,7 +4,7 @@ import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 
 from app.text import CODE_PATTERN, normalize_code
 from app.wareki import FiscalYearError, parse_fiscal_year
@@ -77,11 +77,15 @@ Name = Annotated[str, _limits(100, 1), text_rules(100)]
 Narrative = Annotated[str, _limits(20_000, 0), text_rules(20_000, blank=True)]
 Note = Annotated[str, _limits(2_000, 0), text_rules(2_000, blank=True)]
 Unit = Annotated[str, _limits(50, 0), text_rules(50, blank=True)]
-Number = Annotated[int, Field(ge=1, le=999, description="An ordinal such as （1） → 1.")]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]
-PlanPage = Annotated[int, Field(ge=1, le=100_000, description="Page number (P38 → 38).")]
+# Numbers and flags are strict: JSON `true` is not 1, "12" is not 12 (CSV cells are typed
+# by their column before they are validated: app/bulk/parse.py).
+Number = Annotated[int, Strict(), Field(ge=1, le=999, description="An ordinal such as （1） → 1.")]
+Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
+PlanPage = Annotated[int, Strict(), Field(ge=1, le=100_000, description="Page number (P38 → 38).")]
+Flag = Annotated[bool, Strict()]
 Amount = Annotated[
     float,
+    Strict(),
     Field(
         ge=-1e15,
         le=1e15,
@@ -89,7 +93,7 @@ Amount = Annotated[
         description="A finite number between -10^15 and 10^15.",
     ),
 ]
-ParentId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ParentId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
 Slug = Annotated[
     str,
     Field(

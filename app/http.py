@@ -129,6 +129,8 @@ IfMatchHeader = Annotated[
         alias="If-Match",
         description='The ETag you read (e.g. "3"): the write fails with 412 if the resource'
         " changed since. `*` matches any existing version.",
+        pattern=r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$',
+        max_length=1000,
     ),
 ]
 CascadeQuery = Annotated[

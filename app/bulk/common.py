@@ -18,6 +18,7 @@ from app.fields import jsonable
 from app.wareki import fiscal_year_label
 
 CHUNK = 1000
+MAX_ERRORS = 1000
 Row = TypeVar("Row", bound=BaseModel)
 
 
@@ -97,7 +98,10 @@ class Problems:
                 seen.setdefault(key, []).append(raw.index)
         for key, rows in seen.items():
             if len(rows) > 1:
-                listed = ", ".join(map(str, rows))
+                # Name a few rows, not all: n copies of one key must not make n² text.
+                listed = ", ".join(map(str, rows[:5])) + (
+                    f" (+{len(rows) - 5})" if len(rows) > 5 else ""
+                )
                 for index in rows:
                     raw = raws[index]
                     label = key[0] if isinstance(key, tuple) else key
@@ -106,7 +110,9 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.errors:
             rows = len({error.row for error in self.errors})
-            raise InvalidInput(self.text("rows_invalid", count=rows), errors=self.errors)
+            # Every bad row is counted; the list stops at MAX_ERRORS so the answer stays small.
+            errors = self.errors[:MAX_ERRORS]
+            raise InvalidInput(self.text("rows_invalid", count=rows), errors=errors)
 
 
 @dataclass

@@ -4,6 +4,8 @@ into rows of raw values keyed by the English column names."""
 import csv
 import io
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +76,28 @@ def decode_csv(body: bytes, charset: str | None, text: Text) -> str:
             raise InvalidInput.at(["body"], text("unknown_encoding")) from None
 
 
+TRUE = {"true", "1", "yes", "はい", "○"}
+FALSE = {"false", "0", "no", "いいえ", "×"}
+
+
+def typed(cell: str, kind: str) -> Any:
+    """A CSV cell as the value its column holds: empty is null; a number or a flag when it
+    reads as one (else the text, which validation then refuses with a clear message)."""
+    text = unicodedata.normalize("NFKC", cell).strip()
+    if text == "":
+        return None
+    if kind == "integer" and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if kind == "number":
+        try:
+            return float(text.replace(",", ""))
+        except ValueError:
+            return cell
+    if kind == "boolean" and text.casefold() in TRUE | FALSE:
+        return text.casefold() in TRUE
+    return cell
+
+
 def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Text) -> list[RawRow]:
     """Return the rows; a header names columns in Japanese or English (any other → 422)."""
     reader = csv.reader(io.StringIO(decode_csv(body, charset, text), newline=""))
@@ -91,6 +115,7 @@ def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Tex
             text("unknown_columns", columns=", ".join(unknown), known=", ".join(names)),
         )
     fields = [names[name.strip()] for name in header]
+    kinds = {column.en: column.type for column in columns}
     if len(set(fields)) != len(fields):
         raise InvalidInput.at(["body", "header"], text("duplicate_columns"))
     rows: list[RawRow] = []
@@ -109,8 +134,7 @@ def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Tex
                 )
                 raise InvalidInput(message, errors=[detail])
             values = {
-                field: (cell if cell.strip() != "" else None)
-                for field, cell in zip(fields, cells, strict=True)
+                field: typed(cell, kinds[field]) for field, cell in zip(fields, cells, strict=True)
             }
             rows.append(RawRow(len(rows), line, values))
             line = reader.line_num + 1

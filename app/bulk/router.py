@@ -40,6 +40,9 @@ KeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Makes a retry safe: the same key and body replay the first answer.",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
     ),
 ]
 IMPORT_ONLY = [Column("measure_id", "施策ID", "integer", "施策ID（取込のみ）", "Measure id")]
@@ -56,8 +59,7 @@ def _body_doc(items: type[Any], table: str) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{items.__name__}"}},
                 "text/csv": {
                     "schema": {"type": "string"},
-                    "example": f"(the columns of /api/v1/export/{table}.csv, "
-                    "Japanese or English headers)",
+                    "example": CSV_EXAMPLES[table],
                 },
             },
         }
@@ -65,6 +67,12 @@ def _body_doc(items: type[Any], table: str) -> dict[str, Any]:
 
 
 RESPONSES = write_responses(404, 409, 415)
+# The export's columns, Japanese or English headers; a column left out stays as it is.
+CSV_EXAMPLES = {
+    "initiatives": "取組番号,基本方針番号,施策番号,取組事項,掲載ページ\r\n"
+    "R7-1,1,1,避難所の入退所等に活用できるデジタル市民パスポートの導入,38\r\n",
+    "evaluations": "取組番号,年度,評価,実績\r\nR7-1,令和7年度,達成,避難所受付での運用を開始\r\n",
+}
 
 
 def _plan(session: Session, plan_id: int | None) -> PlanContext:

@@ -10,6 +10,7 @@ from app.fields import (
     Amount,
     Code,
     FiscalYear,
+    Flag,
     LongTitle,
     Narrative,
     Number,
@@ -42,7 +43,7 @@ class InitiativeRow(BaseModel):
     plan_page: PlanPage | None = None
     fiscal_year: FiscalYear | None = None
     fiscal_year_label: str | None = None
-    numeric_target: bool | None = None
+    numeric_target: Flag | None = None
     target_value: Amount | None = None
     target_unit: Unit | None = None
 

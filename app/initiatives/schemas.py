@@ -6,6 +6,7 @@ from app.fields import (
     Amount,
     Code,
     FiscalYear,
+    Flag,
     LongTitle,
     Narrative,
     ParentId,
@@ -66,7 +67,7 @@ class InitiativeFilters(BaseModel):
     measure_id: int | None = None
     code: str | None = None
     fiscal_year: int | None = None
-    numeric_target: bool | None = None
+    numeric_target: Flag | None = None
     status: StatusFilter | None = None
     q: str | None = None
 
@@ -97,7 +98,7 @@ class InitiativeCreate(BaseModel):
     fiscal_year: FiscalYear | None = Field(
         default=None, description="Needed unless the code is R<n>-… (which gives 令和n)."
     )
-    numeric_target: bool = False
+    numeric_target: Flag = False
     target_value: Amount | None = None
     target_unit: Unit | None = None
 
@@ -116,6 +117,6 @@ class InitiativeUpdate(BaseModel):
     description: Narrative | None = None
     plan_page: PlanPage | None = None
     fiscal_year: FiscalYear = omitted()
-    numeric_target: bool = omitted()
+    numeric_target: Flag = omitted()
     target_value: Amount | None = None
     target_unit: Unit | None = None
