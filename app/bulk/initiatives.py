@@ -8,10 +8,8 @@ from sqlmodel import Session
 from app.bulk.common import PlanContext, Problems, Writes, diff
 from app.bulk.parse import RawRow
 from app.bulk.schemas import Action, InitiativeRow, RowOutcome
-from app.initiatives.service import derived_columns
+from app.initiatives.service import YearRuleBroken, derived_columns, initiative_fiscal_year
 from app.models import initiatives, measures, policies
-from app.text import code_fiscal_year
-from app.wareki import FiscalYearError, parse_fiscal_year
 
 # What an initiative row can set, and what the change log records of it.
 FIELDS = (
@@ -143,19 +141,15 @@ def _measure(
 def _fiscal_year(
     raw: RawRow, row: InitiativeRow, old: dict[str, Any] | None, problems: Problems
 ) -> int | None:
-    """The row's fiscal year: an R<n>- code names it, and a given one must agree."""
-    from_code = code_fiscal_year(row.code)
-    if from_code is not None:
-        try:
-            parse_fiscal_year(from_code)
-        except FiscalYearError as error:
-            problems.add(raw, "code", f"{row.code}: {error}")
-            return None
+    """The row's fiscal year, by the same rule as a single write (initiative_fiscal_year)."""
     given = row.fiscal_year if "fiscal_year" in row.model_fields_set else None
-    if from_code is not None and given is not None and given != from_code:
-        message = problems.text("year_disagree", code=row.code, from_code=from_code, given=given)
-        problems.add(raw, "fiscal_year", message)
-    year = from_code or given or (old["fiscal_year"] if old else None)
-    if year is None:
-        problems.add(raw, "fiscal_year", problems.text("year_missing", code=row.code))
-    return year
+    try:
+        return initiative_fiscal_year(row.code, given, old["fiscal_year"] if old else None)
+    except YearRuleBroken as broken:
+        message = (
+            str(broken)
+            if broken.reason == "code_year"
+            else problems.text(broken.reason, **broken.values)
+        )
+        problems.add(raw, broken.field, message)
+        return None

@@ -170,27 +170,49 @@ def _check_code_free(
         raise Conflict(f"an initiative with code {code!r} exists in plan {plan_id} already")
 
 
-def _fiscal_year(code: str, given: int | None, current: int | None = None) -> int:
-    """Return the initiative's fiscal year; a code R<n>-… names it, and a given one must agree."""
+class YearRuleBroken(ValueError):
+    """An initiative's code and fiscal year do not fit together (field, reason, values)."""
+
+    def __init__(self, field: str, reason: str, message: str, **values: Any) -> None:
+        super().__init__(message)
+        self.field, self.reason, self.values = field, reason, values
+
+
+def initiative_fiscal_year(code: str, given: int | None, current: int | None = None) -> int:
+    """Return an initiative's fiscal year: a code R<n>-… names it (within the accepted
+    range), a given year must agree with it, and without either the current one stays."""
     from_code = code_fiscal_year(code)
     if from_code is not None:
         try:
             parse_fiscal_year(from_code)
         except FiscalYearError as error:
-            raise InvalidInput.at(["body", "code"], f"code {code}: {error}") from None
+            raise YearRuleBroken("code", "code_year", f"code {code}: {error}") from None
     if from_code is not None and given is not None and given != from_code:
-        raise InvalidInput.at(
-            ["body", "fiscal_year"],
+        raise YearRuleBroken(
+            "fiscal_year",
+            "year_disagree",
             f"code {code} is of {fiscal_year_label(from_code)} ({from_code}),"
             f" not {fiscal_year_label(given)} ({given})",
+            code=code,
+            from_code=from_code,
+            given=given,
         )
     year = from_code or given or current
     if year is None:
-        raise InvalidInput.at(
-            ["body", "fiscal_year"],
+        raise YearRuleBroken(
+            "fiscal_year",
+            "year_missing",
             f"code {code} does not name a fiscal year (as R6-… does): give fiscal_year",
+            code=code,
         )
     return year
+
+
+def _fiscal_year(code: str, given: int | None, current: int | None = None) -> int:
+    try:
+        return initiative_fiscal_year(code, given, current)
+    except YearRuleBroken as broken:
+        raise InvalidInput.at(["body", broken.field], str(broken)) from None
 
 
 def create_initiative(*, session: Session, initiative_in: InitiativeCreate) -> int:
