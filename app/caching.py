@@ -11,10 +11,12 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.db import SessionDep
 from app.models import data_version
+from app.reads import Prepared, Reader, ReaderDep
 
 PUBLIC_MAX_AGE = 60
+_VERSION = select(data_version.c.version).where(data_version.c.id == 1)
+_PREPARED_VERSION = Prepared(_VERSION)
 
 
 class NotModified(Exception):
@@ -26,7 +28,11 @@ class NotModified(Exception):
 
 
 def current_version(session: Session) -> int:
-    return session.scalar(select(data_version.c.version).where(data_version.c.id == 1)) or 0
+    return session.scalar(_VERSION) or 0
+
+
+async def read_version(reader: Reader) -> int:
+    return await reader.scalar(_PREPARED_VERSION) or 0
 
 
 def matches_etag(if_none_match: str | None, tag: str) -> bool:
@@ -39,9 +45,20 @@ def matches_etag(if_none_match: str | None, tag: str) -> bool:
 
 def cache_headers(request: Request, session: Session, representation: str = "") -> dict[str, str]:
     """Return ETag and Cache-Control for a public read, or raise NotModified."""
+    return headers_at(request, current_version(session), representation)
+
+
+async def read_cache_headers(
+    request: Request, reader: Reader, representation: str = ""
+) -> dict[str, str]:
+    """cache_headers for async routes: the data version comes through the reader."""
+    return headers_at(request, await read_version(reader), representation)
+
+
+def headers_at(request: Request, version: int, representation: str) -> dict[str, str]:
     key = "|".join(
         [
-            str(current_version(session)),
+            str(version),
             request.url.path,
             str(sorted(request.query_params.multi_items())),
             representation,
@@ -59,9 +76,9 @@ def cache_headers(request: Request, session: Session, representation: str = "") 
     return headers
 
 
-def cached_collection(request: Request, response: Response, session: SessionDep) -> None:
+async def cached_collection(request: Request, response: Response, reader: ReaderDep) -> None:
     """Dependency of list routes: 304 when the client's copy is current, else the headers."""
-    response.headers.update(cache_headers(request, session))
+    response.headers.update(await read_cache_headers(request, reader))
 
 
 CACHED = Depends(cached_collection)  # for a list route's `dependencies=[...]`

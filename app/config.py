@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     stats_cache_size: int = Field(
         512, description="Statistics answers kept per process (0: compute every time)."
     )
+    answer_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        description="Bytes of public read answers kept per process, per data version"
+        " (0: none; see app/answers.py).",
+    )
+    answer_cache_item_bytes: int = Field(1024 * 1024, description="Largest single answer kept.")
+    write_rate_limit: str = Field(
+        "",
+        description="Writes each token may make, as N/SECONDS (e.g. 600/60); empty: no limit."
+        " Beyond it: 429 with Retry-After (see app/ratelimit.py).",
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 

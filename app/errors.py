@@ -25,6 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import Scope
 
 from app.headers import API_CSP, BASELINE
 
@@ -143,7 +145,7 @@ async def _request_validation(_request: Request, exc: Exception) -> JSONResponse
     return problem_response(422, detail, slug="validation-error", errors=errors)
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         # FastAPI's only 400: a body it could not decode (not UTF-8). Like malformed JSON,
@@ -153,7 +155,48 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
         return problem_response(422, detail, slug="validation-error", errors=[error])
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = (headers or {}) | {"Allow": ", ".join(allowed_methods(request))}
     return problem_response(exc.status_code, detail, headers=headers)
+
+
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method some route answers at the request's path, for a 405's `Allow`.
+
+    The router's own 405 names only the methods of the first route whose path matched, and
+    FastAPI keeps included routers nested, so /plans answered `Allow: GET` although POST is
+    there too (RFC 9110 §15.5.6 wants all of them). Each method is probed against the app's
+    routes with their public `matches`, which recurses into included routers. A mount (the
+    docs' static files) matches whatever the method; what it serves is GET and HEAD.
+    """
+    router = getattr(request.app, "router", None)
+    routes: list[BaseRoute] = list(getattr(router, "routes", []))
+    allowed: list[str] = []
+    mounted = False
+    for method in PROBED_METHODS:
+        probe: Scope = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            # The app's own root path: a mount has moved `root_path` to its prefix.
+            "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
+            "headers": [],
+            "query_string": b"",
+        }
+        for route in routes:
+            match, _ = route.matches(probe)
+            if match == Match.FULL:
+                if isinstance(route, Mount):
+                    mounted = True
+                else:
+                    allowed.append(method)
+                break
+    if not allowed and mounted:
+        allowed = ["GET", "HEAD"]
+    return allowed
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -181,6 +224,7 @@ PROBLEM_EXAMPLES: dict[int, str] = {
     412: 'the resource is at version 3, not "2": fetch it again and retry',
     413: "the request body is larger than the limit of 1,048,576 bytes",
     422: "body.code: a code is 1-32 letters, digits and hyphens (例: R6-7)",
+    429: "token 'nightly-import' is writing faster than this server allows: retry later",
     503: "the database is not reachable",
 }
 

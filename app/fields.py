@@ -1,5 +1,6 @@
 """Annotated types shared by request and response schemas."""
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -7,19 +8,32 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 
 from app.text import CODE_PATTERN, normalize_code
-from app.wareki import FiscalYearError, parse_fiscal_year
+from app.wareki import (
+    FIRST_FISCAL_YEAR,
+    YEARS_AHEAD,
+    FiscalYearError,
+    fiscal_year_pattern,
+    last_fiscal_year,
+    parse_fiscal_year,
+)
 
-FISCAL_YEAR_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "integer", "minimum": 1989},
-        {"type": "string", "minLength": 1, "maxLength": 20},
-    ],
-    "description": (
-        "A fiscal year (年度) as the Western year it starts in (2024 = 令和6年度), or written"
-        " R6, H30, 令和6, 令和6年度, 令和元年度, 平成30年度, ㋿6 (full-width digits accepted)."
-    ),
-    "examples": [2024, "R6", "令和6年度"],
-}
+
+def fiscal_year_schema() -> dict[str, Any]:
+    """The JSON schema of a fiscal year: exactly what parse_fiscal_year accepts, range
+    included (up to the current year + 10, as of when the schema is made)."""
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": FIRST_FISCAL_YEAR, "maximum": last_fiscal_year()},
+            {"type": "string", "pattern": fiscal_year_pattern()},
+        ],
+        "description": (
+            "A fiscal year (年度) as the Western year it starts in (2024 = 令和6年度), or written"
+            " 2024, 2024年度, R6, H30, 令和6, 令和6年度, 令和元年度, 平成30年度 or ㋿6 (full-width"
+            f" digits and letters too), from {FIRST_FISCAL_YEAR} (平成元年度) to the current year"
+            f" + {YEARS_AHEAD}."
+        ),
+        "examples": [2024, "R6", "令和6年度"],
+    }
 
 
 def _fiscal_year(value: Any) -> Any:
@@ -33,7 +47,7 @@ def _fiscal_year(value: Any) -> Any:
     return value  # anything else fails as "not an integer" afterwards
 
 
-FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(FISCAL_YEAR_SCHEMA)]
+FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(fiscal_year_schema())]
 
 
 def jsonable(value: Any) -> Any:
@@ -49,16 +63,28 @@ def as_utc(value: datetime) -> datetime:
 UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _visible(value: str) -> bool:
+    """Whether the text shows something: a character that is neither white space, nor a
+    combining mark, nor an invisible format character (U+200B, U+FEFF...)."""
+    return any(
+        not char.isspace() and unicodedata.category(char) not in ("Mn", "Me", "Cf")
+        for char in value
+    )
+
+
 def text_rules(max_length: int, *, blank: bool = False) -> AfterValidator:
     """Check a string: at most max_length characters after NFC, no NUL or lone surrogates."""
 
     def check(value: str) -> str:
         if "\x00" in value:
             raise ValueError("text may not contain NUL (\\u0000)")
-        if any("\ud800" <= char <= "\udfff" for char in value):
+        if _SURROGATE.search(value):
             raise ValueError("text may not contain lone surrogates")
-        if not blank and not value.strip():
-            raise ValueError("text may not be empty or only white space")
+        if not blank and not _visible(value):
+            raise ValueError("text may not be empty or only white space or combining marks")
         # Count what a reader sees: a letter and its combining mark that compose count once.
         if len(unicodedata.normalize("NFC", value)) > max_length:
             raise ValueError(f"text is longer than {max_length} characters")
@@ -77,11 +103,25 @@ Name = Annotated[str, _limits(100, 1), text_rules(100)]
 Narrative = Annotated[str, _limits(20_000, 0), text_rules(20_000, blank=True)]
 Note = Annotated[str, _limits(2_000, 0), text_rules(2_000, blank=True)]
 Unit = Annotated[str, _limits(50, 0), text_rules(50, blank=True)]
+
+
+def _whole(value: Any) -> Any:
+    # JSON Schema's integer is a number without a fraction: 38.0 is one (as JavaScript
+    # sends it), so it is taken as 38; 38.5 stays a float and is refused.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 # Numbers and flags are strict: JSON `true` is not 1, "12" is not 12 (CSV cells are typed
 # by their column before they are validated: app/bulk/parse.py).
-Number = Annotated[int, Strict(), Field(ge=1, le=999, description="An ordinal such as （1） → 1.")]
-Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
-PlanPage = Annotated[int, Strict(), Field(ge=1, le=100_000, description="Page number (P38 → 38).")]
+Whole = BeforeValidator(_whole)
+# (Whole goes last: before Field, it would hide the bounds from the JSON schema.)
+Number = Annotated[
+    int, Strict(), Field(ge=1, le=999, description="An ordinal such as （1） → 1."), Whole
+]
+Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000), Whole]
+PlanPage = Annotated[
+    int, Strict(), Field(ge=1, le=100_000, description="Page number (P38 → 38)."), Whole
+]
 Flag = Annotated[bool, Strict()]
 Amount = Annotated[
     float,
@@ -93,7 +133,7 @@ Amount = Annotated[
         description="A finite number between -10^15 and 10^15.",
     ),
 ]
-ParentId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
+ParentId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), Whole]
 Slug = Annotated[
     str,
     Field(
@@ -111,6 +151,18 @@ MunicipalityCode = Annotated[
     ),
 ]
 Url = Annotated[str, _limits(500, 1), text_rules(500)]
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD, e.g. 2025-08-01")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date as text, YYYY-MM-DD (not a number of seconds, not a timestamp)."""
 
 
 def omitted() -> Any:

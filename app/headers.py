@@ -17,6 +17,15 @@ BASELINE = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+# Encoded once: appended to every response as they are (no route sets these).
+_RAW_API = [
+    (name.lower().encode(), value.encode())
+    for name, value in (BASELINE | {"Content-Security-Policy": API_CSP}).items()
+]
+_RAW_DOCS = [
+    (name.lower().encode(), value.encode())
+    for name, value in (BASELINE | {"Content-Security-Policy": DOCS_CSP}).items()
+]
 
 
 class SecurityHeadersMiddleware:
@@ -33,11 +42,12 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.update(BASELINE)
-                headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    *(_RAW_DOCS if docs else _RAW_API),
+                ]
                 if private or writes or message["status"] >= 400:
-                    headers["Cache-Control"] = "no-store"
+                    MutableHeaders(scope=message)["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -6,19 +6,30 @@ from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import ColumnElement, UnaryExpression
 
 from app.caching import PUBLIC_MAX_AGE, matches_etag
 from app.errors import InvalidInput, problem_responses
 from app.fields import UTCDateTime
+from app.reads import json_response
 
 MAX_LIMIT = 500
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot exist
 T = TypeVar("T")
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
-IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+def _plain_digits(value: Any) -> Any:
+    """An integer in a path or query is written in plain ASCII digits: Python's int() would
+    also read 1_0, +1, ' 1' and full-width １, all of which we refuse."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("write a whole number in the digits 0-9, without sign or separators")
+    return value
+
+
+Digits = BeforeValidator(_plain_digits)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id."), Digits]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID), Digits]
 
 
 class Record(BaseModel):
@@ -42,9 +53,11 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 500).")] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")] = 0,
+async def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 500)."), Digits
+    ] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip."), Digits] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
@@ -56,6 +69,27 @@ def paginate(
     request: Request, response: Response, items: Sequence[T], total: int, page: PageParams
 ) -> Page[T]:
     """Return the list envelope and set its Link header (rel="next"/"prev")."""
+    links = page_links(request, total, page)
+    if links:
+        response.headers["Link"] = links
+    return Page[T](items=list(items), total=total, limit=page.limit, offset=page.offset)
+
+
+def page_response(
+    request: Request,
+    items: Sequence[Any],
+    total: int,
+    page: PageParams,
+    headers: Mapping[str, str],
+) -> Response:
+    """paginate for the async reads of app/reads.py, whose items are JSON objects already."""
+    links = page_links(request, total, page)
+    content = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    return json_response(content, {**headers, "Link": links} if links else headers)
+
+
+def page_links(request: Request, total: int, page: PageParams) -> str | None:
+    """The Link header of a page: rel="next" and rel="prev" where they exist."""
     links = []
     if page.offset + page.limit < total:
         url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
@@ -65,9 +99,7 @@ def paginate(
             offset=max(page.offset - page.limit, 0), limit=page.limit
         )
         links.append(f'<{url}>; rel="prev"')
-    if links:
-        response.headers["Link"] = ", ".join(links)
-    return Page[T](items=list(items), total=total, limit=page.limit, offset=page.offset)
+    return ", ".join(links) or None
 
 
 def sort_pattern(fields: type[StrEnum]) -> str:
@@ -123,6 +155,18 @@ def not_modified(request: Request, response: Response, version: int) -> Response
     return None
 
 
+def resource_response(request: Request, content: Any, version: int) -> Response:
+    """The answer to a GET of one resource: its JSON with ETag and Cache-Control, or 304 when
+    If-None-Match already names that ETag. The route declares the model as its
+    response_model for the docs; content is the model's JSON object (app/reads.py)."""
+    tag = etag(version)
+    if matches_etag(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return json_response(
+        content, {"ETag": tag, "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}"}
+    )
+
+
 IfMatchHeader = Annotated[
     str | None,
     Header(
@@ -145,8 +189,9 @@ def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Responses of a write route: auth, size and validation problems, plus those given."""
-    return problem_responses(401, 413, 422, *statuses)
+    """Responses of a write route: auth, size, rate and validation problems, a database
+    that stayed busy through the retries (503, app/retry.py), plus those given."""
+    return problem_responses(401, 413, 422, 429, 503, *statuses)
 
 
 def written(response: Response, version: int, location: str | None = None) -> None:

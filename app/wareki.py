@@ -8,23 +8,32 @@ year that started in April 2019 is called 令和元年度 (平成31年度 is acc
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 
 FIRST_FISCAL_YEAR = 1989  # 平成元年度
 YEARS_AHEAD = 10
 
-# era name (after NFKC and casefold) -> Western year of the era's year 1
-_ERAS: dict[str, int] = {
-    "令和": 2018,
-    "r": 2018,
-    "平成": 1988,
-    "h": 1988,
-    "昭和": 1925,
-    "s": 1925,
+# An era's name as written (after NFKC and casefold) -> the Western year of its year 0, and
+# its last year. 令和 has no last year yet; 昭和 ended before the first year we accept.
+_ERAS: dict[str, tuple[int, int | None]] = {
+    "令和": (2018, None),
+    "r": (2018, None),
+    "平成": (1988, 31),
+    "h": (1988, 31),
 }
-_LAST_ERA_YEAR = {"平成": 31, "h": 31, "昭和": 64, "s": 64}
-
-_WESTERN = re.compile(r"(?:fy)?(\d{4})(?:年度)?")
-_ERA = re.compile(r"(令和|平成|昭和|r|h|s)(元|\d{1,3})(?:年度)?")
+# The forms we accept, and nothing else: a year of four digits, or an era (令和, ㋿, R; 平成,
+# ㍻, H) and its year (元 or one or two digits), each optionally followed by 年度. Digits and
+# letters may be full width (ＲＨ０-９); spaces, tabs and ideographic spaces around it are
+# ignored, but not inside it. fiscal_year_pattern() is the same language with the range of
+# years written out, for the OpenAPI schema.
+_SPACE = r"[ \t\u3000]*"
+_REIWA = "令和|㋿|[RrＲｒ]"
+_HEISEI = "平成|㍻|[HhＨｈ]"
+_DIGIT = "[0-9０-９]"
+_SYNTAX = re.compile(
+    f"{_SPACE}(?:(?P<western>{_DIGIT}{{4}})"
+    f"|(?P<era>{_REIWA}|{_HEISEI})(?P<number>元|{_DIGIT}{{1,2}}))(?:年度)?{_SPACE}"
+)
 
 
 class FiscalYearError(ValueError):
@@ -41,18 +50,59 @@ def parse_fiscal_year(value: int | str, *, today: date | None = None) -> int:
         raise FiscalYearError("fiscal year must be a year such as 2024, R6 or 令和6年度")
     if isinstance(value, int):
         return _in_range(value, str(value), today)
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
-    if match := _WESTERN.fullmatch(text):
-        return _in_range(int(match[1]), value, today)
-    if match := _ERA.fullmatch(text):
-        era, number = match[1], match[2]
-        era_year = 1 if number == "元" else int(number)
-        if era_year < 1 or era_year > _LAST_ERA_YEAR.get(era, 99):
-            raise FiscalYearError(f"{value!r} is not a year of its era")
-        return _in_range(_ERAS[era] + era_year, value, today)
-    raise FiscalYearError(
-        f"{value!r} is not a fiscal year: write it as 2024, R6, 令和6年度 or 平成30年度"
-    )
+    match = _SYNTAX.fullmatch(value)
+    if match is None:
+        raise FiscalYearError(
+            f"{value!r} is not a fiscal year: write it as 2024, R6, 令和6年度 or 平成30年度"
+        )
+    if match["western"] is not None:
+        return _in_range(int(unicodedata.normalize("NFKC", match["western"])), value, today)
+    era = unicodedata.normalize("NFKC", match["era"]).casefold()
+    number = unicodedata.normalize("NFKC", match["number"])
+    era_year = 1 if number == "元" else int(number)
+    offset, last = _ERAS[era]
+    if era_year < 1 or (last is not None and era_year > last):
+        raise FiscalYearError(f"{value!r} is not a year of its era")
+    return _in_range(offset + era_year, value, today)
+
+
+def fiscal_year_pattern(today: date | None = None) -> str:
+    """Return a regular expression (JSON Schema `pattern`) matching exactly the strings
+    parse_fiscal_year accepts: the forms above, with only the years in range."""
+    return _pattern(last_fiscal_year(today))
+
+
+@lru_cache(maxsize=4)
+def _pattern(last: int) -> str:
+    reiwa = _numbers(1, last - 2018, leading_zero=True)
+    heisei = _numbers(1, min(31, last - 1988), leading_zero=True)
+    forms = [_numbers(FIRST_FISCAL_YEAR, last)]
+    if reiwa:
+        forms.append(f"(?:{_REIWA})(?:元|{reiwa})")
+    forms.append(f"(?:{_HEISEI})(?:元|{heisei})")
+    return f"^{_SPACE}(?:{'|'.join(forms)})(?:年度)?{_SPACE}$"
+
+
+def _digit(low: int, high: int) -> str:
+    """A class of the digits low..high, half or full width."""
+    if low == high:
+        return f"[{low}{chr(0xFF10 + low)}]"
+    return f"[{low}-{high}{chr(0xFF10 + low)}-{chr(0xFF10 + high)}]"
+
+
+def _numbers(low: int, high: int, *, leading_zero: bool = False) -> str:
+    """An alternation of the numbers low..high (a single digit may carry a leading zero)."""
+    parts = []
+    number = low
+    while number <= high:
+        tens, unit = divmod(number, 10)
+        end = min(high, tens * 10 + 9)
+        prefix = "".join(_digit(int(char), int(char)) for char in str(tens)) if tens else ""
+        if not tens and leading_zero:
+            prefix = _digit(0, 0) + "?"
+        parts.append(prefix + _digit(unit, end % 10))
+        number = end + 1
+    return "(?:" + "|".join(parts) + ")" if parts else ""
 
 
 def _in_range(year: int, written: str, today: date | None) -> int:

@@ -24,6 +24,19 @@ from app.main import create_app
 from app.seed import seed
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+DATABASE = "postgresql" if TEST_DATABASE_URL else "sqlite"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests marked only_on another database than this run's."""
+    elsewhere = [
+        item
+        for item in items
+        if (marker := item.get_closest_marker("only_on")) and marker.args[0] != DATABASE
+    ]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
 
 
 def _reset_postgres(url: str) -> None:

@@ -626,6 +626,81 @@ def test_malformed_json_is_401_without_a_token_and_422_with_one(
     assert _snapshot(api.engine) == before
 
 
+def test_no_answer_and_no_stored_row_holds_a_token_secret(api: Api) -> None:
+    """Whatever a token's holder does, right or wrong, no answer (status line, headers or
+    body) carries a secret back, and no row of any table stores one: not the tokens in use,
+    nor one sent with a typo (refused, and not echoed)."""
+    secrets = [header["Authorization"].split()[1] for header in (api.editor, api.admin)]
+    typo = secrets[0][:-1] + ("A" if secrets[0][-1] != "A" else "B")
+    csv = "取組番号,年度,評価\r\nR7-1,R7,達成\r\n".encode()
+    bulk = {"Content-Type": "text/csv", "Idempotency-Key": "r7-evaluations-1"}
+    too_large = {"content": b"{" + b" " * (1024 * 1024) + b"}"}
+    requests: list[tuple[str, str, dict[str, Any], dict[str, str], int]] = [
+        ("POST", f"{API}/plans", {"json": NEW_PLAN}, api.admin, 201),
+        ("PATCH", f"{API}/plans/1", {"json": {"philosophy": "鍵を返さない"}}, api.editor, 200),
+        (
+            "PUT",
+            f"{API}/initiatives/10/evaluations/R7",
+            {"json": {"status": "achieved"}},
+            api.editor,
+            201,
+        ),
+        (
+            "POST",
+            f"{API}/bulk/evaluations?plan_id=1",
+            {"content": csv, "headers": bulk},
+            api.editor,
+            200,
+        ),
+        (
+            "POST",
+            f"{API}/bulk/evaluations?plan_id=1",
+            {"content": csv, "headers": bulk},
+            api.editor,
+            200,
+        ),
+        ("DELETE", f"{API}/policies/1", {}, api.editor, 409),
+        ("DELETE", f"{API}/plans/1?cascade=true", {}, api.editor, 403),
+        (
+            "PATCH",
+            f"{API}/plans/1",
+            {"json": {"title": "古い"}, "headers": {"If-Match": '"99"'}},
+            api.editor,
+            412,
+        ),
+        ("PATCH", f"{API}/plans/999", {"json": {"title": "なし"}}, api.editor, 404),
+        ("PATCH", f"{API}/plans/1", too_large, api.editor, 413),
+        ("POST", f"{API}/plans", {"json": NEW_PLAN | {"colour": "red"}}, api.editor, 422),
+        ("PATCH", f"{API}/plans/1", {"json": {"title": "誤り"}}, _bearer(typo), 401),
+        ("GET", f"{API}/initiatives/1", {}, api.editor, 200),
+        ("GET", f"{API}/changes?since=0&limit=500", {}, api.admin, 200),
+        ("GET", f"{API}/export/plans.json", {}, api.admin, 200),
+    ]
+    for method, path, options, headers, status in requests:
+        extra = options.pop("headers", {})
+        response = api.client.request(method, path, headers=headers | extra, **options)
+        assert response.status_code == status, (method, path, response.text)
+        sent_back = [response.text, response.reason_phrase, *response.headers.values()]
+        for secret in (*secrets, typo):
+            assert not any(secret in part for part in sent_back), (method, path, status)
+
+    metadata = MetaData()
+    metadata.reflect(api.engine)
+    stored: list[str] = []
+    with api.engine.connect() as connection:
+        for table in metadata.tables.values():
+            for row in connection.execute(select(table)):
+                stored += [
+                    value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                    for value in row
+                ]
+    assert any("r7-evaluations-1" in value for value in stored)  # the dump is the whole store
+    assert any("鍵を返さない" in value for value in stored)
+    for secret in (*secrets, typo):
+        assert not any(secret in value for value in stored)
+        assert not any(secret.removeprefix("ppa_") in value for value in stored)
+
+
 # --- the change feed -----------------------------------------------------------------------
 
 

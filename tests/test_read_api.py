@@ -663,6 +663,7 @@ def test_search_examples_from_the_brief(client: TestClient) -> None:
         "昭和63年度",
         "H32",
         "",
+        "令和 6 年度",
         str(TODAY.year + 11),
         f"R{TODAY.year + 11 - 2018}",
     ],
@@ -672,11 +673,11 @@ def test_bad_fiscal_year(client: TestClient, path: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["1989", "平成元年度", "H31", "平成31年度", str(TODAY.year + 10), "令和 6 年度"]
+    "value", ["1989", "平成元年度", "H31", "平成31年度", str(TODAY.year + 10), " 令和６年度\u3000"]
 )
 def test_fiscal_year_range_edges_are_accepted(client: TestClient, value: str) -> None:
     body = get_page(client, "/initiatives", fiscal_year=value)
-    assert codes_of(body["items"]) == (R6 if value == "令和 6 年度" else [])
+    assert codes_of(body["items"]) == (R6 if "令和" in value else [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1044,3 +1045,34 @@ def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str)
     response = api.client.request(method, url, json={}, headers=api.editor)
     assert_problem(response, 405)
     assert "GET" in {m.strip() for m in response.headers["allow"].split(",")}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/plans", "GET, POST"),
+        ("PUT", "/plans", "GET, POST"),
+        ("POST", "/plans/{plan}", "GET, PATCH, DELETE"),
+        ("PATCH", "/initiatives/{initiative}/evaluations/R6", "GET, PUT, DELETE"),
+        ("DELETE", "/stats/achievement", "GET"),
+    ],
+)
+def test_405_allows_every_method_of_the_path(
+    api: Api, ids: Ids, method: str, path: str, allowed: str
+) -> None:
+    """RFC 9110: Allow lists the methods of the resource, not those of the first route
+    that matched its path (/plans has a GET route and a POST route)."""
+    url = API + path.format(plan=ids.plan, initiative=ids.initiatives["R6-7"])
+    response = api.client.request(method, url, headers=api.editor)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/healthz", "GET"), ("/openapi.json", "GET, HEAD"), ("/docs-static/x.js", "GET, HEAD")],
+)
+def test_405_outside_the_api(client: TestClient, path: str, allowed: str) -> None:
+    response = client.post(path)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allowed

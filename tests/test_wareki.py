@@ -1,8 +1,17 @@
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year, period_label
+from app.wareki import (
+    FiscalYearError,
+    fiscal_year_label,
+    fiscal_year_pattern,
+    parse_fiscal_year,
+    period_label,
+)
 
 TODAY = date(2026, 11, 28)
 
@@ -22,7 +31,12 @@ TODAY = date(2026, 11, 28)
         ("令和6", 2024),
         ("令和6年度", 2024),
         ("令和６年度", 2024),
-        (" 令和 6 年度 ", 2024),
+        (" 令和6年度 ", 2024),
+        ("\t令和6年度\u3000", 2024),
+        ("R06", 2024),
+        ("Ｈ３０年度", 2018),
+        ("㍻30", 2018),
+        ("２０２４年度", 2024),
         ("令和元年度", 2019),
         ("令和元", 2019),
         ("R1", 2019),
@@ -55,6 +69,14 @@ def test_every_accepted_form_parses(written: int | str, year: int) -> None:
         "H0",
         "R6-7",
         "6年度",
+        "令和 6 年度",
+        "R 6",
+        "2 024",
+        "FY2024",
+        "R006",
+        "R٦",
+        "R①",
+        "R6\n",
         True,
     ],
 )
@@ -63,7 +85,9 @@ def test_nonsense_is_rejected(written: int | str) -> None:
         parse_fiscal_year(written, today=TODAY)
 
 
-@pytest.mark.parametrize("written", [1988, "1988", "昭和63年度", "S63", "平成0年度"])
+@pytest.mark.parametrize(
+    "written", [1988, "1988", "昭和63年度", "S63", "昭和64年度", "S64", "平成0年度"]
+)
 def test_years_before_heisei_are_out_of_range(written: int | str) -> None:
     with pytest.raises(FiscalYearError):
         parse_fiscal_year(written, today=TODAY)
@@ -103,3 +127,37 @@ def test_labels_use_the_era_of_the_fiscal_year(year: int, label: str) -> None:
 
 def test_period_label_joins_two_labels() -> None:
     assert period_label(2023, 2026) == "令和5年度～令和8年度"
+
+
+# The OpenAPI schema gives the string form of a fiscal year as a pattern: every string it
+# matches must be accepted, and every string accepted must match it, the range included.
+PATTERN = re.compile(fiscal_year_pattern(TODAY).removesuffix("$") + r"\Z")
+PIECES = [
+    *"0123456789０１２３４５６７８９RrＲｒHhＨｈSsFfYy元年度 \t\u3000-٦①",
+    "令和",
+    "平成",
+    "昭和",
+    "㋿",
+    "㍻",
+]
+
+
+@given(st.from_regex(PATTERN))
+def test_every_string_the_schema_allows_is_accepted(written: str) -> None:
+    year = parse_fiscal_year(written, today=TODAY)
+    assert 1989 <= year <= TODAY.year + 10
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=8).map("".join))
+def test_what_is_accepted_is_what_the_schema_allows(written: str) -> None:
+    try:
+        parse_fiscal_year(written, today=TODAY)
+    except FiscalYearError:
+        assert PATTERN.search(written) is None
+    else:
+        assert PATTERN.search(written) is not None
+
+
+@pytest.mark.parametrize("written", ["R6", "令和元年度", "2036", "H31", "1989", "㋿18"])
+def test_the_documented_forms_match_the_schema(written: str) -> None:
+    assert PATTERN.search(written)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.auth.tokens import Actor, Role, find_actor
 from app.db import SessionDep, begin_write
 from app.errors import Forbidden, problem_response
+from app.ratelimit import WriteRateLimit
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plan-progress"'}
@@ -52,6 +53,14 @@ class BearerAuthMiddleware:
                 401, detail, slug="unauthorized", headers=CHALLENGE | {"Cache-Control": "no-store"}
             )(scope, receive, send)
             return
+        limit: WriteRateLimit | None = request.app.state.write_limit
+        wait = 0 if limit is None else limit.wait(actor.name)
+        if wait:
+            detail = f"token {actor.name!r} is writing faster than this server allows: retry later"
+            await problem_response(
+                429, detail, slug="too-many-requests", headers={"Retry-After": str(wait)}
+            )(scope, receive, send)
+            return
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)
 
@@ -68,11 +77,11 @@ def _actor(request: Request) -> Actor:
     return actor
 
 
-def require_editor(request: Request) -> Actor:
+async def require_editor(request: Request) -> Actor:
     return _actor(request)
 
 
-def require_admin(request: Request) -> Actor:
+async def require_admin(request: Request) -> Actor:
     actor = _actor(request)
     if not actor.may(Role.admin):
         raise Forbidden(f"token {actor.name!r} has role {actor.role}; this needs admin")

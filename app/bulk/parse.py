@@ -32,7 +32,7 @@ def _too_many(count: int) -> PayloadTooLarge:
 def parse_json(body: bytes, text: Text) -> list[RawRow]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise InvalidInput.at(["body"], text("json_invalid", error=str(error))) from None
     items = document.get("items") if isinstance(document, dict) else None
     if not isinstance(items, list) or set(document) != {"items"}:

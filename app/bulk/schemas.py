@@ -26,10 +26,49 @@ def _status(value: Any) -> Any:
     return STATUS_NAMES.get(value.strip(), value.strip()) if isinstance(value, str) else value
 
 
-class InitiativeRow(BaseModel):
-    """An initiative keyed by code. Fields left out stay as they are; null clears them."""
+# A row is validated in two steps: this model (types and limits), then the planner
+# (app/bulk/initiatives.py), which refuses null where a field cannot be cleared: title and
+# numeric_target (NOT_NULL), and the measure named by numbers or by id. The fields stay
+# `| None` here so that a CSV's empty cell gets the planner's message ("title may not be
+# empty", in Japanese too); the declared JSON schema says what is accepted.
+NOT_NULL_WHEN_SENT = ("title", "numeric_target", "policy_number", "measure_number")
 
-    model_config = ConfigDict(extra="forbid")
+
+def _initiative_row_schema(schema: dict[str, Any]) -> None:
+    properties = schema["properties"]
+    for name in NOT_NULL_WHEN_SENT:
+        field = properties[name]
+        (kept,) = [option for option in field.pop("anyOf") if option.get("type") != "null"]
+        field.pop("default", None)
+        field.update(kept)
+    # A measure is named by both numbers together; null for measure_id only beside them.
+    schema["dependentRequired"] = {
+        "policy_number": ["measure_number"],
+        "measure_number": ["policy_number"],
+    }
+    schema["if"] = {"properties": {"measure_id": {"type": "null"}}, "required": ["measure_id"]}
+    schema["then"] = {"required": ["policy_number", "measure_number"]}
+
+
+def _evaluation_row_schema(schema: dict[str, Any]) -> None:
+    # The status may be written in Japanese as in the CSV (達成 / 未達成 / 数値未確定).
+    schema["properties"]["status"] = {
+        "anyOf": [
+            {"type": "string", "enum": [*(status.value for status in EvaluationStatus)]},
+            {"type": "string", "enum": list(STATUS_NAMES)},
+            {"type": "null"},
+        ],
+        "default": None,
+        "description": "achieved, not_achieved or unconfirmed (or 達成, 未達成, 数値未確定);"
+        " null: no status stated.",
+    }
+
+
+class InitiativeRow(BaseModel):
+    """An initiative keyed by code. Fields left out stay as they are; null clears them (title,
+    numeric_target and the measure cannot be cleared)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_initiative_row_schema)
 
     municipality_code: str | None = None
     municipality_name: str | None = None
@@ -51,7 +90,7 @@ class InitiativeRow(BaseModel):
 class EvaluationRow(BaseModel):
     """An evaluation keyed by code and fiscal year; status 達成/未達成/数値未確定 or English."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_evaluation_row_schema)
 
     municipality_code: str | None = None
     municipality_name: str | None = None

@@ -54,7 +54,7 @@ class CsvOptions:
     header: HeaderLanguage
 
 
-def csv_options(
+async def csv_options(
     bom: Annotated[
         bool, Query(description="Start UTF-8 with a byte order mark, so Excel reads it right.")
     ] = True,

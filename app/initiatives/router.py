@@ -3,8 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.caching import CACHED
-from app.db import SessionDep
+from app.caching import read_cache_headers
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
 from app.fields import FiscalYear
@@ -15,9 +14,9 @@ from app.http import (
     IfMatchHeader,
     Page,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -30,6 +29,7 @@ from app.initiatives.schemas import (
     InitiativePublic,
     InitiativeUpdate,
 )
+from app.reads import ReaderDep
 from app.text import normalize_code
 
 router = APIRouter(prefix="/initiatives", tags=["initiatives"])
@@ -43,7 +43,7 @@ SortQuery = Annotated[
 ]
 
 
-def initiative_filters(
+async def initiative_filters(
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
     measure_id: IdFilter = None,
@@ -68,6 +68,8 @@ def initiative_filters(
         ),
     ] = None,
 ) -> InitiativeFilters:
+    if q is not None and ("\x00" in q or any("\ud800" <= char <= "\udfff" for char in q)):
+        raise InvalidInput.at(["query", "q"], "search words may not contain NUL or lone surrogates")
     if code is not None:
         try:
             code = normalize_code(code)
@@ -85,27 +87,25 @@ def initiative_filters(
     )
 
 
-def valid_initiative(initiative_id: IdPath, session: SessionDep) -> InitiativePublic:
-    return service.get_initiative(session=session, initiative_id=initiative_id)
-
-
 @router.get(
     "",
     operation_id="list_initiatives",
+    response_model=Page[InitiativePublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_initiatives(
+async def list_initiatives(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     filters: Annotated[InitiativeFilters, Depends(initiative_filters)],
     sort: SortQuery = None,
-) -> Page[InitiativePublic]:
+) -> Response:
     """List initiatives (取組事項), each with its latest evaluation."""
-    items, total = service.list_initiatives(session=session, filters=filters, page=page, sort=sort)
-    return paginate(request, response, items, total, page)
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_initiatives(
+        reader=reader, filters=filters, page=page, sort=sort
+    )
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -114,13 +114,10 @@ def list_initiatives(
     response_model=InitiativePublic,
     responses=read_responses(404, 422),
 )
-def get_initiative(
-    request: Request,
-    response: Response,
-    initiative: Annotated[InitiativePublic, Depends(valid_initiative)],
-) -> InitiativePublic | Response:
+async def get_initiative(request: Request, reader: ReaderDep, initiative_id: IdPath) -> Response:
     """Get one initiative with its latest evaluation."""
-    return not_modified(request, response, initiative.version) or initiative
+    initiative = await service.read_initiative(reader=reader, initiative_id=initiative_id)
+    return resource_response(request, initiative, initiative["version"])
 
 
 @router.post(

@@ -3,12 +3,11 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.evaluations.schemas import StatusFilter
-from app.evaluations.service import latest_by_initiative
+from app.evaluations.schemas import EvaluationPublic, StatusFilter
 from app.http import PageParams, order_by
 from app.initiatives.schemas import (
     InitiativeCreate,
@@ -17,6 +16,7 @@ from app.initiatives.schemas import (
     InitiativeUpdate,
 )
 from app.models import Initiative, Measure, evaluations, initiatives, measures, policies
+from app.reads import Prepared, Projection, Reader, Row, Shapes
 from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
 from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year
 from app.writes import check_if_match, committing, delete, load
@@ -48,21 +48,41 @@ DEFAULT_SORT = "plan_id,code (natural order: R6-7 before R6-10)"
 PUBLIC_COLUMNS = [
     column for column in initiatives.c if column.name not in ("search_text", "code_sort")
 ]
+# Each initiative comes with its latest evaluation, joined in the same query.
+_LATEST = evaluations.alias("latest")
+_LATEST_PREFIX = "latest__"
+_LATEST_YEAR = (
+    select(func.max(evaluations.c.fiscal_year))
+    .where(evaluations.c.initiative_id == initiatives.c.id)
+    .correlate(initiatives)
+    .scalar_subquery()
+)
 _SELECT = (
     select(
         *PUBLIC_COLUMNS,
         measures.c.policy_id,
         measures.c.number.label("measure_number"),
         policies.c.number.label("policy_number"),
+        *[
+            column.label(_LATEST_PREFIX + column.name)
+            for column in _LATEST.c
+            if column.name != "search_text"
+        ],
     )
     .join(measures, measures.c.id == initiatives.c.measure_id)
     .join(policies, policies.c.id == measures.c.policy_id)
+    .outerjoin(
+        _LATEST,
+        (_LATEST.c.initiative_id == initiatives.c.id) & (_LATEST.c.fiscal_year == _LATEST_YEAR),
+    )
 )
 _COUNT = (
     select(func.count())
     .select_from(initiatives)
     .join(measures, measures.c.id == initiatives.c.measure_id)
 )
+_ONE = Prepared(_SELECT.where(initiatives.c.id == bindparam("initiative_id")))
+_SHAPES = Shapes()
 
 
 def _latest_status() -> Any:
@@ -78,24 +98,26 @@ def _latest_status() -> Any:
 
 
 def _filtered(query: Select[Any], filters: InitiativeFilters) -> Select[Any]:
+    """Add the filters that are set, each compared with a bind named after it (the values
+    come from _values), so one statement serves every request with the same filters."""
     if filters.plan_id is not None:
-        query = query.where(initiatives.c.plan_id == filters.plan_id)
+        query = query.where(initiatives.c.plan_id == bindparam("plan_id"))
     if filters.policy_id is not None:
-        query = query.where(measures.c.policy_id == filters.policy_id)
+        query = query.where(measures.c.policy_id == bindparam("policy_id"))
     if filters.measure_id is not None:
-        query = query.where(initiatives.c.measure_id == filters.measure_id)
+        query = query.where(initiatives.c.measure_id == bindparam("measure_id"))
     if filters.code is not None:
-        query = query.where(initiatives.c.code == filters.code)
+        query = query.where(initiatives.c.code == bindparam("code"))
     if filters.fiscal_year is not None:
-        query = query.where(initiatives.c.fiscal_year == filters.fiscal_year)
+        query = query.where(initiatives.c.fiscal_year == bindparam("fiscal_year"))
     if filters.numeric_target is not None:
-        query = query.where(initiatives.c.numeric_target == filters.numeric_target)
+        query = query.where(initiatives.c.numeric_target == bindparam("numeric_target"))
     if filters.status is StatusFilter.none:
         query = query.where(_latest_status().is_(None))
     elif filters.status is not None:
-        query = query.where(_latest_status() == filters.status.value)
+        query = query.where(_latest_status() == bindparam("status"))
     if filters.q:
-        pattern = like_pattern(filters.q)
+        pattern: Any = bindparam("pattern")
         in_results = exists().where(
             evaluations.c.initiative_id == initiatives.c.id,
             evaluations.c.search_text.like(pattern, escape="\\"),
@@ -104,30 +126,81 @@ def _filtered(query: Select[Any], filters: InitiativeFilters) -> Select[Any]:
     return query
 
 
-def _public(rows: list[Any], session: Session) -> list[InitiativePublic]:
-    latest = latest_by_initiative(session=session, initiative_ids=[row["id"] for row in rows])
-    result = []
-    for row in rows:
-        data = dict(row)
-        data["fiscal_year_label"] = fiscal_year_label(data["fiscal_year"])
-        data["latest_evaluation"] = latest.get(data["id"])
-        result.append(InitiativePublic.model_validate(data))
-    return result
+def _values(filters: InitiativeFilters) -> dict[str, Any]:
+    values = filters.model_dump(exclude_none=True, exclude={"q", "status"})
+    if filters.status is not None and filters.status is not StatusFilter.none:
+        values["status"] = filters.status.value
+    if filters.q:
+        values["pattern"] = like_pattern(filters.q)
+    return values
 
 
-def list_initiatives(
-    *, session: Session, filters: InitiativeFilters, page: PageParams, sort: str | None
-) -> tuple[list[InitiativePublic], int]:
-    default = [initiatives.c.plan_id, initiatives.c.code_sort]
-    query = (
-        _filtered(_SELECT, filters)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, initiatives.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
+def _shape(filters: InitiativeFilters) -> tuple[Any, ...]:
+    """What decides a filtered statement's text: which filters are set (not their values)."""
+    status = None if filters.status is None else filters.status is StatusFilter.none
+    return (*sorted(_values(filters)), status)
+
+
+def _public(row: Any) -> InitiativePublic:
+    return InitiativePublic.model_validate(_json(row))
+
+
+def _latest_json(row: Row) -> dict[str, Any] | None:
+    return None if row[_LATEST_PREFIX + "id"] is None else _LATEST_JSON(row)
+
+
+_LATEST_JSON = Projection(
+    EvaluationPublic,
+    {
+        "code": lambda row: row["code"],
+        "fiscal_year_label": lambda row: fiscal_year_label(row[_LATEST_PREFIX + "fiscal_year"]),
+    },
+    prefix=_LATEST_PREFIX,
+)
+_json = Projection(
+    InitiativePublic,
+    {
+        "fiscal_year_label": lambda row: fiscal_year_label(row["fiscal_year"]),
+        "latest_evaluation": _latest_json,
+    },
+)
+
+
+def _page_statements(filters: InitiativeFilters, sort: str | None) -> tuple[Prepared, Prepared]:
+    def rows() -> Select[Any]:
+        default = [initiatives.c.plan_id, initiatives.c.code_sort]
+        return (
+            _filtered(_SELECT, filters)
+            .order_by(*order_by(sort, SORT_COLUMNS, default, initiatives.c.id))
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    shape = _shape(filters)
+    return (
+        _SHAPES.get(("rows", shape, sort), rows),
+        _SHAPES.get(("count", shape), lambda: _filtered(_COUNT, filters)),
     )
-    rows = list(session.execute(query).mappings())
-    total = session.scalar(_filtered(_COUNT, filters)) or 0
-    return _public(rows, session), total
+
+
+async def read_initiatives(
+    *, reader: Reader, filters: InitiativeFilters, page: PageParams, sort: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of initiatives as JSON objects, and the number of all that match (see
+    app/reads.py)."""
+    rows_statement, count_statement = _page_statements(filters, sort)
+    values = _values(filters)
+    rows = await reader.all(rows_statement, **values, limit=page.limit, offset=page.offset)
+    total = await reader.scalar(count_statement, **values) or 0
+    return [_json(row) for row in rows], total
+
+
+async def read_initiative(*, reader: Reader, initiative_id: int) -> dict[str, Any]:
+    """One initiative as a JSON object (see app/reads.py)."""
+    row = await reader.first(_ONE, initiative_id=initiative_id)
+    if row is None:
+        raise NotFound(f"initiative {initiative_id} does not exist")
+    return _json(row)
 
 
 def ensure_exists(*, session: Session, initiative_id: int) -> None:
@@ -137,10 +210,12 @@ def ensure_exists(*, session: Session, initiative_id: int) -> None:
 
 
 def get_initiative(*, session: Session, initiative_id: int) -> InitiativePublic:
-    row = session.execute(_SELECT.where(initiatives.c.id == initiative_id)).mappings().first()
+    """The initiative as a write route answers it, read in the writer's own transaction."""
+    statement = _SELECT.where(initiatives.c.id == initiative_id)
+    row = session.execute(statement).mappings().first()
     if row is None:
         raise NotFound(f"initiative {initiative_id} does not exist")
-    return _public([row], session)[0]
+    return _public(row)
 
 
 def derived_columns(*, code: str, title: str, description: str | None) -> dict[str, str]:

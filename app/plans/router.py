@@ -33,10 +33,13 @@ SortQuery = Annotated[
 ]
 
 
-def plan_filters(
-    slug: Annotated[str | None, Query(max_length=64, examples=["kanazawa-2023-2026"])] = None,
+async def plan_filters(
+    slug: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["kanazawa-2023-2026"]),
+    ] = None,
     municipality_code: Annotated[
-        str | None, Query(pattern=r"^\d{6}$", examples=["172014"], description="団体コード")
+        str | None, Query(pattern=r"^[0-9]{6}$", examples=["172014"], description="団体コード")
     ] = None,
 ) -> PlanFilters:
     return PlanFilters(slug=slug, municipality_code=municipality_code)

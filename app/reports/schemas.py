@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from app.fields import Count, FiscalYear, Narrative, ParentId, Title, omitted
+from app.fields import Count, FiscalYear, IsoDate, Narrative, ParentId, Title, omitted
 from app.http import Record
 
 
@@ -114,7 +114,7 @@ class ReportCreate(BaseModel):
     plan_id: ParentId
     fiscal_year: FiscalYear
     title: Title
-    published_on: date | None = None
+    published_on: IsoDate | None = None
     source: Narrative | None = None
     lines: Lines = Field(default_factory=list)
     highlights: Highlights = Field(default_factory=list)
@@ -129,7 +129,7 @@ class ReportUpdate(BaseModel):
 
     fiscal_year: FiscalYear = omitted()
     title: Title = omitted()
-    published_on: date | None = None
+    published_on: IsoDate | None = None
     source: Narrative | None = None
     lines: Lines = omitted()
     highlights: Highlights = omitted()

@@ -5,6 +5,8 @@ the per-measure (or per-plan) rows the database returns.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, select
@@ -12,6 +14,7 @@ from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
+from app.reads import Prepared, Reader
 from app.stats.rates import achievement_rate, percent_of
 from app.stats.schemas import (
     Achievement,
@@ -99,7 +102,12 @@ def resolve_plan(session: Session, plan_id: int | None) -> Any:
         if row is None:
             raise NotFound(f"plan {plan_id} does not exist")
         return row
-    rows = session.execute(select(*_PLAN_COLUMNS).limit(2)).all()
+    rows = session.execute(select(*_PLAN_COLUMNS).order_by(plans.c.id).limit(2)).all()
+    _check_only_plan(rows)
+    return rows[0]
+
+
+def _check_only_plan(rows: Sequence[Any]) -> None:
     if len(rows) != 1:
         raise InvalidInput.at(
             ["query", "plan_id"],
@@ -107,7 +115,6 @@ def resolve_plan(session: Session, plan_id: int | None) -> Any:
             if rows
             else "there is no plan yet: create one first",
         )
-    return rows[0]
 
 
 def default_fiscal_year(session: Session, plan_id: int | None) -> int:
@@ -152,20 +159,24 @@ _PUBLISHED = (
 
 def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | None:
     """The report of that year with its lines (one query), or None."""
-    rows = session.execute(_PUBLISHED, {"plan_id": plan_id, "year": fiscal_year}).all()
+    rows = session.execute(_PUBLISHED, {"plan_id": plan_id, "year": fiscal_year}).mappings()
+    return _published_from(list(rows))
+
+
+def _published_from(rows: list[Any]) -> Published | None:
     if not rows:
         return None
     by_policy = [
         PublishedPolicy(
-            policy_id=row.policy_id,
-            number=row.number,
-            items=row.items,
-            achieved=row.achieved,
-            unconfirmed=row.unconfirmed,
-            rate=achievement_rate(row.achieved, row.items),
+            policy_id=row["policy_id"],
+            number=row["number"],
+            items=row["items"],
+            achieved=row["achieved"],
+            unconfirmed=row["unconfirmed"],
+            rate=achievement_rate(row["achieved"], row["items"]),
         )
         for row in rows
-        if row.policy_id is not None
+        if row["policy_id"] is not None
     ]
     items = sum(line.items for line in by_policy)
     achieved = sum(line.achieved for line in by_policy)
@@ -176,9 +187,9 @@ def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | 
         rate=achievement_rate(achieved, items),
     )
     return Published(
-        report_id=rows[0].id,
-        title=rows[0].title,
-        source=rows[0].source,
+        report_id=rows[0]["id"],
+        title=rows[0]["title"],
+        source=rows[0]["source"],
         total=total,
         policies=by_policy,
     )
@@ -228,7 +239,16 @@ _ACHIEVEMENT = _achievement_query()  # built once: only the bound values change
 
 
 def achievement(*, session: Session, plan_id: int, fiscal_year: int) -> Achievement:
-    rows = session.execute(_ACHIEVEMENT, {"plan_id": plan_id, "year": fiscal_year}).mappings()
+    values = {"plan_id": plan_id, "year": fiscal_year}
+    rows = list(session.execute(_ACHIEVEMENT, values).mappings())
+    published = _published(session, plan_id, fiscal_year)
+    return _achievement_from(rows, published, plan_id, fiscal_year)
+
+
+def _achievement_from(
+    rows: list[Any], published: Published | None, plan_id: int, fiscal_year: int
+) -> Achievement:
+    """Shape the per-measure counts and the published report into the answer."""
     titles: dict[int, tuple[int, str]] = {}
     by_policy: dict[int, list[MeasureStats]] = defaultdict(list)
     for row in rows:
@@ -254,7 +274,6 @@ def achievement(*, session: Session, plan_id: int, fiscal_year: int) -> Achievem
         for policy_id, (number, title) in titles.items()
     ]
     total = _add(list(policy_stats))
-    published = _published(session, plan_id, fiscal_year)
     matches = published is not None and _agree(total, published.total)
     if published is not None:
         lines = {line.policy_id: line for line in published.policies}
@@ -272,6 +291,52 @@ def achievement(*, session: Session, plan_id: int, fiscal_year: int) -> Achievem
         published=published,
         matches_published=matches,
     )
+
+
+# The achievement of one plan is a handful of indexed reads whatever the size of the database
+# (bench/README.md), so it is also served on the event loop (app/reads.py). The other
+# statistics scan a plan or all plans, and run in a worker thread with a session.
+_PREPARED_ACHIEVEMENT = Prepared(_ACHIEVEMENT)
+_PREPARED_PUBLISHED = Prepared(_PUBLISHED)
+_PLAN_BY_ID = Prepared(select(*_PLAN_COLUMNS).where(plans.c.id == PLAN))
+_FIRST_PLANS = Prepared(select(*_PLAN_COLUMNS).order_by(plans.c.id).limit(2))
+_LATEST_EVALUATED = Prepared(
+    select(func.max(evaluations.c.fiscal_year))
+    .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+    .where(initiatives.c.plan_id == PLAN)
+)
+_LATEST_REPORTED = Prepared(
+    select(func.max(reports.c.fiscal_year)).where(reports.c.plan_id == PLAN)
+)
+_PLAN_START = Prepared(select(plans.c.start_fiscal_year).where(plans.c.id == PLAN))
+
+
+async def read_plan(reader: Reader, plan_id: int | None) -> Any:
+    """resolve_plan, through the reader."""
+    if plan_id is not None:
+        row = await reader.first(_PLAN_BY_ID, plan_id=plan_id)
+        if row is None:
+            raise NotFound(f"plan {plan_id} does not exist")
+        return SimpleNamespace(**row)
+    rows = await reader.all(_FIRST_PLANS)
+    _check_only_plan(rows)
+    return SimpleNamespace(**rows[0])
+
+
+async def read_default_year(reader: Reader, plan_id: int) -> int:
+    """default_fiscal_year of one plan, through the reader."""
+    for statement in (_LATEST_EVALUATED, _LATEST_REPORTED, _PLAN_START):
+        year = await reader.scalar(statement, plan_id=plan_id)
+        if year is not None:
+            return int(year)
+    raise InvalidInput.at(["query", "fiscal_year"], "there is no data to choose a year from")
+
+
+async def read_achievement(*, reader: Reader, plan_id: int, fiscal_year: int) -> Achievement:
+    """achievement, through the reader."""
+    rows = await reader.all(_PREPARED_ACHIEVEMENT, plan_id=plan_id, year=fiscal_year)
+    published = await reader.all(_PREPARED_PUBLISHED, plan_id=plan_id, year=fiscal_year)
+    return _achievement_from(rows, _published_from(published), plan_id, fiscal_year)
 
 
 def trend(*, session: Session, plan_id: int) -> Trend:

@@ -1,0 +1,283 @@
+"""Public reads on the event loop: no thread hop, no ORM, statements compiled once.
+
+Why this module exists (measured in bench/, see bench/README.md): a synchronous route costs a
+trip through the thread pool, about 0.2 ms on our machines, which is more than the queries
+behind a typical read. SQLAlchemy's per-execution work (cache key, result processing) costs
+about 30 µs a statement, four times what SQLite needs to answer a primary-key lookup. So the
+hot public reads (one initiative, a page of initiatives, the ETag check of every cached
+answer, warm statistics) are `async` routes that read through a `Reader`:
+
+- **SQLite:** one connection per process, used only from the event loop. A point or page
+  query on an indexed SQLite file is a function call of a few microseconds; in WAL mode a
+  reader never waits for a writer, so running it on the loop is cheaper than any hand-off
+  and cannot stall the loop. Only short, indexed queries come here: anything that scans
+  (statistics computed afresh, exports) still runs in a worker thread with its own session.
+- **PostgreSQL:** psycopg's asyncio connections from a small pool: the loop waits on the
+  socket, never on a thread or on the synchronous pool the write routes use. (Mixing a
+  synchronous pool into `async` routes is what stalls a server under load: one concurrency
+  model per pool.)
+
+Statements are still SQLAlchemy Core, written beside the rest of each resource's queries.
+`Prepared` compiles one to SQL text once per database dialect and runs it on the driver's
+cursor, with named parameters; rows come back as dicts of plain driver values (SQLite's
+timestamps as ISO text, its booleans as 0/1), which the pydantic response models parse.
+"""
+
+import asyncio
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, get_args
+
+from fastapi import Depends, Request, Response
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+from pydantic_core import to_json
+from sqlalchemy import Dialect, Engine, make_url
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.sql import ClauseElement
+
+from app.fields import as_utc
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sql:
+    """A statement compiled for one database: its text and the values of its fixed binds."""
+
+    text: str
+    defaults: Mapping[str, Any]
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **values}
+
+
+class Prepared:
+    """A Core statement, compiled to SQL once per dialect. Give its variable parts names with
+    `bindparam("name")` and pass their values when running it."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._sql: dict[str, Sql] = {}
+
+    def sql(self, dialect: Dialect) -> Sql:
+        compiled = self._sql.get(dialect.name)
+        if compiled is None:
+            done = self.statement.compile(dialect=dialect)
+            compiled = Sql(done.string, dict(done.params))
+            self._sql[dialect.name] = compiled
+        return compiled
+
+
+class Shapes:
+    """Prepared statements for queries whose shape varies (filters, sort order), built on
+    first use and kept by a key that names the shape; a small LRU bounds them."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[Any, Prepared] = OrderedDict()
+        self._size = size
+
+    def get(self, key: Any, build: Callable[[], ClauseElement]) -> Prepared:
+        prepared = self._items.get(key)
+        if prepared is None:
+            prepared = Prepared(build())
+            self._items[key] = prepared
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return prepared
+
+
+# Both dialects render named parameters, so every statement takes a dict of values.
+_SQLITE = SQLiteDialect_pysqlite(paramstyle="named")
+_POSTGRESQL = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+class Reader:
+    """Runs prepared statements for the async routes (see the module's docstring)."""
+
+    dialect: Dialect
+
+    async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
+        raise NotImplementedError
+
+    async def first(self, prepared: Prepared, **values: Any) -> Row | None:
+        rows = await self.all(prepared, **values)
+        return rows[0] if rows else None
+
+    async def scalar(self, prepared: Prepared, **values: Any) -> Any:
+        row = await self.first(prepared, **values)
+        return None if row is None else next(iter(row.values()))
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class SQLiteReader(Reader):
+    path: str
+    busy_timeout_ms: int
+    dialect: Dialect = field(default=_SQLITE)
+    _connection: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Used only on the event loop's thread, one statement at a time; the loop may be
+            # another thread's in tests, hence check_same_thread=False.
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA query_only = ON")
+            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            self._connection = connection
+        return self._connection
+
+    async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
+        sql = prepared.sql(self.dialect)
+        cursor = self._connect().execute(sql.text, sql.parameters(values))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@dataclass
+class PostgresReader(Reader):
+    conninfo: str
+    max_size: int
+    dialect: Dialect = field(default=_POSTGRESQL)
+    _pool: AsyncConnectionPool | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def _opened(self) -> AsyncConnectionPool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:
+            # A pool belongs to the loop that opened it (tests run one loop per client).
+            self._pool = AsyncConnectionPool(
+                self.conninfo,
+                min_size=1,
+                max_size=self.max_size,
+                kwargs={"autocommit": True},
+                open=False,
+            )
+            await self._pool.open()
+            self._loop = loop
+        return self._pool
+
+    async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
+        sql = prepared.sql(self.dialect)
+        pool = await self._opened()
+        async with pool.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(sql.text, sql.parameters(values))
+            return await cursor.fetchall()
+
+    async def close(self) -> None:
+        if self._pool is not None and self._loop is asyncio.get_running_loop():
+            await self._pool.close()
+        self._pool = None
+
+
+def make_reader(engine: Engine, *, pool_size: int, busy_timeout_ms: int) -> Reader:
+    """The reader for the engine's database."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ":memory:"
+        if database == ":memory:":
+            raise ValueError("the async reader needs a SQLite file, not :memory:")
+        return SQLiteReader(path=database, busy_timeout_ms=busy_timeout_ms)
+    plain = make_url(url.render_as_string(hide_password=False)).set(drivername="postgresql")
+    return PostgresReader(conninfo=plain.render_as_string(hide_password=False), max_size=pool_size)
+
+
+async def get_reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+# --- Rows straight to JSON -------------------------------------------------------------------
+#
+# Validating each row into a response model costs more than reading it (about 20 µs a row for
+# an initiative, most of it in Python callbacks), so a page of rows would spend most of its
+# time proving that the database holds what it holds. A `Projection` turns a row of driver
+# values into exactly the JSON the response model would give (the tests compare the two on
+# every seeded row, on both databases): the model stays the contract and the docs.
+
+
+def _timestamp(value: Any) -> Any:
+    """A stored UTC timestamp as the models write it: 2026-04-01T09:30:00.250000Z."""
+    if value is None or isinstance(value, datetime):
+        # PostgreSQL hands back aware datetimes (SQLAlchemy naive ones on SQLite), which
+        # the JSON encoder writes the same way.
+        return value if value is None else as_utc(value)
+    # SQLite: naive UTC text, '2026-04-01 09:30:00.250000' (a zero fraction is left out).
+    text = value.replace(" ", "T", 1)
+    if text.endswith(".000000"):
+        text = text[:-7]
+    return text + "Z"
+
+
+def _flag(value: Any) -> Any:
+    return value if value is None else bool(value)
+
+
+def _number(value: Any) -> Any:
+    return value if value is None else float(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any]:
+    kinds = set(get_args(annotation)) or {annotation}
+    kinds.discard(type(None))
+    if kinds == {datetime}:
+        return _timestamp
+    if kinds == {bool}:
+        return _flag
+    if kinds == {float}:
+        return _number
+    return _same
+
+
+class Projection:
+    """Build a response model's JSON object from a row, field by field in the model's order.
+
+    computed: fields the row does not hold, each made from the row (labels, nested objects).
+    prefix: the labels' prefix of the model's columns in the row (for a joined model)."""
+
+    def __init__(
+        self,
+        model: type[BaseModel],
+        computed: Mapping[str, Callable[[Row], Any]] | None = None,
+        prefix: str = "",
+    ) -> None:
+        computed = computed or {}
+        self.steps: list[tuple[str, str | None, Callable[[Any], Any]]] = []
+        for name, info in model.model_fields.items():
+            if name in computed:
+                self.steps.append((name, None, computed[name]))
+            else:
+                self.steps.append((name, prefix + name, _converter(info.annotation)))
+
+    def __call__(self, row: Row) -> dict[str, Any]:
+        return {
+            name: convert(row) if column is None else convert(row[column])
+            for name, column, convert in self.steps
+        }
+
+
+def json_response(content: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """JSON made by pydantic's encoder (in Rust) from plain values, datetimes included."""
+    return Response(to_json(content), media_type="application/json", headers=headers)

@@ -1,0 +1,142 @@
+"""The fast read path (app/reads.py) and the kept answers (app/answers.py) change nothing a
+client can see: same JSON as the response models, never a stale answer after a write."""
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.answers import AnswerCacheMiddleware
+from app.config import Settings
+from app.initiatives import service
+from app.initiatives.schemas import InitiativePublic
+from app.main import create_app
+from tests.conftest import Api
+
+
+def _model_json(api: Api, initiative_id: int) -> dict[str, Any]:
+    """The initiative as the pydantic response model writes it (the write routes' path)."""
+    with Session(api.engine) as session:
+        model = service.get_initiative(session=session, initiative_id=initiative_id)
+    assert isinstance(model, InitiativePublic)
+    result: dict[str, Any] = json.loads(model.model_dump_json())
+    return result
+
+
+def test_projection_writes_what_the_model_writes(api: Api) -> None:
+    # Give the rows every kind of value: a fractional and a whole-second timestamp, a
+    # numeric target with a value, an evaluation with an actual value, one without status.
+    first = api.client.get("/api/v1/initiatives", params={"limit": 500}).json()["items"]
+    target_id = first[0]["id"]
+    patch = {"numeric_target": True, "target_value": 12.5, "target_unit": "件"}
+    response = api.client.patch(f"/api/v1/initiatives/{target_id}", json=patch, headers=api.editor)
+    assert response.status_code == 200, response.text
+    put = {"status": "unconfirmed", "actual_value": 3.0, "result": "途中"}
+    response = api.client.put(
+        f"/api/v1/initiatives/{target_id}/evaluations/R8", json=put, headers=api.editor
+    )
+    assert response.status_code == 201, response.text
+    with api.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE initiatives SET updated_at = :at WHERE id = :id"),
+            {"at": "2026-04-01 00:00:00.000000", "id": first[1]["id"]},
+        )
+        connection.execute(text("UPDATE data_version SET version = version + 1"))
+
+    items = api.client.get("/api/v1/initiatives", params={"limit": 500}).json()["items"]
+    assert len(items) == len(first) > 10
+    for item in items:
+        expected = _model_json(api, item["id"])
+        assert item == expected
+        one = api.client.get(f"/api/v1/initiatives/{item['id']}")
+        assert one.json() == expected
+        assert one.headers["etag"] == f'"{expected["version"]}"'
+    changed = next(item for item in items if item["id"] == target_id)
+    assert changed["numeric_target"] is True
+    assert changed["target_value"] == 12.5
+    assert changed["latest_evaluation"]["actual_value"] == 3.0
+    assert changed["latest_evaluation"]["fiscal_year"] == 2026
+    whole = next(item for item in items if item["id"] == first[1]["id"])
+    assert whole["updated_at"] == "2026-04-01T00:00:00Z"
+
+
+def test_a_kept_answer_is_the_answer(api: Api) -> None:
+    path = "/api/v1/initiatives?limit=5&sort=-code"
+    first = api.client.get(path)
+    again = api.client.get(path)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert dict(again.headers) == dict(first.headers)
+    assert again.headers["x-content-type-options"] == "nosniff"
+    assert again.headers["link"].startswith("<http://testserver/api/v1/initiatives?")
+
+
+def test_a_write_is_seen_at_once(api: Api) -> None:
+    initiative = api.client.get("/api/v1/initiatives/1").json()
+    listed = api.client.get("/api/v1/initiatives?limit=1").json()["items"][0]
+    stats = api.client.get("/api/v1/stats/summary").json()
+    response = api.client.patch(
+        "/api/v1/initiatives/1", json={"title": "新しい題名"}, headers=api.editor
+    )
+    assert response.status_code == 200, response.text
+
+    after = api.client.get("/api/v1/initiatives/1")
+    assert after.json()["title"] == "新しい題名"
+    assert after.json()["version"] == initiative["version"] + 1
+    assert after.headers["etag"] == f'"{initiative["version"] + 1}"'
+    if listed["id"] == 1:
+        assert api.client.get("/api/v1/initiatives?limit=1").json()["items"][0]["title"] == (
+            "新しい題名"
+        )
+    assert api.client.get("/api/v1/stats/summary").json() == stats  # same counts, fresh answer
+
+
+def test_cross_origin_headers_on_a_kept_answer(api: Api) -> None:
+    api.client.get("/api/v1/plans")
+    response = api.client.get("/api/v1/plans", headers={"Origin": "https://example.org"})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    plain = api.client.get("/api/v1/plans")
+    assert "access-control-allow-origin" not in plain.headers
+    assert plain.headers["vary"].count("Origin") == 1
+
+
+def test_conditional_and_authorized_reads_reach_the_route(api: Api) -> None:
+    first = api.client.get("/api/v1/initiatives/1")
+    conditional = api.client.get(
+        "/api/v1/initiatives/1", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert conditional.status_code == 304
+    authorized = api.client.get("/api/v1/plans", headers=api.editor)
+    assert authorized.status_code == 200
+    assert authorized.headers["cache-control"] == "no-store"
+
+
+def test_errors_are_not_kept(api: Api) -> None:
+    assert api.client.get("/api/v1/initiatives/999999").status_code == 404
+    store = _store(api.client)
+    assert store.size == 0
+    assert api.client.get("/api/v1/initiatives/1").status_code == 200
+    assert store.size > 0
+
+
+def _store(client: TestClient) -> Any:
+    layer: Any = client.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, AnswerCacheMiddleware):
+        layer = layer.app
+    return layer.store
+
+
+@pytest.mark.parametrize("max_bytes", [0, 3000])
+def test_the_cache_stays_within_its_bound(fresh_url: str, max_bytes: int) -> None:
+    application = create_app(Settings(database_url=fresh_url, answer_cache_bytes=max_bytes))
+    with TestClient(application) as client:
+        for initiative_id in range(1, 15):
+            assert client.get(f"/api/v1/initiatives/{initiative_id}").status_code == 200
+        store = _store(client)
+        assert store.size <= max_bytes
+        assert (store.size > 0) == (max_bytes > 0)
+    application.state.engine.dispose()
