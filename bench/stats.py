@@ -547,6 +547,8 @@ def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url)
     env.pop("STATS_CACHE_SIZE", None)
+    # Uncached means uncached: no kept answers either (app/answers.py).
+    env["ANSWER_CACHE_BYTES"] = "0"
     if cache_size is not None:
         env["STATS_CACHE_SIZE"] = str(cache_size)
     command = [
