@@ -11,11 +11,12 @@ For each database and size (the number of evaluations, about), it
 2. times the service functions alone (every statement of the answer plus the Python that
    shapes it, no HTTP);
 3. starts the real server (uvicorn app.main:app, one worker, 127.0.0.1, an ephemeral port) with
-   STATS_CACHE_SIZE=0 and times, in alternation, the floor (the aggregate SQL the endpoints run,
-   built by the app's `service._counts_by`, in a bare loop on an SQLAlchemy Core connection)
-   and the same answer over HTTP; then loads it with wrk;
-4. starts it again with the default cache (warm) and measures it with wrk against
-   GET /api/v1/initiatives/{id};
+   STATS_CACHE_SIZE=0 and ANSWER_CACHE_BYTES=0 (nothing cached) and times, in alternation,
+   the floor (the aggregate SQL the endpoints run, built by the app's `service._counts_by`,
+   in a bare loop on an SQLAlchemy Core connection) and the same answer over HTTP; then
+   loads it with wrk;
+4. starts it again as deployed (the statistics cache and the answers kept per data version,
+   app/answers.py: warm) and measures it with wrk against GET /api/v1/initiatives/{id};
 5. prints the figures, checks them against the targets and writes them into bench/README.md
    (between the results markers).
 
@@ -547,10 +548,13 @@ def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url)
     env.pop("STATS_CACHE_SIZE", None)
-    # Uncached means uncached: no kept answers either (app/answers.py).
-    env["ANSWER_CACHE_BYTES"] = "0"
+    env.pop("ANSWER_CACHE_BYTES", None)
     if cache_size is not None:
         env["STATS_CACHE_SIZE"] = str(cache_size)
+    if cache_size == 0:
+        # Uncached means uncached: no answers kept in front of the routes either
+        # (app/answers.py). The warm server runs as deployed, with both.
+        env["ANSWER_CACHE_BYTES"] = "0"
     command = [
         sys.executable,
         "-m",
@@ -898,7 +902,8 @@ def results_markdown(run: Run) -> str:
     add(
         "**Floor**: the endpoint's aggregate GROUP BY query (`service._counts_by`) executed and "
         "fetched in a bare SQLAlchemy Core loop. **HTTP**: the same answer from the server with "
-        "`STATS_CACHE_SIZE=0`, one kept-alive connection (latency, no queueing). The two are "
+        "`STATS_CACHE_SIZE=0` and `ANSWER_CACHE_BYTES=0`, one kept-alive connection (latency, "
+        "no queueing). The two are "
         "measured in alternation, a floor call then a request, so that the machine's "
         "background load weighs on both alike; medians (the target's measure), with the number "
         "of pairs, and the minima (the least disturbed call of each) for reference. "
@@ -936,7 +941,8 @@ def results_markdown(run: Run) -> str:
     )
     add("")
     add(
-        f"The server with its default cache, wrk with {WARM_CONNECTIONS} connections and "
+        "The server as deployed (its statistics cache and the answers kept per data version,"
+        f" `app/answers.py`), wrk with {WARM_CONNECTIONS} connections and "
         f"{WARM_THREADS} threads, `--latency`; each answer was requested once before (the cache "
         "is warm). The reference is the sum of two half-length runs, before and after the "
         "stats runs."
