@@ -20,7 +20,7 @@ class Readiness(Health):
 
 
 @router.get("/healthz", operation_id="healthz")
-def healthz() -> Health:
+async def healthz() -> Health:
     """Answer 200 while the process is alive."""
     return Health(status="ok")
 

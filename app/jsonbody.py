@@ -10,9 +10,10 @@ Python's recursion limit inside the parser.
 import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ErrorDetail, problem_response
+from app.limits import replaying
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_DEPTH = 32  # our deepest body (a report with lines) needs 3
@@ -106,13 +107,4 @@ class StrictJsonMiddleware:
             )
             await response(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)

@@ -5,6 +5,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import problem_response
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app a body already read, whole, then listens on (for a
+    disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class BodyLimitMiddleware:
     """Answer 413 for a body over the limit, reading no more of it than the limit allows.
 
@@ -47,17 +62,7 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
     async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than the limit of {limit:,} bytes"

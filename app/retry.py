@@ -34,9 +34,9 @@ from collections.abc import Iterator
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.guard import is_api_write
 from app.errors import problem_response
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.02  # before the second attempt; doubled before each further one
 RETRY_AFTER_SECONDS = 1
@@ -117,11 +117,7 @@ class RetryTransientMiddleware:
         self.backoff = backoff
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in WRITE_METHODS
-            or not scope["path"].startswith(self.prefix)
-        ):
+        if not is_api_write(scope, self.prefix):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []

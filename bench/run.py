@@ -54,42 +54,51 @@ from urllib.parse import urlencode
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.exc import OperationalError
 
-# bench/stats.py: the vocabulary of the synthetic plans, wrk's figures, PostgreSQL helpers.
+# bench/stats.py: the vocabulary and the rows of the synthetic plans, wrk's figures,
+# PostgreSQL helpers.
 from stats import (
     ACTIONS,
+    BENCH,
     DESCRIPTIONS,
-    MEASURE_TITLES,
+    HOST,  # the only address this script sends traffic to
     MUNICIPALITY_STEMS,
-    POLICY_FOCUS,
-    POLICY_TITLES,
+    README,
     RESULTS,
+    ROOT,
     SEED,
-    STAMP,
     STATUS_MIX,
     TOPICS,
     UNITS,
     Load,
+    Rows,
+    add_plan_outline,
     describe_postgres,
     drop_postgres,
+    empty_rows,
+    evaluation_row,
     fmt_ms,
     fmt_rps,
     free_port,
     http_get,
+    initiative_row,
+    insert_rows,
+    move_sequences,
     reset_postgres,
     revision,
+    show_results,
+    stop_server,
+    wait_until_ready,
+    wrk_load,
 )
 
 from app.config import Settings
 from app.models import evaluations, initiatives, measures, plans, policies
-from app.text import natural_sort_key, search_key
+from app.text import search_key
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 APPS = BENCH / "apps"
-README = BENCH / "README.md"
 REPORT_LUA = BENCH / "wrk" / "report.lua"
 IDS_LUA = BENCH / "wrk" / "ids.lua"
 SECTION_TITLE = "## bench/run: the service beside its ceiling and Datasette"
@@ -98,7 +107,6 @@ SECTION_TITLE = "## bench/run: the service beside its ceiling and Datasette"
 # every id's answer cold for the measured run.
 WARMUP_QUERY = "warm-up=1"
 
-HOST = "127.0.0.1"  # the only address this script sends traffic to
 DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/bench_run"
 RESERVED_DATABASES = {"test", "postgres", "template0", "template1"}
 
@@ -127,57 +135,18 @@ DATASETTE_TARGET = 4.0
 # ---------------------------------------------------------------------------------------------
 
 
-def data_rows() -> dict[str, list[dict[str, Any]]]:
+def data_rows() -> Rows:
     """Every row of the data set, with explicit ids (initiative n of plan p is (p-1)*2500+n)."""
     rng = random.Random(SEED)
-    tracked = {"version": 1, "created_at": STAMP, "updated_at": STAMP}
-    rows: dict[str, list[dict[str, Any]]] = {
-        "plans": [],
-        "policies": [],
-        "measures": [],
-        "initiatives": [],
-        "evaluations": [],
-    }
+    rows = empty_rows()
     for plan in range(1, PLANS + 1):
-        name = f"{MUNICIPALITY_STEMS[plan]}市"
-        rows["plans"].append(
-            {
-                "id": plan,
-                **tracked,
-                "slug": f"bench-run-{plan}",
-                "title": f"{name}行政経営プラン",
-                "municipality_code": f"{plan + 10:02d}{plan:04d}",
-                "municipality_name": name,
-                "philosophy": "質の高い市民サービスを創り続ける行政経営の実践",
-                "start_fiscal_year": YEARS[0],
-                "end_fiscal_year": YEARS[-1],
-                "source": "ベンチマーク用の合成データ",
-                "license": "CC-BY-4.0",
-            }
+        add_plan_outline(
+            rows,
+            plan,
+            f"{MUNICIPALITY_STEMS[plan]}市",
+            slug=f"bench-run-{plan}",
+            municipality_code=f"{plan + 10:02d}{plan:04d}",
         )
-        for number in range(1, 4):
-            policy_id = (plan - 1) * 3 + number
-            rows["policies"].append(
-                {
-                    "id": policy_id,
-                    **tracked,
-                    "plan_id": plan,
-                    "number": number,
-                    "title": POLICY_TITLES[number - 1],
-                    "focus": POLICY_FOCUS[number - 1],
-                }
-            )
-            for measure_number in range(1, 4):
-                rows["measures"].append(
-                    {
-                        "id": (plan - 1) * 9 + (number - 1) * 3 + measure_number,
-                        **tracked,
-                        "plan_id": plan,
-                        "policy_id": policy_id,
-                        "number": measure_number,
-                        "title": MEASURE_TITLES[(number - 1) * 3 + measure_number - 1],
-                    }
-                )
         for index in range(1, PER_PLAN + 1):
             initiative_id = (plan - 1) * PER_PLAN + index
             code = f"R5-{index}"
@@ -185,44 +154,32 @@ def data_rows() -> dict[str, list[dict[str, Any]]]:
             description = rng.choice(DESCRIPTIONS)
             target = float(rng.choice((10, 20, 50, 100, 500))) if rng.random() < 0.2 else None
             rows["initiatives"].append(
-                {
-                    "id": initiative_id,
-                    **tracked,
-                    "plan_id": plan,
+                initiative_row(
+                    initiative_id,
+                    plan,
                     # contiguous blocks of codes per measure, as plans are written
-                    "measure_id": (plan - 1) * 9 + (index - 1) * 9 // PER_PLAN + 1,
-                    "code": code,
-                    "code_sort": natural_sort_key(code),
-                    "title": title,
-                    "description": description,
-                    "plan_page": 30 + index // 40,
-                    "fiscal_year": YEARS[0],
-                    "numeric_target": target is not None,
-                    "target_value": target,
-                    "target_unit": rng.choice(UNITS) if target else None,
-                    "search_text": search_key(code, title, description),
-                }
+                    (plan - 1) * 9 + (index - 1) * 9 // PER_PLAN + 1,
+                    code,
+                    title,
+                    description,
+                    plan_page=30 + index // 40,
+                    fiscal_year=YEARS[0],
+                    target=target,
+                    unit=rng.choice(UNITS) if target else None,
+                )
             )
             for year in YEARS:
                 status = rng.choices(STATUSES, STATUS_MIX[year][:4])[0]
                 result = rng.choice(RESULTS[status])
                 actual = round(target * rng.uniform(0.6, 1.3)) if target and status else None
+                evaluation_id = len(rows["evaluations"]) + 1
                 rows["evaluations"].append(
-                    {
-                        "id": len(rows["evaluations"]) + 1,
-                        **tracked,
-                        "initiative_id": initiative_id,
-                        "fiscal_year": year,
-                        "status": status,
-                        "actual_value": actual,
-                        "result": result,
-                        "search_text": search_key(result),
-                    }
+                    evaluation_row(evaluation_id, initiative_id, year, status, actual, result)
                 )
     return rows
 
 
-def build(url: str, data: dict[str, list[dict[str, Any]]]) -> float:
+def build(url: str, data: Rows) -> float:
     """Migrate an empty database to head (`python -m app migrate`) and fill it in one
     transaction; return the seconds."""
     started = time.perf_counter()
@@ -230,17 +187,11 @@ def build(url: str, data: dict[str, list[dict[str, Any]]]) -> float:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            for table in (plans, policies, measures, initiatives, evaluations):
-                rows = data[table.name]
-                for start in range(0, len(rows), 10_000):
-                    connection.execute(table.insert(), rows[start : start + 10_000])
-                if engine.dialect.name == "postgresql":  # move the sequence past explicit ids
-                    connection.execute(
-                        text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                            f"(SELECT max(id) FROM {table.name}))"
-                        )
-                    )
+            tables = (plans, policies, measures, initiatives, evaluations)
+            for table in tables:
+                insert_rows(connection, table, data[table.name])
+            if engine.dialect.name == "postgresql":  # move the sequences past explicit ids
+                move_sequences(connection, tables)
         if engine.dialect.name == "sqlite":
             with engine.connect() as connection:
                 connection.exec_driver_sql("ANALYZE")
@@ -353,26 +304,10 @@ def serving(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if http_get(port, ready, timeout=5)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} was not ready within 60 s")
-                time.sleep(0.2)
+            wait_until_ready(process, port, ready, log_path, name)
             yield port
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_server(process, grace=15)
 
 
 @dataclass(frozen=True)
@@ -410,11 +345,7 @@ def run_wrk(port: int, path: str, seconds: int, spread: bool) -> tuple[Load, Wal
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + timeout + 30, check=True
     )
-    found = re.search(r"^WRK_JSON (.*)$", done.stdout, re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"no summary from wrk: {done.stdout}\n{done.stderr}")
-    summary = json.loads(found[1])
-    duration = summary["duration_us"] / 1e6
+    figure = wrk_load(done, CONNECTIONS)
     walk = None
     if spread:
         walked = re.search(r"^WRK_IDS (.*)$", done.stdout, re.MULTILINE)
@@ -423,16 +354,6 @@ def run_wrk(port: int, path: str, seconds: int, spread: bool) -> tuple[Load, Wal
         ids = json.loads(walked[1])
         threads = tuple((int(start), int(made)) for start, made in ids["threads"])
         walk = Walk(ids["count"], ids["stride"], threads)
-    figure = Load(
-        connections=CONNECTIONS,
-        seconds=duration,
-        requests=summary["requests"],
-        rps=summary["requests"] / duration if duration else 0.0,
-        p50_ms=summary["p50_us"] / 1000,
-        p90_ms=summary["p90_us"] / 1000,
-        p99_ms=summary["p99_us"] / 1000,
-        errors=sum(summary["errors"].values()),
-    )
     return figure, walk
 
 
@@ -1189,12 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
         load_average=(load_at_start, os.getloadavg()[0]),
         machine=description,
     )
-    markdown = results_markdown(run)
-    print()
-    print(markdown)
-    if not args.no_readme:
-        write_readme(markdown)
-        print(f"\nwritten to {README.relative_to(ROOT)}")
+    show_results(results_markdown(run), None if args.no_readme else write_readme)
     print(total_time(time.perf_counter() - clock))
     return 0
 

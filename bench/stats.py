@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -51,7 +51,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, func, make_url, select, text
 from sqlmodel import Session
 
 from app import migrate
@@ -207,31 +207,38 @@ def _result_search(result: str | None) -> str:
     return search_key(result)
 
 
-def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Every row of one plan; ids follow from the plan number (evaluations' from the caller)."""
-    rng = random.Random(SEED * 100_003 + plan)
-    stem = MUNICIPALITY_STEMS[plan % len(MUNICIPALITY_STEMS)]
-    name = f"{stem}{MUNICIPALITY_KINDS[plan % len(MUNICIPALITY_KINDS)]}"
-    tracked = {"version": 1, "created_at": STAMP, "updated_at": STAMP}
-    rows: dict[str, list[dict[str, Any]]] = {
-        table: [] for table in ("plans", "policies", "measures", "initiatives", "evaluations")
-    }
+# The rows both benchmarks build (bench/run.py builds its data set with these too), each table
+# a list of dicts for Core executemany, with explicit ids.
+Rows = dict[str, list[dict[str, Any]]]
+DATA_TABLES = ("plans", "policies", "measures", "initiatives", "evaluations")
+TRACKED = {"version": 1, "created_at": STAMP, "updated_at": STAMP}
+ROWS_PER_EXECUTE = 10_000
+
+
+def empty_rows() -> Rows:
+    return {table: [] for table in DATA_TABLES}
+
+
+def add_plan_outline(
+    rows: Rows, plan: int, name: str, slug: str, municipality_code: str, **plan_columns: Any
+) -> None:
+    """Add plan number `plan` (named after the municipality `name`) to rows, with its 3
+    policies of 3 measures each; ids follow from the plan number (policy p of plan n is
+    (n-1)*3+p, measure m of it (n-1)*9+(p-1)*3+m). plan_columns: more columns of the plan."""
     rows["plans"].append(
         {
             "id": plan,
-            **tracked,
-            "slug": f"bench-{plan:05d}",
+            **TRACKED,
+            "slug": slug,
             "title": f"{name}行政経営プラン",
-            # prefecture (01-47) and a municipality number: 6 characters like 172014
-            "municipality_code": f"{plan % 47 + 1:02d}{plan % 10_000:04d}",
+            "municipality_code": municipality_code,
             "municipality_name": name,
             "philosophy": "質の高い市民サービスを創り続ける行政経営の実践",
             "start_fiscal_year": YEARS[0],
             "end_fiscal_year": YEARS[-1],
             "source": "ベンチマーク用の合成データ",
             "license": "CC-BY-4.0",
-            "license_url": "https://creativecommons.org/licenses/by/4.0/deed.ja",
-            "attribution": f"出典：{name}",
+            **plan_columns,
         }
     )
     for number in range(1, 4):
@@ -239,7 +246,7 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
         rows["policies"].append(
             {
                 "id": policy_id,
-                **tracked,
+                **TRACKED,
                 "plan_id": plan,
                 "number": number,
                 "title": POLICY_TITLES[number - 1],
@@ -250,13 +257,101 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
             rows["measures"].append(
                 {
                     "id": (plan - 1) * 9 + (number - 1) * 3 + measure_number,
-                    **tracked,
+                    **TRACKED,
                     "plan_id": plan,
                     "policy_id": policy_id,
                     "number": measure_number,
                     "title": MEASURE_TITLES[(number - 1) * 3 + measure_number - 1],
                 }
             )
+
+
+def initiative_row(
+    initiative_id: int,
+    plan: int,
+    measure_id: int,
+    code: str,
+    title: str,
+    description: str | None,
+    plan_page: int,
+    fiscal_year: int,
+    target: float | None,
+    unit: str | None,
+) -> dict[str, Any]:
+    """An initiative's row, its derived columns (code_sort, search_text) included."""
+    return {
+        "id": initiative_id,
+        **TRACKED,
+        "plan_id": plan,
+        "measure_id": measure_id,
+        "code": code,
+        "code_sort": _code_sort(code),
+        "title": title,
+        "description": description,
+        "plan_page": plan_page,
+        "fiscal_year": fiscal_year,
+        "numeric_target": target is not None,
+        "target_value": target,
+        "target_unit": unit,
+        "search_text": search_key(code, title, description),
+    }
+
+
+def evaluation_row(
+    evaluation_id: int,
+    initiative_id: int,
+    year: int,
+    status: str | None,
+    actual: float | None,
+    result: str | None,
+) -> dict[str, Any]:
+    """An evaluation's row, its search text included."""
+    return {
+        "id": evaluation_id,
+        **TRACKED,
+        "initiative_id": initiative_id,
+        "fiscal_year": year,
+        "status": status,
+        "actual_value": actual,
+        "result": result,
+        "source": None,
+        "search_text": _result_search(result),
+    }
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Core executemany inserts, ROWS_PER_EXECUTE rows at a time."""
+    for start in range(0, len(rows), ROWS_PER_EXECUTE):
+        connection.execute(table.insert(), rows[start : start + ROWS_PER_EXECUTE])
+
+
+def move_sequences(connection: Connection, tables: Iterable[Table]) -> None:
+    """PostgreSQL: move each table's id sequence past the explicit ids, as a real load would."""
+    for table in tables:
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"(SELECT max(id) FROM {table.name}))"
+            )
+        )
+
+
+def plan_rows(plan: int, evaluation_id: int) -> Rows:
+    """Every row of one plan; ids follow from the plan number (evaluations' from the caller)."""
+    rng = random.Random(SEED * 100_003 + plan)
+    stem = MUNICIPALITY_STEMS[plan % len(MUNICIPALITY_STEMS)]
+    name = f"{stem}{MUNICIPALITY_KINDS[plan % len(MUNICIPALITY_KINDS)]}"
+    rows = empty_rows()
+    add_plan_outline(
+        rows,
+        plan,
+        name,
+        slug=f"bench-{plan:05d}",
+        # prefecture (01-47) and a municipality number: 6 characters like 172014
+        municipality_code=f"{plan % 47 + 1:02d}{plan % 10_000:04d}",
+        license_url="https://creativecommons.org/licenses/by/4.0/deed.ja",
+        attribution=f"出典：{name}",
+    )
     # policy of each measure, and 2024 counts per policy for the published report
     published = {number: [0, 0, 0] for number in range(1, 4)}  # items, achieved, unconfirmed
     listed_2023 = INITIATIVES_PER_PLAN - ADDED_IN_2024
@@ -272,23 +367,20 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
         numeric = rng.random() < 0.2
         initiative_id = (plan - 1) * INITIATIVES_PER_PLAN + index
         target = float(rng.choice((10, 20, 50, 100, 500, 1000))) if numeric else None
+        unit = UNITS[rng.randrange(len(UNITS))] if numeric else None
         rows["initiatives"].append(
-            {
-                "id": initiative_id,
-                **tracked,
-                "plan_id": plan,
-                "measure_id": (plan - 1) * 9 + measure_index + 1,
-                "code": code,
-                "code_sort": _code_sort(code),
-                "title": title,
-                "description": description,
-                "plan_page": 30 + index // 3,
-                "fiscal_year": first_year,
-                "numeric_target": numeric,
-                "target_value": target,
-                "target_unit": UNITS[rng.randrange(len(UNITS))] if numeric else None,
-                "search_text": search_key(code, title, description),
-            }
+            initiative_row(
+                initiative_id,
+                plan,
+                (plan - 1) * 9 + measure_index + 1,
+                code,
+                title,
+                description,
+                plan_page=30 + index // 3,
+                fiscal_year=first_year,
+                target=target,
+                unit=unit,
+            )
         )
         for year in YEARS:
             if year < first_year:
@@ -301,17 +393,7 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
             if target is not None and status is not None:
                 actual = round(target * rng.uniform(0.6 if status != "achieved" else 1.0, 1.3))
             rows["evaluations"].append(
-                {
-                    "id": evaluation_id,
-                    **tracked,
-                    "initiative_id": initiative_id,
-                    "fiscal_year": year,
-                    "status": status,
-                    "actual_value": actual,
-                    "result": result,
-                    "source": None,
-                    "search_text": _result_search(result),
-                }
+                evaluation_row(evaluation_id, initiative_id, year, status, actual, result)
             )
             evaluation_id += 1
             if year == YEAR and status is not None:
@@ -322,7 +404,7 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
     rows["reports"] = [
         {
             "id": plan,
-            **tracked,
+            **TRACKED,
             "plan_id": plan,
             "fiscal_year": YEAR,
             "title": f"{name}行政経営プランの取組状況（令和6年度）",
@@ -333,7 +415,7 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
     rows["report_lines"] = [
         {
             "id": (plan - 1) * 3 + number,
-            **tracked,
+            **TRACKED,
             "report_id": plan,
             "policy_id": (plan - 1) * 3 + number,
             "items": items,
@@ -347,7 +429,6 @@ def plan_rows(plan: int, evaluation_id: int) -> dict[str, list[dict[str, Any]]]:
 
 TABLES = (plans, policies, measures, initiatives, evaluations, reports, report_lines)
 PLANS_PER_BATCH = 40
-ROWS_PER_EXECUTE = 10_000
 
 
 @dataclass
@@ -390,24 +471,16 @@ def build(url: str, n_plans: int) -> Built:
     evaluation_id = 1
     with engine.begin() as connection:
         for first in range(1, n_plans + 1, PLANS_PER_BATCH):
-            batch: dict[str, list[dict[str, Any]]] = {table.name: [] for table in TABLES}
+            batch: Rows = {table.name: [] for table in TABLES}
             for plan in range(first, min(first + PLANS_PER_BATCH, n_plans + 1)):
                 for name, rows in plan_rows(plan, evaluation_id).items():
                     batch[name].extend(rows)
                     if name == "evaluations":
                         evaluation_id += len(rows)
             for table in TABLES:  # parents first, in one transaction
-                rows = batch[table.name]
-                for start in range(0, len(rows), ROWS_PER_EXECUTE):
-                    connection.execute(table.insert(), rows[start : start + ROWS_PER_EXECUTE])
+                insert_rows(connection, table, batch[table.name])
         if not is_sqlite:  # explicit ids: move the sequences past them, as a real load would
-            for table in TABLES:
-                connection.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT max(id) FROM {table.name}))"
-                    )
-                )
+            move_sequences(connection, TABLES)
         totals = {
             table.name: connection.scalar(select(func.count()).select_from(table))
             for table in (plans, initiatives, evaluations)
@@ -542,6 +615,34 @@ def http_get(port: int, path: str, timeout: float = 120.0) -> tuple[int, bytes]:
         connection.close()
 
 
+def wait_until_ready(
+    process: subprocess.Popen[bytes], port: int, path: str, log_path: Path, name: str
+) -> None:
+    """Poll GET path until it answers 200 (at most 60 s); fail if the server exits first."""
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log_path.read_text()[-2000:]}")
+        try:
+            if http_get(port, path, timeout=5)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} was not ready within 60 s")
+        time.sleep(0.2)
+
+
+def stop_server(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after grace seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @contextmanager
 def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[int]:
     """uvicorn app.main:app, one worker, on an ephemeral port of 127.0.0.1; stopped on exit."""
@@ -574,27 +675,10 @@ def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    status, _ = http_get(port, "/readyz", timeout=5)
-                    if status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server was not ready within 60 s")
-                time.sleep(0.2)
+            wait_until_ready(process, port, "/readyz", log_path, "the server")
             yield port
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_server(process, grace=20)
 
 
 @dataclass
@@ -625,6 +709,11 @@ def run_wrk(port: int, path: str, connections: int, threads: int, seconds: int) 
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + timeout + 30, check=True
     )
+    return wrk_load(done, connections)
+
+
+def wrk_load(done: subprocess.CompletedProcess[str], connections: int) -> Load:
+    """The figures of a finished wrk run, from the WRK_JSON line bench/wrk/*.lua print."""
     found = re.search(r"^WRK_JSON (.*)$", done.stdout, re.MULTILINE)
     if found is None:
         raise RuntimeError(f"no summary from wrk: {done.stdout}\n{done.stderr}")
@@ -1135,6 +1224,16 @@ def write_readme(markdown: str) -> None:
         README.write_text(current + "\n## Results\n\n" + block + "\n", encoding="utf-8")
 
 
+def show_results(markdown: str, write: Callable[[str], None] | None) -> None:
+    """Print the results; with write (the script's own write_readme), put them into
+    bench/README.md too."""
+    print()
+    print(markdown)
+    if write is not None:
+        write(markdown)
+        print(f"\nwritten to {README.relative_to(ROOT)}")
+
+
 def parse_args(argv: list[str] | None = None) -> Any:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1183,12 +1282,7 @@ def main(argv: list[str] | None = None) -> int:
                 run.cases.append(measure_case(database, size, args, Path(temporary)))
     run.seconds = time.perf_counter() - started
     run.machine = machine_line(load_at_start, _POSTGRES.get(args.pg_url))
-    markdown = results_markdown(run)
-    print()
-    print(markdown)
-    if not args.no_readme:
-        write_readme(markdown)
-        print(f"\nwritten to {README.relative_to(ROOT)}")
+    show_results(results_markdown(run), None if args.no_readme else write_readme)
     if args.json:
         args.json.write_text(json.dumps(as_json(run), indent=2, default=str), encoding="utf-8")
     return 0

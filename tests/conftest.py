@@ -6,11 +6,15 @@ Run the suite against PostgreSQL with
 
 import os
 import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -196,3 +200,19 @@ def make_client() -> Iterator[Callable[[str], TestClient]]:
     yield build
     for application in apps:
         application.state.engine.dispose()
+
+
+def wait_until_ready(server: "subprocess.Popen[Any]", base: str, log: Path, seconds: float) -> None:
+    """Wait for a server we started to answer 200 on /readyz; fail with its log otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server was not ready within {seconds:g} s:\n{log.read_text()}")
+        time.sleep(0.2)

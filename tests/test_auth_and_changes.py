@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -37,7 +36,7 @@ from app.models import (
     report_lines,
     reports,
 )
-from tests.conftest import Api
+from tests.conftest import Api, wait_until_ready
 
 PROBLEM_JSON = "application/problem+json"
 API = "/api/v1"
@@ -1115,18 +1114,7 @@ def _serving(cwd: Path, env: dict[str, str], log: Path) -> Iterator[str]:
         ) as server,
     ):
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"the server exited early:\n{log.read_text()}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server was not ready within 60 s:\n{log.read_text()}")
-                time.sleep(0.2)
+            wait_until_ready(server, base, log, 60)
             yield base
         finally:
             server.terminate()

@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from app.models import changes, initiatives
+from tests.conftest import wait_until_ready
 
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
@@ -91,18 +92,7 @@ def _serving(url: str, cwd: Path, log: Path) -> Iterator[str]:
             start_new_session=True,  # its own process group, workers included
         )
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"the server exited early:\n{log.read_text()}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server was not ready within 90 s:\n{log.read_text()}")
-                time.sleep(0.2)
+            wait_until_ready(server, base, log, 90)
             yield base
         finally:
             _stop(server)

@@ -23,6 +23,15 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plan-progress"'}
 
 
+def is_api_write(scope: Scope, prefix: str) -> bool:
+    """Whether the request is a write (POST, PUT, PATCH, DELETE) under the API prefix."""
+    return (
+        scope["type"] == "http"
+        and scope["method"] in WRITE_METHODS
+        and scope["path"].startswith(prefix)
+    )
+
+
 class BearerAuthMiddleware:
     """Reject writes to the API without a valid token (401) and remember who wrote."""
 
@@ -31,11 +40,7 @@ class BearerAuthMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in WRITE_METHODS
-            or not scope["path"].startswith(self.prefix)
-        ):
+        if not is_api_write(scope, self.prefix):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
