@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.caching import read_version
+from app.caching import DATA_VERSION_KEY, read_version
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, bytes]
@@ -83,6 +83,8 @@ class AnswerCacheMiddleware:
             if name == b"accept":
                 accept = value
         version = await read_version(scope["app"].state.reader)
+        # The route's ETag is made from this same read (app/caching.py): one read a request.
+        scope.setdefault("state", {})[DATA_VERSION_KEY] = version
         key: Key = (version, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
         if answer is not None:

@@ -15,6 +15,7 @@ from app.models import data_version
 from app.reads import Prepared, Reader, ReaderDep
 
 PUBLIC_MAX_AGE = 60
+DATA_VERSION_KEY = "data_version"  # request state: the version read for this request
 _VERSION = select(data_version.c.version).where(data_version.c.id == 1)
 _PREPARED_VERSION = Prepared(_VERSION)
 
@@ -51,8 +52,12 @@ def cache_headers(request: Request, session: Session, representation: str = "") 
 async def read_cache_headers(
     request: Request, reader: Reader, representation: str = ""
 ) -> dict[str, str]:
-    """cache_headers for async routes: the data version comes through the reader."""
-    return headers_at(request, await read_version(reader), representation)
+    """cache_headers for async routes: the data version comes through the reader, or from
+    AnswerCacheMiddleware (app/answers.py), which read it for this request already."""
+    version = request.scope.get("state", {}).get(DATA_VERSION_KEY)
+    if version is None:
+        version = await read_version(reader)
+    return headers_at(request, version, representation)
 
 
 def headers_at(request: Request, version: int, representation: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from app.auth.guard import EditorSession
 from app.caching import read_cache_headers
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
-from app.fields import FiscalYear
+from app.fields import FiscalYear, text_rules
 from app.http import (
     CascadeQuery,
     IdFilter,
@@ -66,10 +66,9 @@ async def initiative_filters(
             description="Words to find in code, title, description and evaluation results"
             " (full- and half-width alike, case-insensitive).",
         ),
+        text_rules(200, blank=True),  # no NUL, no lone surrogates, as in stored text
     ] = None,
 ) -> InitiativeFilters:
-    if q is not None and ("\x00" in q or any("\ud800" <= char <= "\udfff" for char in q)):
-        raise InvalidInput.at(["query", "q"], "search words may not contain NUL or lone surrogates")
     if code is not None:
         try:
             code = normalize_code(code)
