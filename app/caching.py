@@ -17,7 +17,7 @@ from app.reads import Prepared, Reader, ReaderDep
 PUBLIC_MAX_AGE = 60
 DATA_VERSION_KEY = "data_version"  # request state: the version read for this request
 _VERSION = select(data_version.c.version).where(data_version.c.id == 1)
-_PREPARED_VERSION = Prepared(_VERSION)
+VERSION = Prepared(_VERSION)  # the data version, for a batch of reads (app/reads.py)
 
 
 class NotModified(Exception):
@@ -33,7 +33,14 @@ def current_version(session: Session) -> int:
 
 
 async def read_version(reader: Reader) -> int:
-    return await reader.scalar(_PREPARED_VERSION) or 0
+    return await reader.scalar(VERSION) or 0
+
+
+def known_version(request: Request) -> int | None:
+    """The data version read for this request already, by AnswerCacheMiddleware
+    (app/answers.py), or None."""
+    version: int | None = request.scope.get("state", {}).get(DATA_VERSION_KEY)
+    return version
 
 
 def matches_etag(if_none_match: str | None, tag: str) -> bool:
@@ -54,7 +61,7 @@ async def read_cache_headers(
 ) -> dict[str, str]:
     """cache_headers for async routes: the data version comes through the reader, or from
     AnswerCacheMiddleware (app/answers.py), which read it for this request already."""
-    version = request.scope.get("state", {}).get(DATA_VERSION_KEY)
+    version = known_version(request)
     if version is None:
         version = await read_version(reader)
     return headers_at(request, version, representation)
@@ -64,7 +71,7 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
     key = "|".join(
         [
             str(version),
-            request.url.path,
+            request.scope["path"],
             str(sorted(request.query_params.multi_items())),
             representation,
         ]

@@ -95,8 +95,8 @@ class Shapes:
 
 
 # Both dialects render named parameters, so every statement takes a dict of values.
-_SQLITE = SQLiteDialect_pysqlite(paramstyle="named")
-_POSTGRESQL = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+SQLITE_DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
+POSTGRESQL_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 
 class Reader:
@@ -115,6 +115,10 @@ class Reader:
         row = await self.first(prepared, **values)
         return None if row is None else next(iter(row.values()))
 
+    async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
+        """The rows of each statement, run in order; on PostgreSQL all in one round trip."""
+        return [await self.all(prepared, **values) for prepared, values in queries]
+
     async def close(self) -> None:
         return None
 
@@ -123,7 +127,7 @@ class Reader:
 class SQLiteReader(Reader):
     path: str
     busy_timeout_ms: int
-    dialect: Dialect = field(default=_SQLITE)
+    dialect: Dialect = field(default=SQLITE_DIALECT)
     _connection: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -152,7 +156,7 @@ class SQLiteReader(Reader):
 class PostgresReader(Reader):
     conninfo: str
     max_size: int
-    dialect: Dialect = field(default=_POSTGRESQL)
+    dialect: Dialect = field(default=POSTGRESQL_DIALECT)
     _pool: AsyncConnectionPool | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -178,6 +182,19 @@ class PostgresReader(Reader):
             cursor = connection.cursor(row_factory=dict_row)
             await cursor.execute(sql.text, sql.parameters(values))
             return await cursor.fetchall()
+
+    async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
+        pool = await self._opened()
+        async with pool.connection() as connection:
+            cursors = []
+            # A pipeline sends every statement before waiting for the first answer.
+            async with connection.pipeline():
+                for prepared, values in queries:
+                    sql = prepared.sql(self.dialect)
+                    cursor = connection.cursor(row_factory=dict_row)
+                    await cursor.execute(sql.text, sql.parameters(values))
+                    cursors.append(cursor)
+            return [await cursor.fetchall() for cursor in cursors]
 
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():

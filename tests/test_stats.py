@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlmodel import Session
 
@@ -22,6 +23,7 @@ from app.models import (
     policies,
 )
 from app.stats.rates import achievement_rate, percent_of
+from app.stats.schemas import Achievement, PlanComparison
 from tests.conftest import Api
 
 STATS = "/api/v1/stats"
@@ -48,7 +50,7 @@ def test_percent_of_target_may_exceed_100() -> None:
 
 def test_published_block_is_the_documents_table(client: TestClient) -> None:
     response = client.get(f"{STATS}/achievement", params={"fiscal_year": "令和6年度"})
-    assert response.status_code == 200
+    _same_json_as_the_model(response)
     body = response.json()
     assert body["fiscal_year"] == 2024 and body["fiscal_year_label"] == "令和6年度"
     assert "unconfirmed stay in the denominator" in body["method"]
@@ -151,7 +153,9 @@ def test_targets_list_the_numeric_target_initiatives(client: TestClient) -> None
 
 
 def test_plans_compares_one_row_per_plan(client: TestClient) -> None:
-    body = client.get(f"{STATS}/plans", params={"fiscal_year": 2024}).json()
+    response = client.get(f"{STATS}/plans", params={"fiscal_year": 2024})
+    _same_json_as_the_model(response, PlanComparison)
+    body = response.json()
     [row] = body["items"]
     assert (row["municipality_code"], row["items"], row["published_rate"]) == ("172014", 8, 87.1)
 
@@ -162,6 +166,7 @@ def test_plans_compares_one_row_per_plan(client: TestClient) -> None:
         ({"fiscal_year": "R0"}, 422),
         ({"plan_id": 0}, 422),
         ({"plan_id": 999999}, 404),
+        ({"plan_id": 999999, "fiscal_year": 2024}, 404),
         ({"format": "xml"}, 422),
         ({"encoding": "latin-1"}, 422),
     ],
@@ -191,6 +196,18 @@ def test_etag_and_cache_follow_writes(api: Api) -> None:
     assert after.headers["etag"] != tag
     assert after.json()["total"]["not_achieved"] == 1
     assert after.json()["total"]["rate"] == 88.9  # 8 of 9
+    # An authorized request passes the kept answers by, so the route reads the data version
+    # itself, with the answer's statements: it must name the same version.
+    private = api.client.get(f"{STATS}/achievement", headers=api.editor)
+    assert private.headers["etag"] == after.headers["etag"]
+    assert "no-store" in private.headers["cache-control"]
+    assert private.content == after.content
+    for endpoint in ("trend", "summary", "targets", "plans"):
+        public = api.client.get(f"{STATS}/{endpoint}")
+        assert (
+            api.client.get(f"{STATS}/{endpoint}", headers=api.editor).headers["etag"]
+            == (public.headers["etag"])
+        )
 
 
 def test_plan_id_is_required_once_there_are_two_plans(api: Api) -> None:
@@ -211,8 +228,73 @@ def test_plan_id_is_required_once_there_are_two_plans(api: Api) -> None:
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "plan_id"]
     assert api.client.get(f"{STATS}/achievement", params={"plan_id": 1}).status_code == 200
-    rows = api.client.get(f"{STATS}/plans", params={"fiscal_year": 2024}).json()["items"]
+    answer = api.client.get(f"{STATS}/plans", params={"fiscal_year": 2024})
+    _same_json_as_the_model(answer, PlanComparison)
+    rows = answer.json()["items"]
     assert [row["municipality_code"] for row in rows] == ["011002", "172014"]
+    empty = dict.fromkeys(COUNT_FIELDS, 0) | {"rate": None, "published_items": None}
+    assert {name: rows[0][name] for name in empty} == empty  # a plan with nothing yet
+
+
+def _same_json_as_the_model(response: Any, model: type[BaseModel] = Achievement) -> None:
+    """Achievement and plans are shaped as plain data (app/stats/service.py); the JSON must
+    still be exactly what their response models would send."""
+    assert response.status_code == 200
+    assert (
+        response.content == model.model_validate_json(response.content).model_dump_json().encode()
+    )
+
+
+def test_achievement_of_a_plan_without_policies_and_a_policy_without_measures(api: Api) -> None:
+    created = api.client.post(
+        "/api/v1/plans",
+        json={
+            "slug": "other-city",
+            "title": "行政経営プラン",
+            "municipality_code": "011002",
+            "municipality_name": "札幌市",
+            "start_fiscal_year": 2024,
+            "end_fiscal_year": 2027,
+        },
+        headers=api.editor,
+    )
+    assert created.status_code == 201
+    plan_id = created.json()["id"]
+    params = {"plan_id": plan_id, "fiscal_year": "R6"}
+    empty = api.client.get(f"{STATS}/achievement", params=params)
+    _same_json_as_the_model(empty)
+    zero = dict.fromkeys(COUNT_FIELDS, 0) | {"rate": None}
+    assert empty.json() | {"method": None} == {
+        "plan_id": plan_id,
+        "fiscal_year": 2024,
+        "fiscal_year_label": "令和6年度",
+        "method": None,
+        "total": zero,
+        "policies": [],
+        "published": None,
+        "matches_published": False,
+    }
+    policy = api.client.post(
+        "/api/v1/policies",
+        json={"plan_id": plan_id, "number": 1, "title": "市民目線の行政サービス"},
+        headers=api.editor,
+    )
+    assert policy.status_code == 201, policy.text
+    one = api.client.get(f"{STATS}/achievement", params=params)
+    _same_json_as_the_model(one)
+    assert one.json()["policies"] == [
+        {"policy_id": policy.json()["id"], "number": 1, "title": "市民目線の行政サービス"}
+        | zero
+        | {"measures": []}
+    ]
+    csv_answer = api.client.get(f"{STATS}/achievement", params=params | {"format": "csv"})
+    assert csv_answer.status_code == 200
+    assert "achievement-other-city-2024.csv" in csv_answer.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(csv_answer.content.decode("utf-8-sig"))))
+    assert [row[:4] for row in rows[1:]] == [
+        ["total", "011002", "札幌市", "other-city"],
+        ["policy", "011002", "札幌市", "other-city"],
+    ]
 
 
 # -- the city's whole table, computed --------------------------------------------------------
@@ -251,7 +333,9 @@ def test_124_evaluations_reproduce_the_published_table(api: Api) -> None:
     _add_evaluated_initiatives(
         api.engine, 3, ["achieved"] * 30 + ["not_achieved"] * 6 + ["unconfirmed"] * 2
     )
-    body = api.client.get(f"{STATS}/achievement", params={"fiscal_year": 2024}).json()
+    answer = api.client.get(f"{STATS}/achievement", params={"fiscal_year": 2024})
+    _same_json_as_the_model(answer)
+    body = answer.json()
     assert body["matches_published"] is True
     assert (body["total"]["items"], body["total"]["achieved"], body["total"]["rate"]) == (
         124,
@@ -353,7 +437,9 @@ def test_every_figure_equals_a_brute_force_count(api: Api, data: st.DataObject) 
         # Writers move the data version on; so must a test that writes behind the API's back.
         connection.execute(update(data_version).values(version=data_version.c.version + 1))
     year = data.draw(st.sampled_from(years))
-    body = api.client.get(f"{STATS}/achievement", params={"fiscal_year": year}).json()
+    answer = api.client.get(f"{STATS}/achievement", params={"fiscal_year": year})
+    _same_json_as_the_model(answer)
+    body = answer.json()
     fields = (
         "items",
         "achieved",
@@ -379,3 +465,7 @@ def test_every_figure_equals_a_brute_force_count(api: Api, data: st.DataObject) 
     trend = api.client.get(f"{STATS}/trend").json()["years"]
     computed = {entry["fiscal_year"]: entry["computed"] for entry in trend}
     assert {name: computed[year][name] for name in fields} == summed
+    compared = api.client.get(f"{STATS}/plans", params={"fiscal_year": year})
+    _same_json_as_the_model(compared, PlanComparison)
+    [plan] = compared.json()["items"]
+    assert {name: plan[name] for name in fields} == summed

@@ -1,11 +1,13 @@
 """The achievement rate, exactly as the city computes it."""
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 METHOD = "achieved / evaluated items x 100, half up to 0.1; unconfirmed stay in the denominator"
 _TENTH = Decimal("0.1")
 
 
+@lru_cache(maxsize=65536)  # a pure function of two counts, asked for again and again
 def achievement_rate(achieved: int, items: int) -> float | None:
     """Return achieved ÷ items × 100 rounded half up (四捨五入) to 0.1, or None for no items.
 

@@ -5,11 +5,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.caching import read_cache_headers
+from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
     CsvOptions,
@@ -44,34 +45,53 @@ def _plan_info(plan: Any) -> tables.PlanInfo:
     return tables.PlanInfo(plan.municipality_code, plan.municipality_name, plan.slug)
 
 
-Built = tuple[BaseModel, Callable[[], tables.Table], str]
+# An answer (a model, or plain data in a model's field order: service.read_achievement), its
+# CSV table (made only when asked for) and the CSV file's name.
+Built = tuple[BaseModel | service.Values, Callable[[], tables.Table], str]
+# Computes the answer; asked with_version=True, it also reads the data version, first (so the
+# version can only be older than the data: an answer is never kept under a newer one).
+Compute = Callable[[bool], Awaitable[tuple[Built, int | None]]]
 
 
 async def _answer(
-    request: Request,
-    reader: Reader,
-    options: CsvOptions,
-    as_csv: bool,
-    compute: Callable[[], Awaitable[Built]],
+    request: Request, reader: Reader, options: CsvOptions, as_csv: bool, compute: Compute
 ) -> Response:
     """Serve from the cache while the data version holds; otherwise compute, render and keep.
 
-    The check of the data version and a cache hit stay on the event loop (app/reads.py), as
-    does the achievement of one plan (a few indexed reads); the other statistics may scan
-    many rows and are computed in a worker thread with a session of their own (_in_thread)."""
-    headers = await read_cache_headers(request, reader, "csv" if as_csv else "json")
-    tag = headers["ETag"]
+    The data version names the answer (its ETag, its key in the cache). Behind the kept
+    answers (app/answers.py) it has been read already. A conditional request reads it
+    before anything else, so that a 304 costs one primary-key read. Otherwise it is read
+    with the answer's own statements: on PostgreSQL in the same round trip, for the
+    achievement of one plan (service.read_achievement).
+
+    The achievement of one plan (a few indexed reads) is computed on the event loop
+    (app/reads.py); the other statistics may scan many rows and are computed in a worker
+    thread with a session of their own (_in_thread)."""
+    representation = "csv" if as_csv else "json"
     cache: AnswerCache = request.app.state.stats_cache
-    answer = cache.get(tag)
-    if answer is None:
-        model, table, filename = await compute()
-        answer = _render(model, table, filename, options, as_csv)
-        cache.put(tag, answer)
+    version = known_version(request)
+    if version is None and "if-none-match" in request.headers:
+        version = await read_version(reader)
+    if version is not None:
+        headers = headers_at(request, version, representation)  # raises NotModified: 304
+        kept = cache.get(headers["ETag"])
+        if kept is not None:
+            return _response(kept, headers)
+    (computed, table, filename), read = await compute(version is None)
+    if version is None:
+        assert read is not None
+        headers = headers_at(request, read, representation)
+    answer = _render(computed, table, filename, options, as_csv)
+    cache.put(headers["ETag"], answer)
+    return _response(answer, headers)
+
+
+def _response(answer: Cached, headers: dict[str, str]) -> Response:
     return Response(answer.body, media_type=answer.media_type, headers=headers | answer.headers)
 
 
 def _render(
-    model: BaseModel,
+    answer: BaseModel | service.Values,
     table: Callable[[], tables.Table],
     filename: str,
     options: CsvOptions,
@@ -83,19 +103,20 @@ def _render(
         return Cached(
             body, media_type(options), {"Content-Disposition": content_disposition(filename)}
         )
-    return Cached(model.model_dump_json().encode(), "application/json", {})
+    if isinstance(answer, BaseModel):
+        return Cached(answer.model_dump_json().encode(), "application/json", {})
+    return Cached(to_json(answer), "application/json", {})
 
 
-def _in_thread(
-    request: Request, build: Callable[[Session], Built]
-) -> Callable[[], Awaitable[Built]]:
+def _in_thread(request: Request, build: Callable[[Session], Built]) -> Compute:
     engine: Engine = request.app.state.engine
 
-    def run() -> Built:
+    def run(with_version: bool) -> tuple[Built, int | None]:
         with Session(engine) as session:
-            return build(session)
+            version = current_version(session) if with_version else None
+            return build(session), version
 
-    return lambda: run_in_threadpool(run)
+    return lambda with_version: run_in_threadpool(run, with_version)
 
 
 @router.get(
@@ -114,16 +135,23 @@ async def stats_achievement(
 ) -> Response:
     """Achievement rate (達成率) per policy and measure, beside the city's published figures."""
 
-    async def compute() -> Built:
-        plan = await service.read_plan(reader, plan_id)
-        year = fiscal_year or await service.read_default_year(reader, plan.id)
-        stats = await service.read_achievement(reader=reader, plan_id=plan.id, fiscal_year=year)
-        info = _plan_info(plan)
-        return (
+    async def compute(with_version: bool) -> tuple[Built, int | None]:
+        chosen, year, version = plan_id, fiscal_year, None
+        if chosen is None or year is None:  # the only plan, or the plan's latest year
+            if with_version:  # read first, as Compute promises
+                version, with_version = await read_version(reader), False
+            plan = await service.read_plan(reader, chosen)
+            chosen = plan.id
+            year = year or await service.read_default_year(reader, plan.id)
+        stats, info, read = await service.read_achievement(
+            reader=reader, plan_id=chosen, fiscal_year=year, with_version=with_version
+        )
+        built: Built = (
             stats,
-            lambda: tables.achievement_table(stats, info),
+            lambda: tables.achievement_table(Achievement.model_validate(stats), info),
             f"achievement-{info.slug}-{year}.csv",
         )
+        return built, version if read is None else read
 
     return await _answer(request, reader, options, wants_csv(request, format), compute)
 
@@ -208,7 +236,11 @@ async def stats_plans(
     def build(session: Session) -> Built:
         year = fiscal_year or service.default_fiscal_year(session, None)
         stats = service.plan_comparison(session=session, fiscal_year=year)
-        return stats, lambda: tables.plans_table(stats), f"plans-{year}.csv"
+        return (
+            stats,
+            lambda: tables.plans_table(PlanComparison.model_validate(stats)),
+            f"plans-{year}.csv",
+        )
 
     return await _answer(
         request, reader, options, wants_csv(request, format), _in_thread(request, build)

@@ -4,28 +4,20 @@ The queries per request are a fixed handful whatever the number of rows; Python 
 the per-measure (or per-plan) rows the database returns.
 """
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, select
 from sqlmodel import Session
 
+from app.caching import VERSION
 from app.errors import InvalidInput, NotFound
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
 from app.reads import Prepared, Reader
-from app.stats.rates import achievement_rate, percent_of
+from app.stats import tables
+from app.stats.rates import METHOD, achievement_rate, percent_of
 from app.stats.schemas import (
-    Achievement,
-    Counts,
-    MeasureStats,
-    PlanComparison,
-    PlanRow,
-    PolicyStats,
-    Published,
-    PublishedCounts,
-    PublishedPolicy,
     StatusCount,
     Summary,
     TargetRow,
@@ -39,6 +31,7 @@ from app.wareki import fiscal_year_label
 YEAR = bindparam("year", type_=Integer)  # the fiscal year counted, bound per execution
 PLAN = bindparam("plan_id", type_=Integer)
 COUNT_FIELDS = ("items", "achieved", "not_achieved", "unconfirmed", "no_status", "not_evaluated")
+Values = dict[str, Any]  # part of an answer as plain data, in its response model's field order
 
 
 def _is(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -74,14 +67,21 @@ def _counts_by(group: list[Any], where: list[Any]) -> Select[Any]:
     return select(*group, *_status_columns()).select_from(joined).where(*where).group_by(*group)
 
 
-def _counts(row: Any) -> Counts:
-    values = {name: int(row[name] or 0) for name in COUNT_FIELDS}
-    return Counts(**values, rate=achievement_rate(values["achieved"], values["items"]))
+def _counts(row: Mapping[Any, Any]) -> Values:
+    """The counts of one aggregate row, with their rate."""
+    counts: Values = {name: int(row[name] or 0) for name in COUNT_FIELDS}
+    counts["rate"] = achievement_rate(counts["achieved"], counts["items"])
+    return counts
 
 
-def _add(rows: list[Counts]) -> Counts:
-    values = {name: sum(getattr(row, name) for row in rows) for name in COUNT_FIELDS}
-    return Counts(**values, rate=achievement_rate(values["achieved"], values["items"]))
+def _add(parts: Iterable[Mapping[str, Any]]) -> Values:
+    """The sum of several counts, with its own rate (never an average of rates)."""
+    totals: Values = dict.fromkeys(COUNT_FIELDS, 0)
+    for part in parts:
+        for name in COUNT_FIELDS:
+            totals[name] += part[name]
+    totals["rate"] = achievement_rate(totals["achieved"], totals["items"])
+    return totals
 
 
 _PLAN_COLUMNS = (
@@ -157,57 +157,58 @@ _PUBLISHED = (
 )
 
 
-def _published(session: Session, plan_id: int, fiscal_year: int) -> Published | None:
+def _published(session: Session, plan_id: int, fiscal_year: int) -> Values | None:
     """The report of that year with its lines (one query), or None."""
     rows = session.execute(_PUBLISHED, {"plan_id": plan_id, "year": fiscal_year}).mappings()
     return _published_from(list(rows))
 
 
-def _published_from(rows: list[Any]) -> Published | None:
+def _published_from(rows: Sequence[Mapping[Any, Any]]) -> Values | None:
+    """The `Published` block from the rows of _PUBLISHED, or None when there is no report."""
     if not rows:
         return None
-    by_policy = [
-        PublishedPolicy(
-            policy_id=row["policy_id"],
-            number=row["number"],
-            items=row["items"],
-            achieved=row["achieved"],
-            unconfirmed=row["unconfirmed"],
-            rate=achievement_rate(row["achieved"], row["items"]),
-        )
+    lines = [
+        {
+            "policy_id": row["policy_id"],
+            "number": row["number"],
+            "items": row["items"],
+            "achieved": row["achieved"],
+            "unconfirmed": row["unconfirmed"],
+            "rate": achievement_rate(row["achieved"], row["items"]),
+        }
         for row in rows
         if row["policy_id"] is not None
     ]
-    items = sum(line.items for line in by_policy)
-    achieved = sum(line.achieved for line in by_policy)
-    total = PublishedCounts(
-        items=items,
-        achieved=achieved,
-        unconfirmed=sum(line.unconfirmed for line in by_policy),
-        rate=achievement_rate(achieved, items),
-    )
-    return Published(
-        report_id=rows[0]["id"],
-        title=rows[0]["title"],
-        source=rows[0]["source"],
-        total=total,
-        policies=by_policy,
-    )
+    items = sum(line["items"] for line in lines)
+    achieved = sum(line["achieved"] for line in lines)
+    return {
+        "report_id": rows[0]["id"],
+        "title": rows[0]["title"],
+        "source": rows[0]["source"],
+        "total": {
+            "items": items,
+            "achieved": achieved,
+            "unconfirmed": sum(line["unconfirmed"] for line in lines),
+            "rate": achievement_rate(achieved, items),
+        },
+        "policies": lines,
+    }
 
 
-def _agree(computed: Counts, published: PublishedCounts | None) -> bool:
+def _agree(computed: Mapping[str, Any], published: Mapping[str, Any] | None) -> bool:
     if published is None:
-        return computed.items == 0
-    return (computed.items, computed.achieved, computed.unconfirmed) == (
-        published.items,
-        published.achieved,
-        published.unconfirmed,
-    )
+        return bool(computed["items"] == 0)
+    return all(computed[name] == published[name] for name in ("items", "achieved", "unconfirmed"))
 
 
 def _achievement_query() -> Select[Any]:
-    """Counts per measure of a plan, with its policy; policies without measures too."""
+    """Counts per measure of one plan, with its policy, its plan's names, and a row for a
+    policy without measures; a plan without policies gives one row of nulls, and a plan
+    that does not exist gives none (so no other read is needed to tell a 404)."""
     keys = (
+        plans.c.slug.label("plan_slug"),
+        plans.c.municipality_code,
+        plans.c.municipality_name,
         policies.c.id.label("policy_id"),
         policies.c.number.label("policy_number"),
         policies.c.title.label("policy_title"),
@@ -216,7 +217,8 @@ def _achievement_query() -> Select[Any]:
         measures.c.title.label("measure_title"),
     )
     joined = (
-        policies.outerjoin(measures, measures.c.policy_id == policies.c.id)
+        plans.outerjoin(policies, policies.c.plan_id == plans.c.id)
+        .outerjoin(measures, measures.c.policy_id == policies.c.id)
         .outerjoin(initiatives, initiatives.c.measure_id == measures.c.id)
         .outerjoin(
             evaluations,
@@ -229,75 +231,107 @@ def _achievement_query() -> Select[Any]:
     return (
         select(*keys, *_status_columns())
         .select_from(joined)
-        .where(policies.c.plan_id == PLAN)
+        .where(plans.c.id == PLAN)
         .group_by(*keys)
         .order_by(policies.c.number, measures.c.number)
     )
 
 
-_ACHIEVEMENT = _achievement_query()  # built once: only the bound values change
+ACHIEVEMENT = Prepared(_achievement_query())  # built once: only the bound values change
+PUBLISHED = Prepared(_PUBLISHED)
 
 
-def achievement(*, session: Session, plan_id: int, fiscal_year: int) -> Achievement:
+async def read_achievement(
+    *, reader: Reader, plan_id: int, fiscal_year: int, with_version: bool = False
+) -> tuple[Values, tables.PlanInfo, int | None]:
+    """The achievement of one plan, as plain data in the field order of `Achievement`; the
+    plan's names (for a CSV file); and, asked for, the data version, read first.
+
+    The statements go together: on PostgreSQL in one round trip (Reader.batch). The answer
+    is built from plain dicts, not validated models: shaping through pydantic took longer
+    than the aggregate itself (bench/README.md), and tests/test_stats.py checks that this
+    data validates as `Achievement` and serializes to the same JSON as the model would.
+    """
     values = {"plan_id": plan_id, "year": fiscal_year}
-    rows = list(session.execute(_ACHIEVEMENT, values).mappings())
-    published = _published(session, plan_id, fiscal_year)
-    return _achievement_from(rows, published, plan_id, fiscal_year)
+    statements = [(ACHIEVEMENT, values), (PUBLISHED, values)]
+    if with_version:
+        statements.insert(0, (VERSION, {}))
+    *versions, rows, published = await reader.batch(*statements)
+    if not rows:
+        raise NotFound(f"plan {plan_id} does not exist")
+    first = rows[0]
+    info = tables.PlanInfo(
+        first["municipality_code"], first["municipality_name"], first["plan_slug"]
+    )
+    version = None
+    if with_version:  # the version row's value, or 0 before the first write (read_version)
+        version = versions[0][0]["version"] if versions[0] else 0
+    return _achievement_from(rows, _published_from(published), plan_id, fiscal_year), info, version
 
 
 def _achievement_from(
-    rows: list[Any], published: Published | None, plan_id: int, fiscal_year: int
-) -> Achievement:
+    rows: Sequence[Mapping[str, Any]],
+    published: Values | None,
+    plan_id: int,
+    fiscal_year: int,
+) -> Values:
     """Shape the per-measure counts and the published report into the answer."""
-    titles: dict[int, tuple[int, str]] = {}
-    by_policy: dict[int, list[MeasureStats]] = defaultdict(list)
+    policies_by_id: dict[int, Values] = {}
     for row in rows:
-        titles[row["policy_id"]] = (row["policy_number"], row["policy_title"])
-        if row["measure_id"] is None:
-            continue  # a policy without measures yet
-        by_policy[row["policy_id"]].append(
-            MeasureStats(
-                measure_id=row["measure_id"],
-                number=row["measure_number"],
-                title=row["measure_title"],
-                **_counts(row).model_dump(),
+        policy_id = row["policy_id"]
+        if policy_id is None:
+            continue  # a plan without policies yet
+        policy = policies_by_id.get(policy_id)
+        if policy is None:
+            policy = policies_by_id[policy_id] = {
+                "policy_id": policy_id,
+                "number": row["policy_number"],
+                "title": row["policy_title"],
+                "measures": [],
+            }
+        if row["measure_id"] is not None:  # else a policy without measures yet
+            policy["measures"].append(
+                {
+                    "measure_id": row["measure_id"],
+                    "number": row["measure_number"],
+                    "title": row["measure_title"],
+                    **_counts(row),
+                }
             )
-        )
     policy_stats = [
-        PolicyStats(
-            policy_id=policy_id,
-            number=number,
-            title=title,
-            measures=by_policy[policy_id],
-            **_add(list(by_policy[policy_id])).model_dump(),
-        )
-        for policy_id, (number, title) in titles.items()
+        {
+            "policy_id": policy["policy_id"],
+            "number": policy["number"],
+            "title": policy["title"],
+            **_add(policy["measures"]),
+            "measures": policy["measures"],
+        }
+        for policy in policies_by_id.values()
     ]
-    total = _add(list(policy_stats))
-    matches = published is not None and _agree(total, published.total)
+    total = _add(policy_stats)
+    matches = published is not None and _agree(total, published["total"])
     if published is not None:
-        lines = {line.policy_id: line for line in published.policies}
+        lines = {line["policy_id"]: line for line in published["policies"]}
         matches = matches and all(
-            _agree(policy, lines.get(policy.policy_id)) for policy in policy_stats
+            _agree(policy, lines.get(policy["policy_id"])) for policy in policy_stats
         )
-        known = {policy.policy_id for policy in policy_stats}
-        matches = matches and all(line.policy_id in known for line in published.policies)
-    return Achievement(
-        plan_id=plan_id,
-        fiscal_year=fiscal_year,
-        fiscal_year_label=fiscal_year_label(fiscal_year),
-        total=total,
-        policies=policy_stats,
-        published=published,
-        matches_published=matches,
-    )
+        known = policies_by_id.keys()
+        matches = matches and all(line["policy_id"] in known for line in published["policies"])
+    return {
+        "plan_id": plan_id,
+        "fiscal_year": fiscal_year,
+        "fiscal_year_label": fiscal_year_label(fiscal_year),
+        "method": METHOD,
+        "total": total,
+        "policies": policy_stats,
+        "published": published,
+        "matches_published": matches,
+    }
 
 
-# The achievement of one plan is a handful of indexed reads whatever the size of the database
-# (bench/README.md), so it is also served on the event loop (app/reads.py). The other
-# statistics scan a plan or all plans, and run in a worker thread with a session.
-_PREPARED_ACHIEVEMENT = Prepared(_ACHIEVEMENT)
-_PREPARED_PUBLISHED = Prepared(_PUBLISHED)
+# The achievement of one plan is a few indexed reads whatever the size of the database
+# (bench/README.md), so it is served on the event loop (app/reads.py). The other statistics
+# scan a plan or all plans, and run in a worker thread with a session.
 _PLAN_BY_ID = Prepared(select(*_PLAN_COLUMNS).where(plans.c.id == PLAN))
 _FIRST_PLANS = Prepared(select(*_PLAN_COLUMNS).order_by(plans.c.id).limit(2))
 _LATEST_EVALUATED = Prepared(
@@ -332,13 +366,6 @@ async def read_default_year(reader: Reader, plan_id: int) -> int:
     raise InvalidInput.at(["query", "fiscal_year"], "there is no data to choose a year from")
 
 
-async def read_achievement(*, reader: Reader, plan_id: int, fiscal_year: int) -> Achievement:
-    """achievement, through the reader."""
-    rows = await reader.all(_PREPARED_ACHIEVEMENT, plan_id=plan_id, year=fiscal_year)
-    published = await reader.all(_PREPARED_PUBLISHED, plan_id=plan_id, year=fiscal_year)
-    return _achievement_from(rows, _published_from(published), plan_id, fiscal_year)
-
-
 def trend(*, session: Session, plan_id: int) -> Trend:
     plan = session.execute(
         select(plans.c.start_fiscal_year, plans.c.end_fiscal_year).where(plans.c.id == plan_id)
@@ -351,13 +378,14 @@ def trend(*, session: Session, plan_id: int) -> Trend:
         found = session.execute(query, {"year": year}).mappings().first()
         computed = _counts(found) if found is not None else _add([])
         published = _published(session, plan_id, year)
+        reported = published["total"] if published else None
         rows.append(
             YearStats(
                 fiscal_year=year,
                 fiscal_year_label=fiscal_year_label(year),
                 computed=computed,
-                published=published.total if published else None,
-                matches_published=published is not None and _agree(computed, published.total),
+                published=reported,
+                matches_published=reported is not None and _agree(computed, reported),
             )
         )
     return Trend(plan_id=plan_id, years=rows)
@@ -467,57 +495,80 @@ def targets(*, session: Session, plan_id: int, fiscal_year: int) -> Targets:
     )
 
 
-def plan_comparison(*, session: Session, fiscal_year: int) -> PlanComparison:
-    computed = {
-        row["plan_id"]: _counts(row)
-        for row in session.execute(
-            _counts_by([initiatives.c.plan_id], []), {"year": fiscal_year}
-        ).mappings()
-    }
-    published = {
-        row.plan_id: row
-        for row in session.execute(
-            select(
-                reports.c.plan_id,
-                func.sum(report_lines.c["items"]).label("items"),
-                func.sum(report_lines.c.achieved).label("achieved"),
-                func.sum(report_lines.c.unconfirmed).label("unconfirmed"),
-            )
-            .join(report_lines, report_lines.c.report_id == reports.c.id)
-            .where(reports.c.fiscal_year == fiscal_year)
-            .group_by(reports.c.plan_id)
-        )
-    }
-    empty = _add([])
-    items = []
-    for plan in session.execute(
+# The aggregate of /stats/plans: the counts of every plan for one fiscal year (also run by
+# bench/ as its floor).
+_PLAN_COUNTS = _counts_by([initiatives.c.plan_id], [])
+PLAN_COUNTS = Prepared(_PLAN_COUNTS)
+
+
+def _plans_query() -> Select[Any]:
+    """One row per plan: its names, its counts (_PLAN_COUNTS) and its published totals."""
+    counts = _PLAN_COUNTS.subquery("counts")
+    reported = (
         select(
-            plans.c.id,
+            reports.c.plan_id,
+            func.sum(report_lines.c["items"]).label("items"),
+            func.sum(report_lines.c.achieved).label("achieved"),
+            func.sum(report_lines.c.unconfirmed).label("unconfirmed"),
+        )
+        .join(report_lines, report_lines.c.report_id == reports.c.id)
+        .where(reports.c.fiscal_year == YEAR)
+        .group_by(reports.c.plan_id)
+        .subquery("reported")
+    )
+    return (
+        select(
+            plans.c.id.label("plan_id"),
             plans.c.slug,
             plans.c.title,
             plans.c.municipality_code,
             plans.c.municipality_name,
-        ).order_by(plans.c.municipality_code, plans.c.start_fiscal_year, plans.c.id)
-    ).mappings():
-        reported = published.get(plan["id"])
-        items.append(
-            PlanRow(
-                plan_id=plan["id"],
-                slug=plan["slug"],
-                title=plan["title"],
-                municipality_code=plan["municipality_code"],
-                municipality_name=plan["municipality_name"],
-                **computed.get(plan["id"], empty).model_dump(),
-                published_items=int(reported.items) if reported else None,
-                published_achieved=int(reported.achieved) if reported else None,
-                published_unconfirmed=int(reported.unconfirmed) if reported else None,
-                published_rate=(
-                    achievement_rate(int(reported.achieved), int(reported.items))
-                    if reported
-                    else None
-                ),
+            *(counts.c[name] for name in COUNT_FIELDS),
+            reported.c["items"].label("published_items"),
+            reported.c.achieved.label("published_achieved"),
+            reported.c.unconfirmed.label("published_unconfirmed"),
+        )
+        .select_from(
+            plans.outerjoin(counts, counts.c.plan_id == plans.c.id).outerjoin(
+                reported, reported.c.plan_id == plans.c.id
             )
         )
-    return PlanComparison(
-        fiscal_year=fiscal_year, fiscal_year_label=fiscal_year_label(fiscal_year), items=items
+        .order_by(plans.c.municipality_code, plans.c.start_fiscal_year, plans.c.id)
     )
+
+
+_PLANS = _plans_query()
+
+
+def plan_comparison(*, session: Session, fiscal_year: int) -> Values:
+    """Every plan's figures for one fiscal year (one statement), as plain data in the field
+    order of `PlanComparison` (tests/test_stats.py checks it against the model)."""
+    items = []
+    for row in session.execute(_PLANS, {"year": fiscal_year}).mappings():
+        reported = row["published_items"] is not None
+        achieved = int(row["published_achieved"]) if reported else None
+        listed = int(row["published_items"]) if reported else None
+        items.append(
+            {
+                "plan_id": row["plan_id"],
+                "slug": row["slug"],
+                "title": row["title"],
+                "municipality_code": row["municipality_code"],
+                "municipality_name": row["municipality_name"],
+                **_counts(row),
+                "published_items": listed,
+                "published_achieved": achieved,
+                "published_unconfirmed": int(row["published_unconfirmed"]) if reported else None,
+                "published_rate": (
+                    achievement_rate(achieved, listed)
+                    if achieved is not None and listed is not None
+                    else None
+                ),
+            }
+        )
+    return {
+        "fiscal_year": fiscal_year,
+        "fiscal_year_label": fiscal_year_label(fiscal_year),
+        "method": METHOD,
+        "items": items,
+    }
