@@ -31,6 +31,7 @@ from app.measures.router import router as measures_router
 from app.migrate import head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
+from app.query import query_components
 from app.ratelimit import WriteRateLimit
 from app.reads import make_reader
 from app.reports.router import router as reports_router
@@ -163,8 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _declare_extra_schemas(app: FastAPI) -> None:
-    """Add the schemas routes refer to by hand: Problem (every error response) and the JSON
-    bodies of the bulk routes, which read their body themselves (JSON or CSV)."""
+    """Add the schemas routes refer to by hand: Problem (every error response), the JSON
+    bodies of the bulk routes, which read their body themselves (JSON or CSV), and the enums
+    of the query models (app/query.py)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -176,6 +178,8 @@ def _declare_extra_schemas(app: FastAPI) -> None:
                 for name, nested in definition.pop("$defs", {}).items():
                     components.setdefault(name, nested)
                 components[model.__name__] = definition
+            for name, definition in query_components().items():
+                components.setdefault(name, definition)
             _declare_bearer_auth(schema)
             _parameters_without_null(schema)
             app.openapi_schema = schema

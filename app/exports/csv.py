@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput
 
@@ -54,24 +55,35 @@ class CsvOptions:
     header: HeaderLanguage
 
 
+BOM_DOC = "Start UTF-8 with a byte order mark, so Excel reads it right."
+ENCODING_DOC = "utf-8, or cp932 for older Japanese Excel."
+HEADER_DOC = "Column names in Japanese (ja) or English (en)."
+FORMAT_DOC = "json (default) or csv; `Accept: text/csv` works too."
+
+
 async def csv_options(
-    bom: Annotated[
-        bool, Query(description="Start UTF-8 with a byte order mark, so Excel reads it right.")
-    ] = True,
-    encoding: Annotated[
-        Encoding, Query(description="utf-8, or cp932 for older Japanese Excel.")
-    ] = Encoding.utf8,
-    header: Annotated[
-        HeaderLanguage, Query(description="Column names in Japanese (ja) or English (en).")
-    ] = HeaderLanguage.ja,
+    bom: Annotated[bool, Query(description=BOM_DOC)] = True,
+    encoding: Annotated[Encoding, Query(description=ENCODING_DOC)] = Encoding.utf8,
+    header: Annotated[HeaderLanguage, Query(description=HEADER_DOC)] = HeaderLanguage.ja,
 ) -> CsvOptions:
     return CsvOptions(bom=bom, encoding=encoding, header=header)
 
 
 CsvOptionsDep = Annotated[CsvOptions, Depends(csv_options)]
-FormatQuery = Annotated[
-    Format | None, Query(description="json (default) or csv; `Accept: text/csv` works too.")
-]
+
+
+class CsvQuery(BaseModel):
+    """The format and CSV options of a read that answers JSON or CSV, as a query model
+    (app/query.py): the same parameters as FORMAT_DOC and csv_options document."""
+
+    format: Format | None = Field(default=None, description=FORMAT_DOC)
+    bom: bool = Field(default=True, description=BOM_DOC)
+    encoding: Encoding = Field(default=Encoding.utf8, description=ENCODING_DOC)
+    header: HeaderLanguage = Field(default=HeaderLanguage.ja, description=HEADER_DOC)
+
+    @property
+    def options(self) -> CsvOptions:
+        return CsvOptions(bom=self.bom, encoding=self.encoding, header=self.header)
 
 
 def wants_csv(request: Request, format: Format | None) -> bool:

@@ -1,10 +1,14 @@
-"""Statistics in JSON or CSV, cached per data version (see app/stats/cache.py)."""
+"""Statistics in JSON or CSV, cached per data version (see app/stats/cache.py).
+
+The routes take their query as one model (app/query.py): their six parameters, validated one
+by one by FastAPI, cost more than the aggregate query of one plan (bench/README.md).
+"""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -14,26 +18,50 @@ from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
     CsvOptions,
-    CsvOptionsDep,
-    FormatQuery,
+    CsvQuery,
     content_disposition,
     media_type,
     render_csv,
     wants_csv,
 )
 from app.fields import FiscalYear
-from app.http import IdFilter
-from app.reads import Reader, ReaderDep
+from app.http import MAX_ID, Digits
+from app.query import parse_query, query_openapi
+from app.reads import Reader
 from app.stats import service, tables
 from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
-FiscalYearQuery = Annotated[
-    FiscalYear | None, Query(description="Default: the latest fiscal year evaluated.")
-]
-PlanQuery = Annotated[IdFilter, Query(description="May be left out while exactly one plan exists.")]
+
+class PlanQuery(BaseModel):
+    plan_id: Annotated[
+        int | None,
+        Field(ge=1, le=MAX_ID, description="May be left out while exactly one plan exists."),
+        Digits,
+    ] = None
+
+
+class YearQuery(BaseModel):
+    fiscal_year: FiscalYear | None = Field(
+        default=None, description="Default: the latest fiscal year evaluated."
+    )
+
+
+# The query of each route; bases listed last come first in the docs.
+class PlanStatsQuery(CsvQuery, PlanQuery):
+    pass
+
+
+class PlanYearStatsQuery(CsvQuery, YearQuery, PlanQuery):
+    pass
+
+
+class YearStatsQuery(CsvQuery, YearQuery):
+    pass
+
+
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
     304: {"description": "Not Modified"},
@@ -53,9 +81,7 @@ Built = tuple[BaseModel | service.Values, Callable[[], tables.Table], str]
 Compute = Callable[[bool], Awaitable[tuple[Built, int | None]]]
 
 
-async def _answer(
-    request: Request, reader: Reader, options: CsvOptions, as_csv: bool, compute: Compute
-) -> Response:
+async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Response:
     """Serve from the cache while the data version holds; otherwise compute, render and keep.
 
     The data version names the answer (its ETag, its key in the cache). Behind the kept
@@ -67,7 +93,9 @@ async def _answer(
     The achievement of one plan (a few indexed reads) is computed on the event loop
     (app/reads.py); the other statistics may scan many rows and are computed in a worker
     thread with a session of their own (_in_thread)."""
+    as_csv = wants_csv(request, query.format)
     representation = "csv" if as_csv else "json"
+    reader: Reader = request.app.state.reader
     cache: AnswerCache = request.app.state.stats_cache
     version = known_version(request)
     if version is None and "if-none-match" in request.headers:
@@ -81,7 +109,7 @@ async def _answer(
     if version is None:
         assert read is not None
         headers = headers_at(request, read, representation)
-    answer = _render(computed, table, filename, options, as_csv)
+    answer = _render(computed, table, filename, query.options, as_csv)
     cache.put(headers["ETag"], answer)
     return _response(answer, headers)
 
@@ -124,19 +152,15 @@ def _in_thread(request: Request, build: Callable[[Session], Built]) -> Compute:
     operation_id="stats_achievement",
     response_model=Achievement,
     responses=RESPONSES,
+    openapi_extra=query_openapi(PlanYearStatsQuery),
 )
-async def stats_achievement(
-    request: Request,
-    reader: ReaderDep,
-    options: CsvOptionsDep,
-    plan_id: PlanQuery = None,
-    fiscal_year: FiscalYearQuery = None,
-    format: FormatQuery = None,
-) -> Response:
+async def stats_achievement(request: Request) -> Response:
     """Achievement rate (達成率) per policy and measure, beside the city's published figures."""
+    query = parse_query(request, PlanYearStatsQuery)
+    reader: Reader = request.app.state.reader
 
     async def compute(with_version: bool) -> tuple[Built, int | None]:
-        chosen, year, version = plan_id, fiscal_year, None
+        chosen, year, version = query.plan_id, query.fiscal_year, None
         if chosen is None or year is None:  # the only plan, or the plan's latest year
             if with_version:  # read first, as Compute promises
                 version, with_version = await read_version(reader), False
@@ -153,88 +177,83 @@ async def stats_achievement(
         )
         return built, version if read is None else read
 
-    return await _answer(request, reader, options, wants_csv(request, format), compute)
+    return await _answer(request, query, compute)
 
 
-@router.get("/trend", operation_id="stats_trend", response_model=Trend, responses=RESPONSES)
-async def stats_trend(
-    request: Request,
-    reader: ReaderDep,
-    options: CsvOptionsDep,
-    plan_id: PlanQuery = None,
-    format: FormatQuery = None,
-) -> Response:
+@router.get(
+    "/trend",
+    operation_id="stats_trend",
+    response_model=Trend,
+    responses=RESPONSES,
+    openapi_extra=query_openapi(PlanStatsQuery),
+)
+async def stats_trend(request: Request) -> Response:
     """The totals of every fiscal year of the plan, computed and published."""
+    query = parse_query(request, PlanStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, plan_id)
+        plan = service.resolve_plan(session, query.plan_id)
         stats = service.trend(session=session, plan_id=plan.id)
         info = _plan_info(plan)
         return stats, lambda: tables.trend_table(stats, info), f"trend-{info.slug}.csv"
 
-    return await _answer(
-        request, reader, options, wants_csv(request, format), _in_thread(request, build)
-    )
+    return await _answer(request, query, _in_thread(request, build))
 
 
-@router.get("/summary", operation_id="stats_summary", response_model=Summary, responses=RESPONSES)
-async def stats_summary(
-    request: Request,
-    reader: ReaderDep,
-    options: CsvOptionsDep,
-    plan_id: PlanQuery = None,
-    format: FormatQuery = None,
-) -> Response:
+@router.get(
+    "/summary",
+    operation_id="stats_summary",
+    response_model=Summary,
+    responses=RESPONSES,
+    openapi_extra=query_openapi(PlanStatsQuery),
+)
+async def stats_summary(request: Request) -> Response:
     """Counts of the plan's structure and of its evaluations by status and year."""
+    query = parse_query(request, PlanStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, plan_id)
+        plan = service.resolve_plan(session, query.plan_id)
         stats = service.summary(session=session, plan_id=plan.id)
         info = _plan_info(plan)
         return stats, lambda: tables.summary_table(stats, info), f"summary-{info.slug}.csv"
 
-    return await _answer(
-        request, reader, options, wants_csv(request, format), _in_thread(request, build)
-    )
+    return await _answer(request, query, _in_thread(request, build))
 
 
-@router.get("/targets", operation_id="stats_targets", response_model=Targets, responses=RESPONSES)
-async def stats_targets(
-    request: Request,
-    reader: ReaderDep,
-    options: CsvOptionsDep,
-    plan_id: PlanQuery = None,
-    fiscal_year: FiscalYearQuery = None,
-    format: FormatQuery = None,
-) -> Response:
+@router.get(
+    "/targets",
+    operation_id="stats_targets",
+    response_model=Targets,
+    responses=RESPONSES,
+    openapi_extra=query_openapi(PlanYearStatsQuery),
+)
+async def stats_targets(request: Request) -> Response:
     """Initiatives with numeric targets (数値目標): target, actual and percent of target."""
+    query = parse_query(request, PlanYearStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, plan_id)
-        year = fiscal_year or service.default_fiscal_year(session, plan.id)
+        plan = service.resolve_plan(session, query.plan_id)
+        year = query.fiscal_year or service.default_fiscal_year(session, plan.id)
         stats = service.targets(session=session, plan_id=plan.id, fiscal_year=year)
         info = _plan_info(plan)
         return stats, lambda: tables.targets_table(stats, info), f"targets-{info.slug}-{year}.csv"
 
-    return await _answer(
-        request, reader, options, wants_csv(request, format), _in_thread(request, build)
-    )
+    return await _answer(request, query, _in_thread(request, build))
 
 
 @router.get(
-    "/plans", operation_id="stats_plans", response_model=PlanComparison, responses=RESPONSES
+    "/plans",
+    operation_id="stats_plans",
+    response_model=PlanComparison,
+    responses=RESPONSES,
+    openapi_extra=query_openapi(YearStatsQuery),
 )
-async def stats_plans(
-    request: Request,
-    reader: ReaderDep,
-    options: CsvOptionsDep,
-    fiscal_year: FiscalYearQuery = None,
-    format: FormatQuery = None,
-) -> Response:
+async def stats_plans(request: Request) -> Response:
     """One row per plan (municipality) with its totals and rate, to compare cities."""
+    query = parse_query(request, YearStatsQuery)
 
     def build(session: Session) -> Built:
-        year = fiscal_year or service.default_fiscal_year(session, None)
+        year = query.fiscal_year or service.default_fiscal_year(session, None)
         stats = service.plan_comparison(session=session, fiscal_year=year)
         return (
             stats,
@@ -242,6 +261,4 @@ async def stats_plans(
             f"plans-{year}.csv",
         )
 
-    return await _answer(
-        request, reader, options, wants_csv(request, format), _in_thread(request, build)
-    )
+    return await _answer(request, query, _in_thread(request, build))
