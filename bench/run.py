@@ -398,7 +398,8 @@ class Endpoint:
 
 def achievement_sql(plan_id: int, year: int) -> str:
     """Our achievement aggregate in plain SQL: evaluations of a year by status, per measure of
-    a plan (app/stats/service.py, _achievement_query), for Datasette's ?sql=."""
+    a plan (app/stats/service.py, _achievement_query, less the plan's names it also reads),
+    for Datasette's ?sql=."""
     counted = {
         "achieved": "e.status = 'achieved'",
         "not_achieved": "e.status = 'not_achieved'",

@@ -8,13 +8,14 @@ For each database and size (the number of evaluations, about), it
 1. builds a database through the real migrations (`app.migrate.upgrade`) holding municipalities'
    plans of 150 initiatives over fiscal years 2023-2026 (1,741 plans at 1M, the number of
    Japanese municipalities; proportionally fewer below), then ANALYZE;
-2. times the service functions alone (every statement of the answer plus the Python that
-   shapes it, no HTTP);
-3. starts the real server (uvicorn app.main:app, one worker, 127.0.0.1, an ephemeral port) with
-   STATS_CACHE_SIZE=0 and ANSWER_CACHE_BYTES=0 (nothing cached) and times, in alternation,
-   the floor (the aggregate SQL the endpoints run, built by the app's `service._counts_by`,
-   in a bare loop on an SQLAlchemy Core connection) and the same answer over HTTP; then
-   loads it with wrk;
+2. starts the real server (uvicorn app.main:app, one worker, 127.0.0.1, an ephemeral port) with
+   STATS_CACHE_SIZE=0 and ANSWER_CACHE_BYTES=0 (nothing cached), and beside it the floor
+   behind a bare ASGI app (bench/apps/floor.py) and a bare ASGI app answering a constant
+   (bench/apps/bare.py);
+3. times in turn, round after round: the floor (the endpoint's aggregate SQL, the service's own
+   statement, run by the bare driver: sqlite3 or psycopg), the service's computation without
+   HTTP, the floor over HTTP, the uncached server over HTTP, and the bare round trip; then
+   loads the uncached server with wrk;
 4. starts it again as deployed (the statistics cache and the answers kept per data version,
    app/answers.py: warm) and measures it with wrk against GET /api/v1/initiatives/{id};
 5. prints the figures, checks them against the targets and writes them into bench/README.md
