@@ -13,8 +13,17 @@ each at most `max_item_bytes`, up to `max_bytes` in all per process (least recen
 first out). Conditional requests (`If-None-Match`) go to the route, which answers 304 itself.
 The headers that depend on the request rather than the data (CORS, security headers) are
 added outside this middleware, on every answer, as before.
+
+Large answers are also kept gzip-compressed, made once when the answer is kept, and a client
+that accepts gzip (browsers, curl --compressed, Python's requests and httpx) gets those
+bytes: a statistic of every municipality's plan is half a megabyte of JSON, and sending it is
+most of what a warm answer costs (bench/README.md). Nothing is compressed per request: the
+first answer of a data version goes out as the route wrote it, and answers not kept (too
+large, streamed exports, authorized or conditional requests) are never compressed. Every
+answer that may have a compressed variant says `Vary: Accept-Encoding`.
 """
 
+import gzip
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -24,13 +33,73 @@ from app.caching import DATA_VERSION_KEY, read_version
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, bytes]
+Headers = tuple[tuple[bytes, bytes], ...]
+GZIP_MIN_BYTES = 4096  # below this, a compressed copy saves too little to be worth keeping
+GZIP_LEVEL = 6
+_COMPRESSIBLE = (b"application/json", b"text/csv")
 
 
 class Answer(NamedTuple):
     # Tuples of bytes only: once kept, the garbage collector stops tracking them, so thousands
     # of kept answers do not slow its passes down.
-    headers: tuple[tuple[bytes, bytes], ...]
+    headers: Headers
     body: bytes
+    gzip_headers: Headers = ()  # with the gzip body: its Content-Encoding and Content-Length
+    gzip_body: bytes = b""  # empty when the answer is not worth compressing
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzip_body)
+
+
+def accepts_gzip(accept_encoding: bytes) -> bool:
+    """Whether an Accept-Encoding value accepts gzip (`gzip`, `*`, not with q=0)."""
+    accepted = False
+    for item in accept_encoding.lower().split(b","):
+        coding, _, params = item.strip().partition(b";")
+        if coding.strip() not in (b"gzip", b"x-gzip", b"*"):
+            continue
+        quality = params.strip().removeprefix(b"q=").strip() if b"q=" in params else b"1"
+        try:
+            accepted = float(quality) > 0
+        except ValueError:
+            accepted = False
+        if coding.strip() != b"*":
+            return accepted
+    return accepted
+
+
+def worth_compressing(headers: Headers | list[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer with these headers gets a gzip copy: JSON or CSV, not already
+    encoded, of a declared length of at least GZIP_MIN_BYTES."""
+    found = dict(headers)
+    length = found.get(b"content-length", b"0")
+    return (
+        b"content-encoding" not in found
+        and found.get(b"content-type", b"").startswith(_COMPRESSIBLE)
+        and length.isdigit()
+        and int(length) >= GZIP_MIN_BYTES
+    )
+
+
+def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """headers, with Accept-Encoding added to Vary."""
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            headers[index] = (name, value + b", Accept-Encoding")
+            return headers
+    headers.append((b"vary", b"Accept-Encoding"))
+    return headers
+
+
+def compressed(headers: Headers, body: bytes) -> Answer:
+    """The answer to keep, with its gzip copy (made once, here)."""
+    packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    gzip_headers = tuple((name, value) for name, value in headers if name != b"content-length") + (
+        (b"content-encoding", b"gzip"),
+        (b"content-length", str(len(packed)).encode()),
+    )
+    return Answer(headers, body, gzip_headers, packed)
 
 
 class AnswerStore:
@@ -51,12 +120,12 @@ class AnswerStore:
     def put(self, key: Key, answer: Answer) -> None:
         old = self._items.pop(key, None)
         if old is not None:
-            self.size -= len(old.body)
+            self.size -= old.size
         self._items[key] = answer
-        self.size += len(answer.body)
+        self.size += answer.size
         while self.size > self.max_bytes and self._items:
             _, dropped = self._items.popitem(last=False)
-            self.size -= len(dropped.body)
+            self.size -= dropped.size
 
 
 class AnswerCacheMiddleware:
@@ -75,23 +144,29 @@ class AnswerCacheMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        accept = b""
+        accept = encodings = b""
         for name, value in scope["headers"]:
             if name in _BYPASS:
                 await self.app(scope, receive, send)
                 return
             if name == b"accept":
                 accept = value
+            elif name == b"accept-encoding":
+                encodings = value
         version = await read_version(scope["app"].state.reader)
         # The route's ETag is made from this same read (app/caching.py): one read a request.
         scope.setdefault("state", {})[DATA_VERSION_KEY] = version
         key: Key = (version, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
         if answer is not None:
+            if answer.gzip_body and accepts_gzip(encodings):
+                headers, body = answer.gzip_headers, answer.gzip_body
+            else:
+                headers, body = answer.headers, answer.body
             # A copy: the middlewares outside add their headers to the list they are given.
-            headers = list(answer.headers)
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": answer.body})
+            start = {"type": "http.response.start", "status": 200, "headers": list(headers)}
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, self._keeping(key, send))
 
@@ -107,6 +182,10 @@ class AnswerCacheMiddleware:
             if message["type"] == "http.response.start":
                 keep = message["status"] == 200
                 headers.extend(message.get("headers", ()))
+                if keep and worth_compressing(headers):
+                    # Kept, later requests may get it compressed: say so from the first.
+                    _vary_accept_encoding(headers)
+                    message = {**message, "headers": list(headers)}
             elif message["type"] == "http.response.body" and keep:
                 chunk = message.get("body", b"")
                 size += len(chunk)
@@ -114,7 +193,11 @@ class AnswerCacheMiddleware:
                 chunks.append(chunk)
                 if keep and not message.get("more_body", False):
                     kept = tuple((bytes(name), bytes(value)) for name, value in headers)
-                    self.store.put(key, Answer(kept, b"".join(chunks)))
+                    body = b"".join(chunks)
+                    whole = (
+                        compressed(kept, body) if worth_compressing(kept) else Answer(kept, body)
+                    )
+                    self.store.put(key, whole)
             await send(message)
 
         return keeping

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.answers import AnswerCacheMiddleware
+from app.answers import AnswerCacheMiddleware, accepts_gzip
 from app.config import Settings
 from app.initiatives import service
 from app.initiatives.schemas import InitiativePublic
@@ -140,3 +140,55 @@ def test_the_cache_stays_within_its_bound(fresh_url: str, max_bytes: int) -> Non
         assert store.size <= max_bytes
         assert (store.size > 0) == (max_bytes > 0)
     application.state.engine.dispose()
+
+
+def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(api: Api) -> None:
+    path = "/api/v1/initiatives?limit=500"
+    first = api.client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200
+    assert "content-encoding" not in first.headers  # computed now: sent as the route wrote it
+    assert "Accept-Encoding" in first.headers["vary"]
+    assert int(first.headers["content-length"]) == len(first.content) > 4096
+
+    packed = api.client.get(path, headers={"Accept-Encoding": "deflate, gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(first.content) // 3
+    assert packed.content == first.content  # httpx decodes it
+    for name in ("etag", "vary", "cache-control", "content-type", "x-content-type-options"):
+        assert packed.headers[name] == first.headers[name]
+
+    for refused in ("identity", "gzip;q=0", "br", "*;q=0"):
+        plain = api.client.get(path, headers={"Accept-Encoding": refused})
+        assert "content-encoding" not in plain.headers, refused
+        assert plain.content == first.content
+    authorized = api.client.get(path, headers={"Accept-Encoding": "gzip", **api.editor})
+    assert "content-encoding" not in authorized.headers
+
+
+def test_a_small_answer_is_never_compressed(api: Api) -> None:
+    for _ in range(2):
+        response = api.client.get("/api/v1/initiatives/1", headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200
+        assert "content-encoding" not in response.headers
+        assert "Accept-Encoding" not in response.headers["vary"]
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (b"gzip", True),
+        (b"gzip, deflate, br", True),
+        (b"GZIP;q=0.5", True),
+        (b"x-gzip", True),
+        (b"*", True),
+        (b"gzip;q=0", False),
+        (b"gzip;q=0.0, *", False),
+        (b"*;q=0", False),
+        (b"br, deflate", False),
+        (b"identity", False),
+        (b"", False),
+        (b"gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_read_as_http_says(value: bytes, accepted: bool) -> None:
+    assert accepts_gzip(value) is accepted
