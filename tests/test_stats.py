@@ -210,7 +210,8 @@ def test_etag_and_cache_follow_writes(api: Api) -> None:
         )
 
 
-def test_plan_id_is_required_once_there_are_two_plans(api: Api) -> None:
+def _add_other_city(api: Api) -> int:
+    """A second plan (Sapporo's), with nothing in it yet; its id."""
     created = api.client.post(
         "/api/v1/plans",
         json={
@@ -224,6 +225,12 @@ def test_plan_id_is_required_once_there_are_two_plans(api: Api) -> None:
         headers=api.editor,
     )
     assert created.status_code == 201
+    plan_id: int = created.json()["id"]
+    return plan_id
+
+
+def test_plan_id_is_required_once_there_are_two_plans(api: Api) -> None:
+    _add_other_city(api)
     response = api.client.get(f"{STATS}/achievement")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "plan_id"]
@@ -246,20 +253,7 @@ def _same_json_as_the_model(response: Any, model: type[BaseModel] = Achievement)
 
 
 def test_achievement_of_a_plan_without_policies_and_a_policy_without_measures(api: Api) -> None:
-    created = api.client.post(
-        "/api/v1/plans",
-        json={
-            "slug": "other-city",
-            "title": "行政経営プラン",
-            "municipality_code": "011002",
-            "municipality_name": "札幌市",
-            "start_fiscal_year": 2024,
-            "end_fiscal_year": 2027,
-        },
-        headers=api.editor,
-    )
-    assert created.status_code == 201
-    plan_id = created.json()["id"]
+    plan_id = _add_other_city(api)
     params = {"plan_id": plan_id, "fiscal_year": "R6"}
     empty = api.client.get(f"{STATS}/achievement", params=params)
     _same_json_as_the_model(empty)
