@@ -16,7 +16,6 @@ integers.
 import json
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,12 +24,10 @@ from sqlalchemy import make_url
 
 from app.reads import POSTGRESQL_DIALECT, SQLITE_DIALECT
 from app.stats import service
+from bench.apps.bare import Receive, Send, lifespan
 
 HEADERS = [(b"content-type", b"application/json")]
 QUERIES = {"achievement": service.ACHIEVEMENT, "plans": service.PLAN_COUNTS}
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def connect(url: str) -> tuple[Any, Any]:
@@ -49,14 +46,8 @@ statement = QUERIES[os.environ["BENCH_FLOOR_QUERY"]].sql(dialect)
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """Answer the lifespan protocol, and every HTTP request with the statement's rows."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                connection.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await lifespan(receive, send, on_shutdown=connection.close)
+        return
     if scope["type"] != "http":
         return
     query = dict(parse_qsl(scope["query_string"].decode()))
