@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlmodel import Session
 
+from app.config import Settings
+from app.main import create_app
 from app.models import (
     Evaluation,
     Initiative,
@@ -208,6 +210,34 @@ def test_etag_and_cache_follow_writes(api: Api) -> None:
             api.client.get(f"{STATS}/{endpoint}", headers=api.editor).headers["etag"]
             == (public.headers["etag"])
         )
+
+
+def test_with_nothing_cached_the_version_is_read_with_the_answer(api: Api) -> None:
+    # With no kept answers and no statistics cache, the route reads the data version in the
+    # same batch as the answer (one round trip on PostgreSQL): the ETag must be the one the
+    # default server gives for the same data, before and after a write.
+    uncached = create_app(
+        Settings(database_url=str(api.engine.url.render_as_string(hide_password=False)),
+                 answer_cache_bytes=0, stats_cache_size=0)
+    )  # fmt: skip
+    path = f"{STATS}/achievement?plan_id=1&fiscal_year=2024"
+    with TestClient(uncached) as plain:
+        for status in ("not_achieved", "achieved"):
+            expected = api.client.get(path)
+            answer = plain.get(path)
+            assert answer.status_code == 200
+            assert answer.headers["etag"] == expected.headers["etag"]
+            assert answer.content == expected.content
+            assert (
+                plain.get(path, headers={"If-None-Match": answer.headers["etag"]}).status_code
+                == 304
+            )
+            put = api.client.put(
+                "/api/v1/initiatives/10/evaluations/R6", json={"status": status}, headers=api.editor
+            )
+            assert put.status_code in (200, 201), put.text
+        assert plain.get(path).headers["etag"] != answer.headers["etag"]
+    uncached.state.engine.dispose()
 
 
 def _add_other_city(api: Api) -> int:

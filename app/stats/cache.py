@@ -28,6 +28,10 @@ class AnswerCache:
         self._size = size
         self._lock = threading.Lock()
 
+    @property
+    def enabled(self) -> bool:
+        return self._size > 0
+
     def get(self, key: str) -> Cached | None:
         with self._lock:
             found = self._items.get(key)

@@ -85,10 +85,11 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     """Serve from the cache while the data version holds; otherwise compute, render and keep.
 
     The data version names the answer (its ETag, its key in the cache). Behind the kept
-    answers (app/answers.py) it has been read already. A conditional request reads it
-    before anything else, so that a 304 costs one primary-key read. Otherwise it is read
-    with the answer's own statements: on PostgreSQL in the same round trip, for the
-    achievement of one plan (service.read_achievement).
+    answers (app/answers.py) it has been read already. Otherwise it is read before anything
+    else when that can spare the computation: to answer a conditional request 304, or to
+    find the answer in this cache. With neither (STATS_CACHE_SIZE=0, no If-None-Match) it
+    is read with the answer's own statements: for the achievement of one plan, in the same
+    round trip to PostgreSQL (service.read_achievement).
 
     The achievement of one plan (a few indexed reads) is computed on the event loop
     (app/reads.py); the other statistics may scan many rows and are computed in a worker
@@ -98,7 +99,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     reader: Reader = request.app.state.reader
     cache: AnswerCache = request.app.state.stats_cache
     version = known_version(request)
-    if version is None and "if-none-match" in request.headers:
+    if version is None and (cache.enabled or "if-none-match" in request.headers):
         version = await read_version(reader)
     if version is not None:
         headers = headers_at(request, version, representation)  # raises NotModified: 304
