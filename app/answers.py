@@ -27,6 +27,7 @@ import gzip
 from collections import OrderedDict
 from typing import NamedTuple
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching import DATA_VERSION_KEY, read_version
@@ -36,6 +37,7 @@ Key = tuple[int, str, bytes, bytes]
 Headers = tuple[tuple[bytes, bytes], ...]
 GZIP_MIN_BYTES = 4096  # below this, a compressed copy saves too little to be worth keeping
 GZIP_LEVEL = 6
+GZIP_THREAD_MIN_BYTES = 128 * 1024  # compressed in a worker thread from this size (~2 ms)
 _COMPRESSIBLE = (b"application/json", b"text/csv")
 
 
@@ -191,13 +193,17 @@ class AnswerCacheMiddleware:
                 size += len(chunk)
                 keep = size <= self.max_item_bytes
                 chunks.append(chunk)
-                if keep and not message.get("more_body", False):
-                    kept = tuple((bytes(name), bytes(value)) for name, value in headers)
-                    body = b"".join(chunks)
-                    whole = (
-                        compressed(kept, body) if worth_compressing(kept) else Answer(kept, body)
-                    )
-                    self.store.put(key, whole)
             await send(message)
+            if message["type"] == "http.response.body" and keep and not message.get("more_body"):
+                # The client has its answer; now keep it (and its gzip copy, made in a worker
+                # thread when large, so the event loop never waits on it).
+                kept = tuple((bytes(name), bytes(value)) for name, value in headers)
+                body = b"".join(chunks)
+                if not worth_compressing(kept):
+                    self.store.put(key, Answer(kept, body))
+                elif len(body) < GZIP_THREAD_MIN_BYTES:
+                    self.store.put(key, compressed(kept, body))
+                else:
+                    self.store.put(key, await run_in_threadpool(compressed, kept, body))
 
         return keeping

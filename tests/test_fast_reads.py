@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app import answers
 from app.answers import AnswerCacheMiddleware, accepts_gzip
 from app.config import Settings
 from app.initiatives import service
@@ -142,7 +143,12 @@ def test_the_cache_stays_within_its_bound(fresh_url: str, max_bytes: int) -> Non
     application.state.engine.dispose()
 
 
-def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(api: Api) -> None:
+@pytest.mark.parametrize("in_thread", [False, True], ids=["on-the-loop", "in-a-thread"])
+def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(
+    api: Api, monkeypatch: pytest.MonkeyPatch, in_thread: bool
+) -> None:
+    if in_thread:  # the seeded answers are smaller than the size compressed in a thread
+        monkeypatch.setattr(answers, "GZIP_THREAD_MIN_BYTES", 0)
     path = "/api/v1/initiatives?limit=500"
     first = api.client.get(path, headers={"Accept-Encoding": "gzip"})
     assert first.status_code == 200
