@@ -248,8 +248,8 @@ async def read_achievement(
     plan's names (for a CSV file); and, asked for, the data version, read first.
 
     The statements go together: on PostgreSQL in one round trip (Reader.batch). The answer
-    is built from plain dicts, not validated models: shaping through pydantic took longer
-    than the aggregate itself (bench/README.md), and tests/test_stats.py checks that this
+    is built from plain dicts, not validated models: shaping through pydantic cost nearly as
+    much as the aggregate itself (bench/README.md), and tests/test_stats.py checks that this
     data validates as `Achievement` and serializes to the same JSON as the model would.
     """
     values = {"plan_id": plan_id, "year": fiscal_year}
