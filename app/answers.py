@@ -84,14 +84,13 @@ def worth_compressing(headers: Headers | list[tuple[bytes, bytes]]) -> bool:
     )
 
 
-def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """headers, with Accept-Encoding added to Vary."""
+def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add Accept-Encoding to the Vary of headers (in place)."""
     for index, (name, value) in enumerate(headers):
         if name == b"vary":
             headers[index] = (name, value + b", Accept-Encoding")
-            return headers
+            return
     headers.append((b"vary", b"Accept-Encoding"))
-    return headers
 
 
 def compressed(headers: Headers, body: bytes) -> Answer:
@@ -177,14 +176,15 @@ class AnswerCacheMiddleware:
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         size = 0
-        keep = True
+        keep = compress = True
 
         async def keeping(message: Message) -> None:
-            nonlocal size, keep
+            nonlocal size, keep, compress
             if message["type"] == "http.response.start":
                 keep = message["status"] == 200
                 headers.extend(message.get("headers", ()))
-                if keep and worth_compressing(headers):
+                compress = keep and worth_compressing(headers)
+                if compress:
                     # Kept, later requests may get it compressed: say so from the first.
                     _vary_accept_encoding(headers)
                     message = {**message, "headers": list(headers)}
@@ -199,7 +199,7 @@ class AnswerCacheMiddleware:
                 # thread when large, so the event loop never waits on it).
                 kept = tuple((bytes(name), bytes(value)) for name, value in headers)
                 body = b"".join(chunks)
-                if not worth_compressing(kept):
+                if not compress:
                     self.store.put(key, Answer(kept, body))
                 elif len(body) < GZIP_THREAD_MIN_BYTES:
                     self.store.put(key, compressed(kept, body))

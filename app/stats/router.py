@@ -5,7 +5,7 @@ by one by FastAPI, cost more than the aggregate query of one plan (bench/README.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -33,6 +33,7 @@ from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
 
 router = APIRouter(prefix="/stats", tags=["stats"])
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 
 class PlanQuery(BaseModel):
@@ -67,6 +68,20 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified"},
     **problem_responses(404, 422),
 }
+
+
+def _stats_get(
+    name: str, answer: type[BaseModel], query: type[BaseModel]
+) -> Callable[[Endpoint], Endpoint]:
+    """Register GET /stats/{name}: its answer's model, and its query as one model
+    (app/query.py), documented from that model."""
+    return router.get(
+        f"/{name}",
+        operation_id=f"stats_{name}",
+        response_model=answer,
+        responses=RESPONSES,
+        openapi_extra=query_openapi(query),
+    )
 
 
 def _plan_info(plan: Any) -> tables.PlanInfo:
@@ -148,13 +163,7 @@ def _in_thread(request: Request, build: Callable[[Session], Built]) -> Compute:
     return lambda with_version: run_in_threadpool(run, with_version)
 
 
-@router.get(
-    "/achievement",
-    operation_id="stats_achievement",
-    response_model=Achievement,
-    responses=RESPONSES,
-    openapi_extra=query_openapi(PlanYearStatsQuery),
-)
+@_stats_get("achievement", Achievement, PlanYearStatsQuery)
 async def stats_achievement(request: Request) -> Response:
     """Achievement rate (達成率) per policy and measure, beside the city's published figures."""
     query = parse_query(request, PlanYearStatsQuery)
@@ -181,13 +190,7 @@ async def stats_achievement(request: Request) -> Response:
     return await _answer(request, query, compute)
 
 
-@router.get(
-    "/trend",
-    operation_id="stats_trend",
-    response_model=Trend,
-    responses=RESPONSES,
-    openapi_extra=query_openapi(PlanStatsQuery),
-)
+@_stats_get("trend", Trend, PlanStatsQuery)
 async def stats_trend(request: Request) -> Response:
     """The totals of every fiscal year of the plan, computed and published."""
     query = parse_query(request, PlanStatsQuery)
@@ -201,13 +204,7 @@ async def stats_trend(request: Request) -> Response:
     return await _answer(request, query, _in_thread(request, build))
 
 
-@router.get(
-    "/summary",
-    operation_id="stats_summary",
-    response_model=Summary,
-    responses=RESPONSES,
-    openapi_extra=query_openapi(PlanStatsQuery),
-)
+@_stats_get("summary", Summary, PlanStatsQuery)
 async def stats_summary(request: Request) -> Response:
     """Counts of the plan's structure and of its evaluations by status and year."""
     query = parse_query(request, PlanStatsQuery)
@@ -221,13 +218,7 @@ async def stats_summary(request: Request) -> Response:
     return await _answer(request, query, _in_thread(request, build))
 
 
-@router.get(
-    "/targets",
-    operation_id="stats_targets",
-    response_model=Targets,
-    responses=RESPONSES,
-    openapi_extra=query_openapi(PlanYearStatsQuery),
-)
+@_stats_get("targets", Targets, PlanYearStatsQuery)
 async def stats_targets(request: Request) -> Response:
     """Initiatives with numeric targets (数値目標): target, actual and percent of target."""
     query = parse_query(request, PlanYearStatsQuery)
@@ -242,13 +233,7 @@ async def stats_targets(request: Request) -> Response:
     return await _answer(request, query, _in_thread(request, build))
 
 
-@router.get(
-    "/plans",
-    operation_id="stats_plans",
-    response_model=PlanComparison,
-    responses=RESPONSES,
-    openapi_extra=query_openapi(YearStatsQuery),
-)
+@_stats_get("plans", PlanComparison, YearStatsQuery)
 async def stats_plans(request: Request) -> Response:
     """One row per plan (municipality) with its totals and rate, to compare cities."""
     query = parse_query(request, YearStatsQuery)
