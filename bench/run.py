@@ -96,6 +96,7 @@ from stats import (
 
 from app.config import Settings
 from app.models import evaluations, initiatives, measures, plans, policies
+from app.stats.service import COUNT_FIELDS
 from app.text import search_key
 
 APPS = BENCH / "apps"
@@ -442,17 +443,7 @@ def endpoints(ours: list[Ours], datasette_port: int, db_name: str) -> list[Endpo
     sql_path = f"/{db_name}.json?" + urlencode({"sql": achievement_sql(STATS_PLAN, year)})
     found = get_json(datasette_port, sql_path)
     columns = found["columns"]
-    summed = {
-        name: sum(row[columns.index(name)] for row in found["rows"])
-        for name in (
-            "items",
-            "achieved",
-            "not_achieved",
-            "unconfirmed",
-            "no_status",
-            "not_evaluated",
-        )
-    }
+    summed = {name: sum(row[columns.index(name)] for row in found["rows"]) for name in COUNT_FIELDS}
     for total in totals:
         if any(total[name] != value for name, value in summed.items()):
             raise RuntimeError(f"Datasette's GROUP BY gave {summed}, the service {total}")

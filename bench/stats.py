@@ -110,8 +110,8 @@ WARM_MIN_RATIO = 0.8  # warm req/s at least 0.8x GET /initiatives/{id} req/s
 ONE_PLAN_MAX_GROWTH = 1.5  # one plan: p50 at the largest size at most 1.5x the smallest
 ALL_PLANS_MAX_SLOPE = 1.1  # all plans: log-log slope of p50 against rows at most 1.1 (linear)
 
-# Bounds of the bare-driver loops: at most this many calls, stopping after this many seconds
-# (but at least MIN_CALLS calls, each bounded by the database).
+# Bounds of the uncached rounds (in_turn): at most this many rounds, stopping after this many
+# seconds (but at least MIN_CALLS rounds, each bounded by the database).
 ONE_PLAN_CALLS, ONE_PLAN_SECONDS = 2000, 8.0
 ALL_PLANS_CALLS, ALL_PLANS_SECONDS = 200, 20.0
 MIN_CALLS = 3
@@ -540,20 +540,6 @@ class Timing:
     @classmethod
     def of(cls, samples: list[float]) -> "Timing":
         return cls(statistics.median(samples), len(samples), min(samples))
-
-
-def timed(call: Callable[[], object], max_calls: int, max_seconds: float) -> Timing:
-    """Median wall time of call: one warm-up, then at most max_calls calls or max_seconds."""
-    call()
-    samples: list[float] = []
-    started = time.perf_counter()
-    while len(samples) < max_calls:
-        if len(samples) >= MIN_CALLS and time.perf_counter() - started >= max_seconds:
-            break
-        before = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - before) / 1e6)
-    return Timing.of(samples)
 
 
 def aggregate_queries() -> dict[str, Prepared]:
