@@ -2,7 +2,10 @@
 
 The reasoning is the statistics cache's (app/stats/cache.py), applied to every public read of
 the API: every write transaction moves `data_version` on (app/changes/recorder.py), so the
-answer to an anonymous GET is decided by (data version, path, query, Accept) alone. An
+answer to an anonymous GET is decided by (data version, origin, path, query, Accept) alone.
+The origin (scheme and Host) is in the key because absolute URLs in an answer (Link, the
+catalogue's) are written with it, unless PUBLIC_BASE_URL fixes it (app/origin.py): an answer
+kept for one host is never given to a request made to another. An
 answer kept under that key can never be served stale, in any worker or process, and no write
 has to invalidate anything: it simply makes new keys. A version read before the route runs
 can only be older than the data the route reads, so an answer is never kept under a version
@@ -33,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.caching import DATA_VERSION_KEY, read_version
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
-Key = tuple[int, str, bytes, bytes]
+Key = tuple[int, str, bytes, str, bytes, bytes]
 Headers = tuple[tuple[bytes, bytes], ...]
 GZIP_MIN_BYTES = 4096  # below this, a compressed copy saves too little to be worth keeping
 GZIP_LEVEL = 6
@@ -85,10 +88,11 @@ def worth_compressing(headers: Headers | list[tuple[bytes, bytes]]) -> bool:
 
 
 def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> None:
-    """Add Accept-Encoding to the Vary of headers (in place)."""
+    """Add Accept-Encoding to the Vary of headers (in place), unless it is there already."""
     for index, (name, value) in enumerate(headers):
         if name == b"vary":
-            headers[index] = (name, value + b", Accept-Encoding")
+            if b"accept-encoding" not in value.lower():
+                headers[index] = (name, value + b", Accept-Encoding")
             return
     headers.append((b"vary", b"Accept-Encoding"))
 
@@ -145,7 +149,7 @@ class AnswerCacheMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        accept = encodings = b""
+        accept = encodings = host = b""
         for name, value in scope["headers"]:
             if name in _BYPASS:
                 await self.app(scope, receive, send)
@@ -154,10 +158,12 @@ class AnswerCacheMiddleware:
                 accept = value
             elif name == b"accept-encoding":
                 encodings = value
+            elif name == b"host":
+                host = value
         version = await read_version(scope["app"].state.reader)
         # The route's ETag is made from this same read (app/caching.py): one read a request.
         scope.setdefault("state", {})[DATA_VERSION_KEY] = version
-        key: Key = (version, scope["path"], scope["query_string"], accept)
+        key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
         if answer is not None:
             if answer.gzip_body and accepts_gzip(encodings):

@@ -1,11 +1,19 @@
-"""HTTP caching of public reads: ETags from the data version, 304, Cache-Control.
+"""HTTP caching of public reads: ETags, 304, Cache-Control and Vary.
 
-A collection, an export or a statistic changes only when data is written, and every write
-moves `data_version` on (app/changes/recorder.py). So the ETag of such an answer is a digest
-of (data version, path, query, representation): one primary-key read decides a 304.
+One resource's ETag is its id and version (resource_etag). A collection, an export or a
+statistic changes only when data is written, and every write moves `data_version` on
+(app/changes/recorder.py), so the ETag of such an answer is a digest of (data version, origin,
+path, query, representation): one primary-key read decides a 304.
+
+Reads are sent `Cache-Control: no-cache`: a browser keeps the answer but asks again each
+time (a 304 costs one primary-key read), so an app never shows its own write undone. An
+operator who puts a shared cache (a CDN) in front may give it a lifetime with
+SHARED_CACHE_MAX_AGE (`s-maxage`); browsers still revalidate. A 304 repeats the Cache-Control,
+ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
 """
 
 import hashlib
+from typing import Protocol
 
 from fastapi import Depends, Request, Response
 from sqlalchemy import select
@@ -14,7 +22,10 @@ from sqlmodel import Session
 from app.models import data_version
 from app.reads import Prepared, Reader, ReaderDep
 
-PUBLIC_MAX_AGE = 60
+# What a public read varies on: JSON or CSV (Accept), a gzip copy (Accept-Encoding, see
+# app/answers.py), and a token, which makes the answer private.
+READ_VARY = "Accept, Accept-Encoding, Authorization"
+PRIVATE = "private, no-store"
 DATA_VERSION_KEY = "data_version"  # request state: the version read for this request
 _VERSION = select(data_version.c.version).where(data_version.c.id == 1)
 VERSION = Prepared(_VERSION)  # the data version, for a batch of reads (app/reads.py)
@@ -67,25 +78,65 @@ async def read_cache_headers(
     return headers_at(request, version, representation)
 
 
+def read_cache_control(shared_max_age: int) -> str:
+    """The Cache-Control of a public read: browsers revalidate every time; a shared cache
+    may keep it shared_max_age seconds (SHARED_CACHE_MAX_AGE)."""
+    if shared_max_age <= 0:
+        return "no-cache"
+    return f"public, max-age=0, s-maxage={shared_max_age}"
+
+
+def _cache_control(request: Request) -> str:
+    if "authorization" in request.headers:
+        return PRIVATE
+    control: str = request.app.state.read_cache_control
+    return control
+
+
 def headers_at(request: Request, version: int, representation: str) -> dict[str, str]:
+    """ETag, Cache-Control and Vary of a read decided by the data version; raise
+    NotModified when If-None-Match already names it.
+
+    The origin is part of the tag: without PUBLIC_BASE_URL, absolute URLs in an answer
+    (Link, the catalogue's) come from the request's scheme and host (app/origin.py).
+    """
     key = "|".join(
         [
             str(version),
+            f"{request.url.scheme}://{request.url.netloc}",
             request.scope["path"],
             str(sorted(request.query_params.multi_items())),
             representation,
         ]
     )
     tag = f'W/"{hashlib.sha256(key.encode()).hexdigest()[:24]}"'
-    private = "authorization" in request.headers
-    headers = {
-        "ETag": tag,
-        "Cache-Control": "private, no-store" if private else f"public, max-age={PUBLIC_MAX_AGE}",
-        "Vary": "Accept, Authorization",
-    }
+    headers = {"ETag": tag, "Cache-Control": _cache_control(request), "Vary": READ_VARY}
     if matches_etag(request.headers.get("if-none-match"), tag):
         raise NotModified(headers)
     return headers
+
+
+class Versioned(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def resource_etag(row: Versioned) -> str:
+    """The strong ETag of one resource: its id and version.
+
+    Ids are never reused (app/models.py) and the version counts every change, so a tag
+    names one content over the database's whole life: a resource deleted and made again
+    never matches a tag of the old one, for If-None-Match or If-Match.
+    """
+    return f'"{row.id}.{row.version}"'
+
+
+def resource_headers(request: Request, row: Versioned) -> dict[str, str]:
+    """ETag, Cache-Control and Vary of a GET of one resource (for its 200 and its 304)."""
+    return {"ETag": resource_etag(row), "Cache-Control": _cache_control(request), "Vary": READ_VARY}
 
 
 async def cached_collection(request: Request, response: Response, reader: ReaderDep) -> None:

@@ -51,7 +51,14 @@ def _serve(settings: Settings, workers: int) -> None:
         _seed(settings)
         if "DATABASE_URL" not in os.environ:
             _print_dev_token(settings)
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=workers)
+    # X-Forwarded-* are the app's to believe or not (FORWARDED_ALLOW_IPS, app/origin.py).
+    uvicorn.run(
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        proxy_headers=False,
+    )
 
 
 def _print_dev_token(settings: Settings) -> None:

@@ -2,8 +2,10 @@
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.origin import PublicOrigin
 
 
 class Settings(BaseSettings):
@@ -40,12 +42,47 @@ class Settings(BaseSettings):
         description="Writes each token may make, as N/SECONDS (e.g. 600/60); empty: no limit."
         " Beyond it: 429 with Retry-After (see app/ratelimit.py).",
     )
+    public_base_url: str = Field(
+        "",
+        description="The canonical origin (e.g. https://data.example.jp) of every absolute URL"
+        " the service writes (Link, Location, catalogue, datapackage). Empty: the request's own"
+        " scheme and host, which then take part in every kept answer's key and ETag.",
+    )
+    allowed_hosts: str = Field(
+        "*",
+        description="Comma-separated host names the service answers to (`*.example.jp` for"
+        " subdomains); any other Host header answers 400. `*`: any.",
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Comma-separated addresses of the proxies whose X-Forwarded-For and"
+        " X-Forwarded-Proto are believed (`*` for any). Empty: nobody's.",
+    )
+    shared_cache_max_age: int = Field(
+        0,
+        ge=0,
+        description="Seconds a shared cache (a CDN) may keep a public read (s-maxage)."
+        " Browsers revalidate every read with its ETag either way.",
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _an_origin(cls, value: str) -> str:
+        """PUBLIC_BASE_URL is an http(s) origin; checked at startup (app/origin.py)."""
+        value = value.strip().rstrip("/")
+        if value:
+            PublicOrigin(value)
+        return value
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

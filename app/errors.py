@@ -196,6 +196,8 @@ def allowed_methods(request: Request) -> list[str]:
                 break
     if not allowed and mounted:
         allowed = ["GET", "HEAD"]
+    if "GET" in allowed and "HEAD" not in allowed:  # app/methods.py answers HEAD as GET
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return allowed
 
 

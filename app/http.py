@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import ColumnElement, UnaryExpression
 
-from app.caching import PUBLIC_MAX_AGE, matches_etag
+from app.caching import Versioned, matches_etag, resource_etag, resource_headers
 from app.errors import InvalidInput, problem_responses
 from app.fields import UTCDateTime
 from app.reads import json_response
@@ -141,37 +141,39 @@ def _nullable(column: ColumnElement[object]) -> bool:
     return bool(getattr(column, "nullable", True))
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def not_modified(request: Request, response: Response, version: int) -> Response | None:
-    """Set the resource's ETag; return a 304 answer when If-None-Match already has it."""
-    tag = etag(version)
-    response.headers["ETag"] = tag
-    response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
-    if matches_etag(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers={"ETag": tag})
+def not_modified(request: Request, response: Response, row: Versioned) -> Response | None:
+    """Set the resource's ETag, Cache-Control and Vary; return a 304 answer carrying the same
+    headers when If-None-Match already names the ETag."""
+    headers = resource_headers(request, row)
+    response.headers.update(headers)
+    if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
     return None
 
 
-def resource_response(request: Request, content: Any, version: int) -> Response:
-    """The answer to a GET of one resource: its JSON with ETag and Cache-Control, or 304 when
-    If-None-Match already names that ETag. The route declares the model as its
-    response_model for the docs; content is the model's JSON object (app/reads.py)."""
-    tag = etag(version)
-    if matches_etag(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    return json_response(
-        content, {"ETag": tag, "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}"}
-    )
+class _Row:
+    """id and version of a resource read as a JSON object (app/reads.py)."""
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        self.id: int | None = content["id"]
+        self.version: int = content["version"]
+
+
+def resource_response(request: Request, content: Mapping[str, Any]) -> Response:
+    """The answer to a GET of one resource: its JSON with ETag, Cache-Control and Vary, or
+    304 with those headers when If-None-Match already names that ETag. The route declares
+    the model as its response_model for the docs; content is the model's JSON object."""
+    headers = resource_headers(request, _Row(content))
+    if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return json_response(content, headers)
 
 
 IfMatchHeader = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        description='The ETag you read (e.g. "3"): the write fails with 412 if the resource'
+        description='The ETag you read (e.g. "12.3"): the write fails with 412 if the resource'
         " changed since. `*` matches any existing version.",
         pattern=r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$',
         max_length=1000,
@@ -194,8 +196,8 @@ def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return problem_responses(401, 413, 422, 429, 503, *statuses)
 
 
-def written(response: Response, version: int, location: str | None = None) -> None:
+def written(response: Response, row: Versioned, location: str | None = None) -> None:
     """Set the headers of a successful write: the new ETag, and Location when created."""
-    response.headers["ETag"] = etag(version)
+    response.headers["ETag"] = resource_etag(row)
     if location is not None:
         response.headers["Location"] = location

@@ -8,13 +8,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import health
 from app.answers import AnswerCacheMiddleware
 from app.auth.guard import WRITE_METHODS, BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
 from app.bulk.schemas import EvaluationItems, InitiativeItems
-from app.caching import NotModified, not_modified_handler
+from app.caching import NotModified, not_modified_handler, read_cache_control
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -28,7 +29,9 @@ from app.initiatives.router import router as initiatives_router
 from app.jsonbody import StrictJsonMiddleware
 from app.limits import BodyLimitMiddleware
 from app.measures.router import router as measures_router
+from app.methods import MethodsMiddleware
 from app.migrate import head_revision
+from app.origin import OriginMiddleware
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.query import query_components
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.head_revision = head_revision()
+    app.state.read_cache_control = read_cache_control(settings.shared_cache_max_age)
     app.state.stats_cache = AnswerCache(settings.stats_cache_size)
     app.state.write_limit = WriteRateLimit.parse(settings.write_rate_limit)
     app.state.reader = make_reader(
@@ -125,9 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
-    # Starlette runs the last added outermost: security headers, CORS, the kept answers of
-    # public reads (app/answers.py), the body limit, authentication, strict JSON bodies
-    # (app/jsonbody.py), then the retry of writes the database aborted as transient.
+    # Starlette runs the last added outermost: security headers, the trusted proxies'
+    # X-Forwarded-* (only when FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS,
+    # HEAD and 405 (app/methods.py), the kept answers of public reads (app/answers.py), the
+    # body limit, authentication, strict JSON bodies (app/jsonbody.py), then the retry of
+    # writes the database aborted as transient.
     app.add_middleware(RetryTransientMiddleware, prefix=API_PREFIX)
     app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
@@ -143,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.answer_cache_bytes,
         max_item_bytes=settings.answer_cache_item_bytes,
     )
+    app.add_middleware(MethodsMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,
@@ -156,8 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Idempotency-Key",
             "Accept-Language",
         ],
-        expose_headers=["ETag", "Link", "Location", "Content-Disposition"],
+        expose_headers=["ETag", "Link", "Location", "Content-Disposition", "Retry-After"],
     )
+    app.add_middleware(
+        OriginMiddleware,
+        public_base_url=settings.public_base_url,
+        allowed_hosts=settings.allowed_host_list,
+    )
+    if settings.forwarded_allow_ips:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(SecurityHeadersMiddleware)
     _declare_extra_schemas(app)
     return app

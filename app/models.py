@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Identity,
     Index,
     MetaData,
     Table,
@@ -35,6 +36,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids are never reused, so an id and a version name one content over the database's whole
+# life: a resource deleted and made again gets a new id, and its ETag (app/http.py) never
+# matches an old one. PostgreSQL: an identity column; SQLite: AUTOINCREMENT, set per table
+# with NEVER_REUSE_IDS (without it SQLite gives a deleted row's id to the next row).
+NEVER_REUSED_ID: dict[str, Any] = {"server_default": Identity()}
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Tracked(SQLModel):
     """Columns every row carries: a surrogate id, a version for If-Match, and timestamps.
 
@@ -44,7 +53,7 @@ class Tracked(SQLModel):
     really changed, so unchanged rows keep their version.
     """
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_column_kwargs=NEVER_REUSED_ID)
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(
@@ -75,7 +84,10 @@ class Plan(Tracked, table=True):
     license_url: str | None = Field(default=None, sa_type=Text)
     attribution: str | None = Field(default=None, sa_type=Text)
 
-    __table_args__ = (CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),)
+    __table_args__ = (
+        CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),
+        NEVER_REUSE_IDS,
+    )
 
 
 class Policy(Tracked, table=True):
@@ -86,7 +98,7 @@ class Policy(Tracked, table=True):
     title: str = Field(sa_type=Text)
     focus: str | None = Field(default=None, sa_type=Text)
 
-    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+    __table_args__ = (UniqueConstraint("plan_id", "number"), NEVER_REUSE_IDS)
 
 
 class Measure(Tracked, table=True):
@@ -99,7 +111,7 @@ class Measure(Tracked, table=True):
     number: int
     title: str = Field(sa_type=Text)
 
-    __table_args__ = (UniqueConstraint("policy_id", "number"),)
+    __table_args__ = (UniqueConstraint("policy_id", "number"), NEVER_REUSE_IDS)
 
 
 class Initiative(Tracked, table=True):
@@ -123,6 +135,7 @@ class Initiative(Tracked, table=True):
         UniqueConstraint("plan_id", "code"),
         Index("ix_initiatives_plan_id_code_sort", "plan_id", "code_sort"),
         Index("ix_initiatives_plan_id_fiscal_year", "plan_id", "fiscal_year"),
+        NEVER_REUSE_IDS,
     )
 
 
@@ -144,6 +157,7 @@ class Evaluation(Tracked, table=True):
             name="status_known",
         ),
         Index("ix_evaluations_fiscal_year_status", "fiscal_year", "status"),
+        NEVER_REUSE_IDS,
     )
 
 
@@ -158,7 +172,7 @@ class Report(Tracked, table=True):
     published_on: date | None = None
     source: str | None = Field(default=None, sa_type=Text)
 
-    __table_args__ = (UniqueConstraint("plan_id", "fiscal_year"),)
+    __table_args__ = (UniqueConstraint("plan_id", "fiscal_year"), NEVER_REUSE_IDS)
 
 
 class ReportLine(Tracked, table=True):
@@ -178,6 +192,7 @@ class ReportLine(Tracked, table=True):
             "items >= 0 AND achieved >= 0 AND unconfirmed >= 0 AND achieved + unconfirmed <= items",
             name="counts_consistent",
         ),
+        NEVER_REUSE_IDS,
     )
 
 
@@ -193,6 +208,7 @@ class ReportHighlight(Tracked, table=True):
     __table_args__ = (
         UniqueConstraint("report_id", "initiative_id"),
         CheckConstraint("section IN ('implemented', 'added')", name="section_known"),
+        NEVER_REUSE_IDS,
     )
 
 
@@ -207,7 +223,10 @@ class ApiToken(Tracked, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
-    __table_args__ = (CheckConstraint("role IN ('editor', 'admin')", name="role_known"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('editor', 'admin')", name="role_known"),
+        NEVER_REUSE_IDS,
+    )
 
 
 class Change(SQLModel, table=True):
@@ -215,7 +234,7 @@ class Change(SQLModel, table=True):
 
     __tablename__ = "changes"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_column_kwargs=NEVER_REUSED_ID)
     at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     actor: str = Field(max_length=100)
     action: str = Field(max_length=16)
@@ -226,6 +245,7 @@ class Change(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("action IN ('create', 'update', 'delete')", name="action_known"),
         Index("ix_changes_entity_entity_id", "entity", "entity_id"),
+        NEVER_REUSE_IDS,
     )
 
 

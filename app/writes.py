@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
+from app.caching import Versioned, resource_etag
 from app.changes.recorder import NOT_LOGGED, append
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.fields import jsonable
@@ -24,15 +25,16 @@ from app.models import (
 )
 
 
-def check_if_match(if_match: str | None, version: int) -> None:
-    """Raise 412 unless If-Match is absent, `*`, or names the current version (RFC 9110)."""
+def check_if_match(if_match: str | None, row: Versioned) -> None:
+    """Raise 412 unless If-Match is absent, `*`, or names the row's current ETag (RFC 9110)."""
     if if_match is None:
         return
     tags = [tag.strip() for tag in if_match.split(",")]
     # Strong comparison: a weak tag (W/"3") never matches for a write.
-    if "*" not in tags and f'"{version}"' not in tags:
+    current = resource_etag(row)
+    if "*" not in tags and current not in tags:
         raise PreconditionFailed(
-            f"the resource is at version {version}, not {if_match}: fetch it again and retry"
+            f"the resource is now {current}, not {if_match}: fetch it again and retry"
         )
 
 

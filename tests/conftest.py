@@ -202,6 +202,11 @@ def make_client() -> Iterator[Callable[[str], TestClient]]:
         application.state.engine.dispose()
 
 
+def etag(row_id: int, version: int) -> str:
+    """The ETag of one resource at a version, as the service writes it (app/caching.py)."""
+    return f'"{row_id}.{version}"'
+
+
 def wait_until_ready(server: "subprocess.Popen[Any]", base: str, log: Path, seconds: float) -> None:
     """Wait for a server we started to answer 200 on /readyz; fail with its log otherwise."""
     deadline = time.monotonic() + seconds

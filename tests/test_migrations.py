@@ -6,7 +6,7 @@ from typing import Any
 from alembic import command
 from alembic.script import Script, ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import Engine, Inspector, create_engine, inspect, select, text
 from sqlmodel import Session
 
 from app import migrate
@@ -69,6 +69,21 @@ def _revisions() -> list[Script]:
     return list(reversed(list(script.walk_revisions("base", "heads"))))
 
 
+def _id_generation(engine: Engine, inspector: Inspector, table: str) -> str:
+    """How the table's ids are made: what decides whether a deleted row's id comes back."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                {"name": table},
+            ).scalar_one()
+        return "autoincrement" if "AUTOINCREMENT" in sql.upper() else "rowid"
+    for column in inspector.get_columns(table):
+        if column["name"] == "id":
+            return "identity" if column.get("identity") else str(column.get("default"))
+    return "none"
+
+
 def _schema(url: str) -> dict[str, Any]:
     """What the database says of its tables: columns, keys, indexes and constraints."""
     engine = create_engine(url)
@@ -81,6 +96,7 @@ def _schema(url: str) -> dict[str, Any]:
                     for column in inspector.get_columns(table)
                 ],
                 "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+                "ids": _id_generation(engine, inspector, table),
                 "foreign keys": sorted(
                     (
                         str(fk["name"]),

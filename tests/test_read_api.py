@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.conftest import Api
+from tests.conftest import Api, etag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED: dict[str, Any] = tomllib.loads(
@@ -480,7 +480,7 @@ def test_get_one_sends_its_version_as_etag(client: TestClient, ids: Ids, kind: s
     assert {key: body[key] for key in expected} == expected
     assert body == listed
     assert isinstance(body["version"], int) and body["version"] >= 1
-    assert response.headers["etag"] == f'"{body["version"]}"'
+    assert response.headers["etag"] == etag(body["id"], body["version"])
 
 
 @pytest.mark.parametrize("kind", SINGLE)
@@ -497,10 +497,14 @@ def test_if_none_match_gives_304(client: TestClient, ids: Ids, kind: str, form: 
 @pytest.mark.parametrize("kind", SINGLE)
 def test_other_etag_gives_200(client: TestClient, ids: Ids, kind: str) -> None:
     url, _, _ = single(client, ids, kind)
-    version = ok(client.get(url))["version"]
-    response = client.get(url, headers={"If-None-Match": f'"{version + 1}", W/"{version + 2}"'})
+    body = ok(client.get(url))
+    row_id, version = body["id"], body["version"]
+    others = (
+        f"{etag(row_id, version + 1)}, W/{etag(row_id, version + 2)}, {etag(row_id + 1, version)}"
+    )
+    response = client.get(url, headers={"If-None-Match": others})
     assert ok(response)["version"] == version
-    assert response.headers["etag"] == f'"{version}"'
+    assert response.headers["etag"] == etag(row_id, version)
 
 
 ID_PATHS = [
@@ -1050,11 +1054,11 @@ def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str)
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("OPTIONS", "/plans", "GET, POST"),
-        ("PUT", "/plans", "GET, POST"),
-        ("POST", "/plans/{plan}", "GET, PATCH, DELETE"),
-        ("PATCH", "/initiatives/{initiative}/evaluations/R6", "GET, PUT, DELETE"),
-        ("DELETE", "/stats/achievement", "GET"),
+        ("OPTIONS", "/plans", "GET, HEAD, POST"),
+        ("PUT", "/plans", "GET, HEAD, POST"),
+        ("POST", "/plans/{plan}", "GET, HEAD, PATCH, DELETE"),
+        ("PATCH", "/initiatives/{initiative}/evaluations/R6", "GET, HEAD, PUT, DELETE"),
+        ("DELETE", "/stats/achievement", "GET, HEAD"),
     ],
 )
 def test_405_allows_every_method_of_the_path(
@@ -1070,7 +1074,7 @@ def test_405_allows_every_method_of_the_path(
 
 @pytest.mark.parametrize(
     ("path", "allowed"),
-    [("/healthz", "GET"), ("/openapi.json", "GET, HEAD"), ("/docs-static/x.js", "GET, HEAD")],
+    [("/healthz", "GET, HEAD"), ("/openapi.json", "GET, HEAD"), ("/docs-static/x.js", "GET, HEAD")],
 )
 def test_405_outside_the_api(client: TestClient, path: str, allowed: str) -> None:
     response = client.post(path)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, Table, func, select
 
+from app.caching import Versioned
 from app.models import (
     changes,
     evaluations,
@@ -33,7 +34,7 @@ from app.models import (
     report_lines,
     reports,
 )
-from tests.conftest import Api
+from tests.conftest import Api, etag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED: dict[str, Any] = tomllib.loads(
@@ -302,11 +303,11 @@ def create_step(api: Api, method: str, path: str, body: Item) -> Item:
     response = api.client.request(method, f"{API}{path}", json=body, headers=api.editor)
     created = assert_json(response, 201)
     assert created["version"] == 1
-    assert response.headers["etag"] == '"1"'
+    assert response.headers["etag"] == etag(created["id"], 1)
     location = response.headers["location"]
     again = api.client.get(location)
     assert assert_json(again, 200) == created
-    assert again.headers["etag"] == '"1"'
+    assert again.headers["etag"] == etag(created["id"], 1)
     return created
 
 
@@ -440,7 +441,7 @@ def test_patch_changes_only_the_fields_sent(api: Api, target: Target) -> None:
     body = assert_json(response, 200)
     assert body[target.field] == value
     assert body["version"] == before["version"] + 1
-    assert response.headers["etag"] == f'"{before["version"] + 1}"'
+    assert response.headers["etag"] == etag(row_id, before["version"] + 1)
     again = get(api, f"/{target.kind}/{row_id}")
     assert assert_json(again, 200) == body
     assert again.headers["etag"] == response.headers["etag"]
@@ -509,7 +510,7 @@ def test_patch_with_the_same_values_keeps_the_version(
     )
     body = assert_json(response, 200)
     assert body["version"] == version
-    assert response.headers["etag"] == f'"{version}"'
+    assert response.headers["etag"] == etag(row_id, version)
     assert snapshot(api.engine) == before  # no UPDATE, no change-log entry
 
 
@@ -538,7 +539,7 @@ def test_patch_report_lines_replaces_them_and_the_same_lines_change_nothing(api:
     )
     body = assert_json(response, 200)
     assert body["version"] == version + 1
-    assert response.headers["etag"] == f'"{version + 1}"'
+    assert response.headers["etag"] == etag(row_id, version + 1)
     assert [line["items"] for line in body["lines"]] == [line["items"] for line in changed]
     with api.engine.connect() as connection:
         stored = connection.execute(
@@ -623,12 +624,12 @@ def test_read_only_parents_cannot_be_sent(api: Api, kind: str, field: str) -> No
 
 # If-Match cases, after one PATCH took the row from version `old` to `current`.
 IF_MATCH = {
-    "stale": ('"{old}"', 412),
-    "current": ('"{current}"', 200),
+    "stale": ('"{id}.{old}"', 412),
+    "current": ('"{id}.{current}"', 200),
     "star": ("*", 200),
-    "weak current": ('W/"{current}"', 412),
+    "weak current": ('W/"{id}.{current}"', 412),
     "absent": (None, 200),
-    "list with current": ('"{old}", "{current}"', 200),
+    "list with current": ('"{id}.{old}", "{id}.{current}"', 200),
     # Not an entity tag at all: a malformed header is invalid input, not a stale version.
     "garbage": ("version-2", 422),
 }
@@ -647,7 +648,7 @@ def test_patch_if_match(api: Api, target: Target) -> None:
 
             headers = dict(api.editor)
             if header is not None:
-                headers["If-Match"] = header.format(old=old, current=current)
+                headers["If-Match"] = header.format(id=row_id, old=old, current=current)
             before = snapshot(api.engine)
             response = api.client.patch(url, json={target.field: f"{name} 二回目"}, headers=headers)
             after = must_row(api.engine, target.table, row_id)
@@ -658,7 +659,7 @@ def test_patch_if_match(api: Api, target: Target) -> None:
             else:
                 body = assert_json(response, 200)
                 assert body["version"] == current + 1
-                assert response.headers["etag"] == f'"{current + 1}"'
+                assert response.headers["etag"] == etag(row_id, current + 1)
                 assert (after[target.field], after["version"]) == (f"{name} 二回目", current + 1)
 
 
@@ -667,7 +668,7 @@ def test_two_clients_with_if_match_cannot_overwrite_each_other(api: Api) -> None
     url = f"{API}/initiatives/{row_id}"
     tag_a = api.client.get(url).headers["etag"]
     tag_b = api.client.get(url).headers["etag"]
-    assert tag_a == tag_b == f'"{must_row(api.engine, initiatives, row_id)["version"]}"'
+    assert tag_a == tag_b == etag(row_id, must_row(api.engine, initiatives, row_id)["version"])
 
     first = api.client.patch(
         url, json={"title": "クライアントAの題名"}, headers={**api.editor, "If-Match": tag_a}
@@ -681,7 +682,7 @@ def test_two_clients_with_if_match_cannot_overwrite_each_other(api: Api) -> None
     assert snapshot(api.engine) == before
     stored = must_row(api.engine, initiatives, row_id)
     assert stored["title"] == "クライアントAの題名"
-    assert f'"{stored["version"]}"' == first.headers["etag"] != tag_a
+    assert etag(row_id, stored["version"]) == first.headers["etag"] != tag_a
 
 
 def updates_of(engine: Engine, initiative: int) -> int:
@@ -708,11 +709,11 @@ def test_two_clients_patching_at_the_same_time_one_wins_one_gets_412(
     row_id = initiative_id(api.engine, R7)
     version = must_row(api.engine, initiatives, row_id)["version"]
     tag = api.client.get(f"{API}/initiatives/{row_id}").headers["etag"]
-    assert tag == f'"{version}"'
+    assert tag == etag(row_id, version)
     both_checked = threading.Barrier(2, timeout=2)
     updates_before = updates_of(api.engine, row_id)
 
-    def check_and_wait(if_match: str | None, current: int) -> None:
+    def check_and_wait(if_match: str | None, current: Versioned) -> None:
         real_check(if_match, current)
         try:
             both_checked.wait()
@@ -758,7 +759,7 @@ def test_delete_if_match(api: Api, header: str, status: int) -> None:
     assert current == old + 1
     before = snapshot(api.engine)
     response = api.client.delete(
-        url, headers={**api.editor, "If-Match": header.format(old=old, current=current)}
+        url, headers={**api.editor, "If-Match": header.format(id=row_id, old=old, current=current)}
     )
     if status == 412:
         assert_problem(response, 412)
@@ -792,7 +793,7 @@ def test_put_evaluation_creates_then_replaces(api: Api, written: str) -> None:
 
     created = api.client.put(url, json={"status": "unconfirmed"}, headers=api.editor)
     body = assert_json(created, 201)
-    assert created.headers["etag"] == '"1"'
+    assert created.headers["etag"] == etag(body["id"], 1)
     assert created.headers["location"].endswith(f"/initiatives/{target}/evaluations/{R7_YEAR}")
     assert assert_json(api.client.get(created.headers["location"]), 200) == body
     assert assert_json(api.client.get(url), 200) == body
@@ -801,7 +802,7 @@ def test_put_evaluation_creates_then_replaces(api: Api, written: str) -> None:
 
     replaced = api.client.put(url, json={"status": "achieved"}, headers=api.editor)
     assert assert_json(replaced, 200)["status"] == "achieved"
-    assert replaced.headers["etag"] == '"2"'
+    assert replaced.headers["etag"] == etag(body["id"], 2)
     assert count_rows(api.engine, evaluations, evaluations.c.initiative_id == target) == 1
     row = evaluation_row(api.engine, target, R7_YEAR)
     assert row is not None and (row["status"], row["version"]) == ("achieved", 2)
@@ -874,7 +875,7 @@ def put_and_check_the_initiative(api: Api, code: str) -> None:
     shown = api.client.get(f"{API}/initiatives/{target}")
     initiative = assert_json(shown, 200)
     assert initiative["version"] == version + 1
-    assert shown.headers["etag"] == f'"{version + 1}"'
+    assert shown.headers["etag"] == etag(target, version + 1)
     assert initiative["latest_evaluation"] == evaluation
     assert must_row(api.engine, initiatives, target)["version"] == version + 1
 
@@ -892,7 +893,7 @@ def test_put_evaluation_with_an_identical_body_changes_nothing(api: Api) -> None
                 evaluation_url(target, seeded["fiscal_year"]), json=same, headers=api.editor
             )
             assert assert_json(response, 200)["version"] == row["version"]
-            assert response.headers["etag"] == f'"{row["version"]}"'
+            assert response.headers["etag"] == etag(row["id"], row["version"])
             assert snapshot(api.engine) == before
 
 
@@ -917,7 +918,7 @@ def test_put_evaluation_if_none_match_star(api: Api) -> None:
     assert evaluation_row(api.engine, missing, R7_YEAR) is not None
 
 
-@pytest.mark.parametrize("header", ['"1"', "*"])
+@pytest.mark.parametrize("header", ['"1.1"', "*"])
 def test_put_evaluation_if_match_on_a_missing_one_is_412(api: Api, header: str) -> None:
     target = initiative_id(api.engine, R7)
     before = snapshot(api.engine)
@@ -940,7 +941,8 @@ def test_put_evaluation_if_match_on_an_existing_one(api: Api, header: str, statu
     url = evaluation_url(target, 2024)
     first = api.client.put(url, json={"status": "unconfirmed"}, headers=api.editor)
     current = assert_json(first, 200)["version"]
-    tag = header.format(old=current - 1, current=current)
+    evaluation_id = assert_json(first, 200)["id"]
+    tag = header.format(id=evaluation_id, old=current - 1, current=current)
     before = snapshot(api.engine)
     response = api.client.put(
         url, json={"status": "not_achieved"}, headers={**api.editor, "If-Match": tag}
@@ -953,7 +955,7 @@ def test_put_evaluation_if_match_on_an_existing_one(api: Api, header: str, statu
         assert (row["status"], row["version"]) == ("unconfirmed", current)
     else:
         assert assert_json(response, 200)["status"] == "not_achieved"
-        assert response.headers["etag"] == f'"{current + 1}"'
+        assert response.headers["etag"] == etag(evaluation_id, current + 1)
         assert (row["status"], row["version"]) == ("not_achieved", current + 1)
 
 
@@ -1020,7 +1022,8 @@ def test_delete_evaluation_with_a_stale_if_match_is_412(api: Api) -> None:
     assert row is not None
     before = snapshot(api.engine)
     response = api.client.delete(
-        evaluation_url(target, 2024), headers={**api.editor, "If-Match": f'"{row["version"] + 1}"'}
+        evaluation_url(target, 2024),
+        headers={**api.editor, "If-Match": etag(row["id"], row["version"] + 1)},
     )
     assert_problem(response, 412)
     assert snapshot(api.engine) == before

@@ -116,7 +116,7 @@ def get_initiative_evaluation(
     evaluation = service.get_evaluation(
         session=session, initiative_id=initiative_id, fiscal_year=fiscal_year
     )
-    return not_modified(request, response, evaluation.version) or evaluation
+    return not_modified(request, response, evaluation) or evaluation
 
 
 @router.put(
@@ -158,9 +158,9 @@ def put_initiative_evaluation(
         location = request.url_for(
             "get_initiative_evaluation", initiative_id=initiative_id, fiscal_year=fiscal_year
         )
-        written(response, evaluation.version, str(location))
+        written(response, evaluation, str(location))
     else:
-        written(response, evaluation.version)
+        written(response, evaluation)
     return evaluation
 
 

@@ -182,7 +182,7 @@ def put_evaluation(
             raise PreconditionFailed(
                 f"an evaluation for {fiscal_year_label(fiscal_year)} exists already"
             )
-        check_if_match(if_match, evaluation.version)
+        check_if_match(if_match, evaluation)
         evaluation.sqlmodel_update(data)
         created = False
     with committing(session):
@@ -200,7 +200,7 @@ def delete_evaluation(
         raise NotFound(
             f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
         )
-    check_if_match(if_match, evaluation.version)
+    check_if_match(if_match, evaluation)
     with committing(session):
         session.delete(evaluation)
         initiative.updated_at = utcnow()

@@ -116,7 +116,7 @@ async def list_initiatives(
 async def get_initiative(request: Request, reader: ReaderDep, initiative_id: IdPath) -> Response:
     """Get one initiative with its latest evaluation."""
     initiative = await service.read_initiative(reader=reader, initiative_id=initiative_id)
-    return resource_response(request, initiative, initiative["version"])
+    return resource_response(request, initiative)
 
 
 @router.post(
@@ -133,7 +133,7 @@ def create_initiative(
     initiative_id = service.create_initiative(session=session, initiative_in=initiative_in)
     initiative = service.get_initiative(session=session, initiative_id=initiative_id)
     location = str(request.url_for("get_initiative", initiative_id=initiative_id))
-    written(response, initiative.version, location)
+    written(response, initiative, location)
     return initiative
 
 
@@ -158,7 +158,7 @@ def update_initiative(
         if_match=if_match,
     )
     initiative = service.get_initiative(session=session, initiative_id=initiative_id)
-    written(response, initiative.version)
+    written(response, initiative)
     return initiative
 
 

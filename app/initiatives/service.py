@@ -311,7 +311,7 @@ def update_initiative(
     if_match: str | None,
 ) -> None:
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
-    check_if_match(if_match, initiative.version)
+    check_if_match(if_match, initiative)
     data = initiative_in.model_dump(exclude_unset=True)
     if "measure_id" in data and _measure(session, data["measure_id"]).plan_id != initiative.plan_id:
         raise InvalidInput.at(
@@ -337,5 +337,5 @@ def delete_initiative(
     *, session: Session, initiative_id: int, if_match: str | None, cascade: bool
 ) -> None:
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
-    check_if_match(if_match, initiative.version)
+    check_if_match(if_match, initiative)
     delete(session, initiative, "initiative", cascade=cascade)

@@ -72,7 +72,7 @@ def get_measure(
     measure: Annotated[MeasurePublic, Depends(valid_measure)],
 ) -> MeasurePublic | Response:
     """Get one measure."""
-    return not_modified(request, response, measure.version) or measure
+    return not_modified(request, response, measure) or measure
 
 
 @router.post(
@@ -88,7 +88,7 @@ def create_measure(
     """Create a measure (施策) under a policy."""
     measure_id = service.create_measure(session=session, measure_in=measure_in)
     measure = service.get_measure(session=session, measure_id=measure_id)
-    written(response, measure.version, str(request.url_for("get_measure", measure_id=measure_id)))
+    written(response, measure, str(request.url_for("get_measure", measure_id=measure_id)))
     return measure
 
 
@@ -110,7 +110,7 @@ def update_measure(
         session=session, measure_id=measure_id, measure_in=measure_in, if_match=if_match
     )
     measure = service.get_measure(session=session, measure_id=measure_id)
-    written(response, measure.version)
+    written(response, measure)
     return measure
 
 

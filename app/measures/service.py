@@ -101,7 +101,7 @@ def update_measure(
     *, session: Session, measure_id: int, measure_in: MeasureUpdate, if_match: str | None
 ) -> None:
     measure: Measure = load(session, Measure, "measure", measure_id)
-    check_if_match(if_match, measure.version)
+    check_if_match(if_match, measure)
     data = measure_in.model_dump(exclude_unset=True)
     if "policy_id" in data and _policy(session, data["policy_id"]).plan_id != measure.plan_id:
         raise InvalidInput.at(
@@ -119,5 +119,5 @@ def delete_measure(
     *, session: Session, measure_id: int, if_match: str | None, cascade: bool
 ) -> None:
     measure: Measure = load(session, Measure, "measure", measure_id)
-    check_if_match(if_match, measure.version)
+    check_if_match(if_match, measure)
     delete(session, measure, "measure", cascade=cascade)

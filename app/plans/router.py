@@ -78,7 +78,7 @@ def get_plan(
     request: Request, response: Response, plan: Annotated[PlanPublic, Depends(valid_plan)]
 ) -> PlanPublic | Response:
     """Get one plan."""
-    return not_modified(request, response, plan.version) or plan
+    return not_modified(request, response, plan) or plan
 
 
 @router.post(
@@ -94,7 +94,7 @@ def create_plan(
     """Create a plan (a municipality's 行政経営プラン for a period)."""
     plan_id = service.create_plan(session=session, plan_in=plan_in)
     plan = service.get_plan(session=session, plan_id=plan_id)
-    written(response, plan.version, str(request.url_for("get_plan", plan_id=plan_id)))
+    written(response, plan, str(request.url_for("get_plan", plan_id=plan_id)))
     return plan
 
 
@@ -114,7 +114,7 @@ def update_plan(
     """Change some of a plan's fields."""
     service.update_plan(session=session, plan_id=plan_id, plan_in=plan_in, if_match=if_match)
     plan = service.get_plan(session=session, plan_id=plan_id)
-    written(response, plan.version)
+    written(response, plan)
     return plan
 
 

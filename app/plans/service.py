@@ -82,7 +82,7 @@ def update_plan(
     *, session: Session, plan_id: int, plan_in: PlanUpdate, if_match: str | None
 ) -> None:
     plan: Plan = load(session, Plan, "plan", plan_id)
-    check_if_match(if_match, plan.version)
+    check_if_match(if_match, plan)
     data = plan_in.model_dump(exclude_unset=True)
     if "slug" in data:
         _check_slug_free(session, data["slug"], plan_id)
@@ -99,5 +99,5 @@ def update_plan(
 
 def delete_plan(*, session: Session, plan_id: int, if_match: str | None, cascade: bool) -> None:
     plan: Plan = load(session, Plan, "plan", plan_id)
-    check_if_match(if_match, plan.version)
+    check_if_match(if_match, plan)
     delete(session, plan, "plan", cascade=cascade)

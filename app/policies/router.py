@@ -67,7 +67,7 @@ def get_policy(
     request: Request, response: Response, policy: Annotated[PolicyPublic, Depends(valid_policy)]
 ) -> PolicyPublic | Response:
     """Get one policy."""
-    return not_modified(request, response, policy.version) or policy
+    return not_modified(request, response, policy) or policy
 
 
 @router.post(
@@ -83,7 +83,7 @@ def create_policy(
     """Create a policy (基本方針) in a plan."""
     policy_id = service.create_policy(session=session, policy_in=policy_in)
     policy = service.get_policy(session=session, policy_id=policy_id)
-    written(response, policy.version, str(request.url_for("get_policy", policy_id=policy_id)))
+    written(response, policy, str(request.url_for("get_policy", policy_id=policy_id)))
     return policy
 
 
@@ -105,7 +105,7 @@ def update_policy(
         session=session, policy_id=policy_id, policy_in=policy_in, if_match=if_match
     )
     policy = service.get_policy(session=session, policy_id=policy_id)
-    written(response, policy.version)
+    written(response, policy)
     return policy
 
 

@@ -75,7 +75,7 @@ def update_policy(
     *, session: Session, policy_id: int, policy_in: PolicyUpdate, if_match: str | None
 ) -> None:
     policy: Policy = load(session, Policy, "policy", policy_id)
-    check_if_match(if_match, policy.version)
+    check_if_match(if_match, policy)
     data = policy_in.model_dump(exclude_unset=True)
     if "number" in data:
         _check_number_free(session, policy.plan_id, data["number"], policy_id)
@@ -85,5 +85,5 @@ def update_policy(
 
 def delete_policy(*, session: Session, policy_id: int, if_match: str | None, cascade: bool) -> None:
     policy: Policy = load(session, Policy, "policy", policy_id)
-    check_if_match(if_match, policy.version)
+    check_if_match(if_match, policy)
     delete(session, policy, "policy", cascade=cascade)

@@ -70,7 +70,7 @@ def get_report(
     request: Request, response: Response, report: Annotated[ReportPublic, Depends(valid_report)]
 ) -> ReportPublic | Response:
     """Get one published report with its lines per policy and highlighted initiatives."""
-    return not_modified(request, response, report.version) or report
+    return not_modified(request, response, report) or report
 
 
 @router.post(
@@ -86,7 +86,7 @@ def create_report(
     """Record the figures a city published for a fiscal year, per policy."""
     report_id = service.create_report(session=session, report_in=report_in)
     report = service.get_report(session=session, report_id=report_id)
-    written(response, report.version, str(request.url_for("get_report", report_id=report_id)))
+    written(response, report, str(request.url_for("get_report", report_id=report_id)))
     return report
 
 
@@ -108,7 +108,7 @@ def update_report(
         session=session, report_id=report_id, report_in=report_in, if_match=if_match
     )
     report = service.get_report(session=session, report_id=report_id)
-    written(response, report.version)
+    written(response, report)
     return report
 
 

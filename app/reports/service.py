@@ -225,7 +225,7 @@ def update_report(
     *, session: Session, report_id: int, report_in: ReportUpdate, if_match: str | None
 ) -> None:
     report: Report = load(session, Report, "report", report_id)
-    check_if_match(if_match, report.version)
+    check_if_match(if_match, report)
     data = report_in.model_dump(exclude_unset=True, exclude={"lines", "highlights"})
     if "fiscal_year" in data:
         plan = session.get(Plan, report.plan_id)
@@ -248,5 +248,5 @@ def update_report(
 
 def delete_report(*, session: Session, report_id: int, if_match: str | None) -> None:
     report: Report = load(session, Report, "report", report_id)
-    check_if_match(if_match, report.version)
+    check_if_match(if_match, report)
     delete(session, report, "report", cascade=True)
