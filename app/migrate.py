@@ -1,19 +1,17 @@
 """Alembic, driven from the application: upgrade to head, and which revision a database is at."""
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+from app.paths import ALEMBIC_INI, MIGRATIONS
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(ALEMBIC_INI) if ALEMBIC_INI else None)
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
@@ -23,7 +21,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

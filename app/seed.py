@@ -24,8 +24,9 @@ from app.models import (
     ReportHighlight,
     ReportLine,
 )
+from app.paths import SEED
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+SEED_DIR = SEED
 KANAZAWA = SEED_DIR / "kanazawa-2023-2026.toml"
 
 Row = TypeVar("Row", bound=SQLModel)

@@ -6,7 +6,7 @@ successful write; with `no-cache` it asks again, with the ETag, each time. httpx
 so only a real browser shows this: Debian's chromium, driven by Playwright.
 
 The browser is not part of Python: where /usr/bin/chromium is missing these tests are
-skipped, unless REQUIRE_BROWSER=1 (as .ci/run sets, after installing it), where they fail.
+skipped, unless REQUIRE_SYSTEM_TOOLS=1 (as .ci/run sets, after installing it), where they fail.
 """
 
 import os
@@ -40,8 +40,8 @@ CHROMIUM_ARGS = [
 pytestmark = [pytest.mark.slow]
 
 if not CHROMIUM.exists():
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install chromium")
+    if os.environ.get("REQUIRE_SYSTEM_TOOLS") == "1":
+        raise RuntimeError(f"REQUIRE_SYSTEM_TOOLS=1, and {CHROMIUM} is missing")
     pytestmark.append(pytest.mark.skip(reason=f"{CHROMIUM} is not installed"))
 
 

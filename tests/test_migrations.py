@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app import migrate
 from app.auth.tokens import Role, create_token
 from app.models import metadata
+from app.paths import MIGRATIONS
 from app.seed import seed
 
 
@@ -40,7 +41,7 @@ def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
 
 
 def test_there_is_a_single_head() -> None:
-    script = ScriptDirectory(str(migrate.ROOT / "migrations"))
+    script = ScriptDirectory(str(MIGRATIONS))
     assert len(script.get_heads()) == 1
 
 
@@ -65,7 +66,7 @@ def test_readyz_is_503_until_the_database_is_migrated(
 
 def _revisions() -> list[Script]:
     """Every revision, oldest first (a single line: test_there_is_a_single_head)."""
-    script = ScriptDirectory(str(migrate.ROOT / "migrations"))
+    script = ScriptDirectory(str(MIGRATIONS))
     return list(reversed(list(script.walk_revisions("base", "heads"))))
 
 
