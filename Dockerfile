@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOST=0.0.0.0 \
-    PORT=8000
+    PORT=8000 \
+    LOG_FORMAT=json
 
 WORKDIR /srv/app
 # The dependencies first, in a layer of their own: a change to the code does not reinstall

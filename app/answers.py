@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching import DATA_VERSION_KEY, read_version
+from app.logs import ROUTE_TEMPLATE, route_template
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, str, bytes, bytes]
@@ -51,6 +52,7 @@ class Answer(NamedTuple):
     body: bytes
     gzip_headers: Headers = ()  # with the gzip body: its Content-Encoding and Content-Length
     gzip_body: bytes = b""  # empty when the answer is not worth compressing
+    route: str = ""  # the route template that made it, for the access log (app/logs.py)
 
     @property
     def size(self) -> int:
@@ -97,14 +99,14 @@ def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> None:
     headers.append((b"vary", b"Accept-Encoding"))
 
 
-def compressed(headers: Headers, body: bytes) -> Answer:
+def compressed(headers: Headers, body: bytes, route: str) -> Answer:
     """The answer to keep, with its gzip copy (made once, here)."""
     packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
     gzip_headers = tuple((name, value) for name, value in headers if name != b"content-length") + (
         (b"content-encoding", b"gzip"),
         (b"content-length", str(len(packed)).encode()),
     )
-    return Answer(headers, body, gzip_headers, packed)
+    return Answer(headers, body, gzip_headers, packed, route)
 
 
 class AnswerStore:
@@ -166,6 +168,7 @@ class AnswerCacheMiddleware:
         key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
         if answer is not None:
+            scope["state"][ROUTE_TEMPLATE] = answer.route
             if answer.gzip_body and accepts_gzip(encodings):
                 headers, body = answer.gzip_headers, answer.gzip_body
             else:
@@ -175,9 +178,9 @@ class AnswerCacheMiddleware:
             await send(start)
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, self._keeping(key, send))
+        await self.app(scope, receive, self._keeping(key, scope, send))
 
-    def _keeping(self, key: Key, send: Send) -> Send:
+    def _keeping(self, key: Key, scope: Scope, send: Send) -> Send:
         """Pass the route's answer on, and keep it if it is a complete 200 small enough."""
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
@@ -205,11 +208,12 @@ class AnswerCacheMiddleware:
                 # thread when large, so the event loop never waits on it).
                 kept = tuple((bytes(name), bytes(value)) for name, value in headers)
                 body = b"".join(chunks)
+                route = route_template(scope, self.prefix) or ""
                 if not compress:
-                    self.store.put(key, Answer(kept, body))
+                    self.store.put(key, Answer(kept, body, route=route))
                 elif len(body) < GZIP_THREAD_MIN_BYTES:
-                    self.store.put(key, compressed(kept, body))
+                    self.store.put(key, compressed(kept, body, route))
                 else:
-                    self.store.put(key, await run_in_threadpool(compressed, kept, body))
+                    self.store.put(key, await run_in_threadpool(compressed, kept, body, route))
 
         return keeping

@@ -58,6 +58,7 @@ def _serve(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         proxy_headers=False,
+        access_log=False,  # the service writes its own, one line per request (app/logs.py)
     )
 
 

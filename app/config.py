@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Seconds a shared cache (a CDN) may keep a public read (s-maxage)."
         " Browsers revalidate every read with its ETag either way.",
     )
+    log_format: str = Field(
+        "text",
+        pattern="^(text|json)$",
+        description="`json`: one JSON object per log line (the image's default); `text`: readable.",
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import health
+from app import health, logs
 from app.answers import AnswerCacheMiddleware
 from app.auth.guard import WRITE_METHODS, BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
@@ -28,9 +29,10 @@ from app.headers import SecurityHeadersMiddleware
 from app.initiatives.router import router as initiatives_router
 from app.jsonbody import StrictJsonMiddleware
 from app.limits import BodyLimitMiddleware
+from app.logs import AccessLogMiddleware
 from app.measures.router import router as measures_router
 from app.methods import MethodsMiddleware
-from app.migrate import head_revision
+from app.migrate import current_revision, head_revision
 from app.origin import OriginMiddleware
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
@@ -79,8 +81,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
+    await run_in_threadpool(_log_startup, app)
     yield
     await app.state.reader.close()
+
+
+def _log_startup(app: FastAPI) -> None:
+    """Say what this process serves: its settings, and the database's migration revision."""
+    logs.STARTUP.info(
+        "settings in effect", extra={"fields": logs.settings_in_effect(app.state.settings)}
+    )
+    try:
+        revision = current_revision(app.state.engine)
+    except Exception as error:  # the service still starts; /readyz says 503 until it is up
+        logs.STARTUP.warning(
+            "the database is not reachable yet", extra={"fields": {"error": type(error).__name__}}
+        )
+        return
+    fields = {"revision": revision, "head": app.state.head_revision}
+    message = (
+        "database at its latest migration"
+        if revision == fields["head"]
+        else ("database NOT at the latest migration: run python -m app migrate")
+    )
+    logs.STARTUP.info(message, extra={"fields": fields})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    logs.configure(settings.log_format)
     app.state.engine = make_engine(settings)
     app.state.head_revision = head_revision()
     app.state.read_cache_control = read_cache_control(settings.shared_cache_max_age)
@@ -129,7 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
-    # Starlette runs the last added outermost: security headers, the trusted proxies'
+    # Starlette runs the last added outermost: the access log (app/logs.py), security
+    # headers, the trusted proxies'
     # X-Forwarded-* (only when FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS,
     # HEAD and 405 (app/methods.py), the kept answers of public reads (app/answers.py), the
     # body limit, authentication, strict JSON bodies (app/jsonbody.py), then the retry of
@@ -173,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.forwarded_allow_ips:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware, prefix=API_PREFIX)
     _declare_extra_schemas(app)
     return app
 

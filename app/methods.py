@@ -27,7 +27,11 @@ class MethodsMiddleware:
             return
         method = scope["method"]
         if method == "HEAD":
-            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+            # A copy: the server's own scope must still say HEAD (it expects no body).
+            as_get = {**scope, "method": "GET"}
+            await self.app(as_get, receive, _without_body(send))
+            if "route" in as_get:  # for the access log (app/logs.py)
+                scope["route"] = as_get["route"]
             return
         if method in _WRITES:
             allowed = allowed_methods(Request(scope))

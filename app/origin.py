@@ -79,8 +79,9 @@ class OriginMiddleware:
                 await response(scope, receive, send)
                 return
         if self.origin is not None:
+            # In place, not a copy: the layers outside (the access log) read what the router
+            # adds to this scope.
             origin = self.origin
-            scope = dict(scope)
             scope["scheme"] = origin.scheme
             scope["server"] = (origin.hostname, origin.port)
             scope["headers"] = [

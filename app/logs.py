@@ -1,0 +1,165 @@
+"""One line per request, and what the service starts with, in a form an operator can use.
+
+LOG_FORMAT=json (the image's default) writes one JSON object per line for a log collector;
+`text` (the default elsewhere) writes the same fields readably. Each request line has: time,
+request id, method, route template (`/api/v1/plans/{plan_id}`, not the id, so lines group),
+status, duration in ms, bytes sent, the token's name (never the token), the client's
+address, and for failures the problem type. An incoming X-Request-ID is kept when it is a
+plain token (letters, digits, `-_.:`, at most 128), else one is made; it is echoed back.
+
+At startup: the settings in effect (the database URL without its password), and the
+migration revision the database is at.
+"""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ACCESS = logging.getLogger("app.access")
+STARTUP = logging.getLogger("app.startup")
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/answers.py)
+_PROBLEM_TYPE = re.compile(rb'"type"\s*:\s*"([^"]{1,200})"')
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return json.dumps(fields, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        extra = " ".join(
+            f"{name}={value}"
+            for name, value in getattr(record, "fields", {}).items()
+            if value not in (None, "")
+        )
+        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        return f"{line} {extra}" if extra else line
+
+
+_HANDLER_NAME = "plan-progress"
+
+
+def configure(log_format: str) -> None:
+    """Send the access and startup lines to stderr in the chosen format (once a process;
+    the tests build many apps)."""
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter()
+    for logger in (ACCESS, STARTUP):
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        for handler in logger.handlers:
+            if handler.get_name() == _HANDLER_NAME:
+                handler.setFormatter(formatter)
+                break
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.set_name(_HANDLER_NAME)
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+
+
+def route_template(scope: Scope, prefix: str) -> str | None:
+    """The path template of the route that answered (FastAPI puts the route in the scope),
+    or the one a kept answer remembered."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return prefix + path if scope["path"].startswith(prefix) else path
+    template = scope.get("state", {}).get(ROUTE_TEMPLATE)
+    return template if isinstance(template, str) else None
+
+
+class AccessLogMiddleware:
+    """The outermost layer: it times everything, and sees the final status and size."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = scope["method"]
+        request_id = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.strip()
+        if not REQUEST_ID.fullmatch(request_id):
+            request_id = uuid.uuid4().hex.encode()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id.decode()
+        status = 500
+        size = 0
+        problem = b""
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status, size, problem
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+            elif message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                size += len(body)
+                if status >= 400 and not problem:
+                    found = _PROBLEM_TYPE.search(body[:512])
+                    problem = found.group(1) if found else b""
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            actor = state.get("actor")
+            client = scope.get("client")
+            fields = {
+                "request_id": request_id.decode(),
+                "method": method,
+                "route": route_template(scope, self.prefix) or "(no route)",
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "bytes": size,
+                "token": getattr(actor, "name", None),
+                "client": client[0] if client else None,
+            }
+            if fields["route"] == "(no route)":  # refused before routing (401, 405, 413...)
+                fields["path"] = scope["path"]
+            if status >= 400:
+                fields["problem"] = problem.decode("utf-8", "replace") or None
+            ACCESS.info("%s %s %s", method, fields["route"], status, extra={"fields": fields})
+
+
+_SECRET = re.compile(r"password|secret|token|key", re.IGNORECASE)
+
+
+def settings_in_effect(settings: Any) -> dict[str, Any]:
+    """The settings, for the startup line: the database URL without its password, and any
+    setting named like a secret masked."""
+    from sqlalchemy import make_url
+
+    shown: dict[str, Any] = {}
+    for name, value in settings.model_dump().items():
+        if name == "database_url":
+            value = make_url(value).render_as_string(hide_password=True)
+        elif _SECRET.search(name) and value:
+            value = "***"
+        shown[name] = value
+    return shown
