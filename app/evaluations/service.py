@@ -138,7 +138,8 @@ def derived_columns(*, result: str | None) -> dict[str, str]:
 
 def year_refused(year: int, initiative_year: int, start: int, end: int) -> str | None:
     """Why an evaluation may not be for year (its initiative's year and its plan's period
-    given), or None. The same rule for a single write and a bulk row."""
+    given), or None. Bulk uploads check the same as row errors, in the client's language
+    (app/bulk/evaluations.py)."""
     if not start <= year <= end:
         return f"{fiscal_year_label(year)} is outside the plan's period {period_label(start, end)}"
     if year < initiative_year:
@@ -174,10 +175,10 @@ def put_evaluation(
 
     The fiscal year must lie in the plan's period and not before the initiative's own year
     (an initiative listed for 令和7年度 has nothing to evaluate for 令和6年度). Both are 422
-    at the path's fiscal_year, not 409: the year is a value of this request checked against
-    its parents, like a reference to a missing parent, and no change to other rows the
-    client could make would let this request through as it stands (the 409s are for a
-    change that existing rows stand in the way of, and the detail counts them).
+    at the path's fiscal_year, not 409: the year is a value of this request that its
+    parents' fields (the plan's period, the initiative's year) do not allow, as with a
+    reference to a missing parent. The 409s are for a valid change that rows already stored
+    stand in the way of, counted in the detail (a plan's period narrowed past them).
     """
     hold_write_lock(session)  # neither the period nor the initiative's year moves meanwhile
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
