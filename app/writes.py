@@ -1,4 +1,5 @@
-"""What every write shares: If-Match, the one commit per use case, and deleting with children."""
+"""What every write shares: If-Match, the write lock, the one commit per use case, and
+deleting with children."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from app.changes.recorder import NOT_LOGGED, append
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.fields import jsonable
 from app.models import (
+    data_version,
     evaluations,
     initiatives,
     measures,
@@ -43,6 +45,19 @@ def load(session: Session, model: type[SQLModel], entity: str, row_id: int) -> A
     if row is None:
         raise NotFound(f"{entity} {row_id} does not exist")
     return row
+
+
+def hold_write_lock(session: Session) -> None:
+    """Take the write lock before reading what a rule across rows checks.
+
+    A rule such as "no evaluation before its initiative's fiscal year" reads other rows and
+    then writes: a concurrent write between the two could make both pass and the data break
+    the rule. On SQLite the writer holds the lock already (BEGIN IMMEDIATE, app/db.py); on
+    PostgreSQL this takes the data_version row's lock, which every writer takes before any
+    content row's (app/changes/recorder.py), so the order stays the same and cannot deadlock.
+    Call it before loading the rows the rule reads, so they are read after the lock.
+    """
+    session.execute(select(data_version.c.version).with_for_update())
 
 
 @contextmanager

@@ -23,12 +23,15 @@ def plan_evaluations(
     Also return the initiatives whose evaluations change: their version moves on too.
     """
     text = problems.text
-    initiative_ids = {
-        code: initiative_id
-        for code, initiative_id in session.execute(
-            select(initiatives.c.code, initiatives.c.id).where(initiatives.c.plan_id == plan.id)
+    initiative_ids: dict[str, int] = {}
+    initiative_years: dict[str, int] = {}
+    for code, initiative_id, year in session.execute(
+        select(initiatives.c.code, initiatives.c.id, initiatives.c.fiscal_year).where(
+            initiatives.c.plan_id == plan.id
         )
-    }
+    ):
+        initiative_ids[code] = initiative_id
+        initiative_years[code] = year
     existing = {
         (row["code"], row["fiscal_year"]): dict(row)
         for row in session.execute(
@@ -59,9 +62,14 @@ def plan_evaluations(
         initiative_id = initiative_ids.get(row.code)
         if initiative_id is None:
             problems.add(raw, "code", text("no_initiative", code=row.code))
+        label = fiscal_year_label(row.fiscal_year)
         if not plan.start_fiscal_year <= row.fiscal_year <= plan.end_fiscal_year:
-            label = fiscal_year_label(row.fiscal_year)
             problems.add(raw, "fiscal_year", text("outside_period", label=label, period=period))
+        elif initiative_id is not None and row.fiscal_year < initiative_years[row.code]:
+            # The rule of a single PUT (app/evaluations/service.py, year_refused).
+            listed = fiscal_year_label(initiative_years[row.code])
+            message = text("before_initiative", label=label, code=row.code, listed=listed)
+            problems.add(raw, "fiscal_year", message)
         if len(problems.errors) > errors_before or initiative_id is None:
             continue
         old = existing.get((row.code, row.fiscal_year))

@@ -9,7 +9,8 @@ from app.bulk.common import PlanContext, Problems, Writes, diff
 from app.bulk.parse import RawRow
 from app.bulk.schemas import Action, InitiativeRow, RowOutcome
 from app.initiatives.service import YearRuleBroken, derived_columns, initiative_fiscal_year
-from app.models import initiatives, measures, policies
+from app.models import evaluations, initiatives, measures, policies
+from app.wareki import fiscal_year_label, period_label
 
 # What an initiative row can set, and what the change log records of it.
 FIELDS = (
@@ -55,6 +56,15 @@ def plan_initiatives(
             select(initiatives).where(initiatives.c.plan_id == plan.id)
         ).mappings()
     }
+    evaluated: dict[int, list[int]] = {}  # each initiative's evaluated years
+    for initiative_id, year in session.execute(
+        select(evaluations.c.initiative_id, evaluations.c.fiscal_year).where(
+            evaluations.c.initiative_id.in_(
+                select(initiatives.c.id).where(initiatives.c.plan_id == plan.id)
+            )
+        )
+    ):
+        evaluated.setdefault(initiative_id, []).append(year)
     rows = [problems.validate(InitiativeRow, raw) for raw in raws]
     problems.duplicates(raws, [row.code if row else None for row in rows], "code")
     writes = Writes(initiatives, "initiative", ("plan_id", "code"), logged=("code", *FIELDS))
@@ -78,6 +88,8 @@ def plan_initiatives(
         year = _fiscal_year(raw, row, old, problems)
         new["fiscal_year"] = year
         problems.check_label(raw, row.fiscal_year_label, year)
+        if year is not None and (old is None or year != old["fiscal_year"]):
+            _check_year(raw, row, plan, year, evaluated.get(old["id"], []) if old else [], problems)
         if old is None:
             missing = [name for name in ("measure_id", "title") if new.get(name) is None]
             if missing:
@@ -136,6 +148,31 @@ def _measure(
         )
         problems.add(raw, "measure_id", message)
     return row.measure_id
+
+
+def _check_year(
+    raw: RawRow,
+    row: InitiativeRow,
+    plan: PlanContext,
+    year: int,
+    evaluated_years: list[int],
+    problems: Problems,
+) -> None:
+    """The rules of a single write (app/initiatives/service.py), as row errors, for a new or
+    changed year: it lies in the plan's period, and not after a year the initiative has an
+    evaluation for."""
+    field = "fiscal_year" if row.fiscal_year is not None else "code"
+    if not plan.start_fiscal_year <= year <= plan.end_fiscal_year:
+        period = period_label(plan.start_fiscal_year, plan.end_fiscal_year)
+        label = fiscal_year_label(year)
+        problems.add(raw, field, problems.text("outside_period", label=label, period=period))
+        return
+    before = sum(1 for evaluated in evaluated_years if evaluated < year)
+    if before:
+        message = problems.text(
+            "evaluations_before", code=row.code, count=before, label=fiscal_year_label(year)
+        )
+        problems.add(raw, field, message)
 
 
 def _fiscal_year(

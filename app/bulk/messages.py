@@ -90,6 +90,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{label} is outside the plan's period {period}",
         "{label} は計画の推進期間 {period} の外です",
     ),
+    "before_initiative": (
+        "{label} is before {listed}, the fiscal year of initiative {code}:"
+        " it has no evaluation for an earlier year",
+        "{label} は取組番号 {code} の年度 {listed} より前です。"
+        "それより前の年度の評価は登録できません",
+    ),
+    "evaluations_before": (
+        "initiative {code} has {count} evaluation(s) for years before {label}:"
+        " its fiscal year cannot move past them",
+        "取組番号 {code} には {label} より前の年度の評価が {count} 件あります。"
+        "年度をそれより後にはできません",
+    ),
     "not_null": ("{field} may not be empty", "{field} は空にできません"),
     "conflict": (
         "rows changed while this request ran; nothing was written: send it again",

@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.text import search_key
 from app.wareki import fiscal_year_label, period_label
-from app.writes import check_if_match, committing, load
+from app.writes import check_if_match, committing, hold_write_lock, load
 
 
 class EvaluationSort(StrEnum):
@@ -136,6 +136,20 @@ def derived_columns(*, result: str | None) -> dict[str, str]:
     return {"search_text": search_key(result)}
 
 
+def year_refused(year: int, initiative_year: int, start: int, end: int) -> str | None:
+    """Why an evaluation may not be for year (its initiative's year and its plan's period
+    given), or None. Bulk uploads check the same as row errors, in the client's language
+    (app/bulk/evaluations.py)."""
+    if not start <= year <= end:
+        return f"{fiscal_year_label(year)} is outside the plan's period {period_label(start, end)}"
+    if year < initiative_year:
+        return (
+            f"{fiscal_year_label(year)} is before {fiscal_year_label(initiative_year)},"
+            " the initiative's fiscal year: it has no evaluation for an earlier year"
+        )
+    return None
+
+
 def _find(session: Session, initiative_id: int, fiscal_year: int) -> Evaluation | None:
     return session.exec(
         select_rows(Evaluation).where(
@@ -157,16 +171,24 @@ def put_evaluation(
     if_match: str | None,
     if_none_match: str | None,
 ) -> bool:
-    """Create or replace the evaluation; return True when it was created."""
+    """Create or replace the evaluation; return True when it was created.
+
+    The fiscal year must lie in the plan's period and not before the initiative's own year
+    (an initiative listed for 令和7年度 has nothing to evaluate for 令和6年度). Both are 422
+    at the path's fiscal_year, not 409: the year is a value of this request that its
+    parents' fields (the plan's period, the initiative's year) do not allow, as with a
+    reference to a missing parent. The 409s are for a valid change that rows already stored
+    stand in the way of, counted in the detail (a plan's period narrowed past them).
+    """
+    hold_write_lock(session)  # neither the period nor the initiative's year moves meanwhile
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
     plan = session.get(Plan, initiative.plan_id)
     assert plan is not None
-    if not plan.start_fiscal_year <= fiscal_year <= plan.end_fiscal_year:
-        raise InvalidInput.at(
-            ["path", "fiscal_year"],
-            f"{fiscal_year_label(fiscal_year)} is outside the plan's period"
-            f" {period_label(plan.start_fiscal_year, plan.end_fiscal_year)}",
-        )
+    reason = year_refused(
+        fiscal_year, initiative.fiscal_year, plan.start_fiscal_year, plan.end_fiscal_year
+    )
+    if reason is not None:
+        raise InvalidInput.at(["path", "fiscal_year"], reason)
     evaluation = _find(session, initiative_id, fiscal_year)
     data = evaluation_in.model_dump() | derived_columns(result=evaluation_in.result)
     if evaluation is None:

@@ -15,11 +15,11 @@ from app.initiatives.schemas import (
     InitiativePublic,
     InitiativeUpdate,
 )
-from app.models import Initiative, Measure, evaluations, initiatives, measures, policies
+from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
 from app.reads import Prepared, Projection, Reader, Row, Shapes
 from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
-from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year
-from app.writes import check_if_match, committing, delete, load
+from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year, period_label
+from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
 
 class InitiativeSort(StrEnum):
@@ -290,10 +290,61 @@ def _fiscal_year(code: str, given: int | None, current: int | None = None) -> in
         raise InvalidInput.at(["body", broken.field], str(broken)) from None
 
 
+def _outside_period(year: int, start: int, end: int) -> str | None:
+    """Why an initiative may not be listed for year in a plan running start..end, or None.
+
+    An initiative belongs to one year of its plan: listed outside the period, it would count
+    as not evaluated in no year the statistics show (they list the period's years). Bulk
+    uploads check the same as row errors (app/bulk/initiatives.py).
+    """
+    if start <= year <= end:
+        return None
+    return f"{fiscal_year_label(year)} is outside the plan's period {period_label(start, end)}"
+
+
+def _check_in_period(session: Session, plan_id: int, year: int, field: str) -> None:
+    """422 at field: a value of the request that its plan does not allow (as for a report)."""
+    plan = session.get(Plan, plan_id)
+    assert plan is not None
+    reason = _outside_period(year, plan.start_fiscal_year, plan.end_fiscal_year)
+    if reason is not None:
+        raise InvalidInput.at(["body", field], reason)
+
+
+def _check_evaluations_from(session: Session, initiative_id: int, year: int) -> None:
+    """Refuse (409) to move an initiative's fiscal year past evaluations it already has.
+
+    An evaluation is never for a year before its initiative's (app/evaluations/service.py).
+    409, not 422: the year sent is valid in itself; the initiative's existing evaluations are
+    what stands in the way, and the detail counts them.
+    """
+    before = session.scalar(
+        select(func.count()).where(
+            evaluations.c.initiative_id == initiative_id, evaluations.c.fiscal_year < year
+        )
+    )
+    if before:
+        noun = "evaluation" if before == 1 else "evaluations"
+        raise Conflict(
+            f"initiative {initiative_id} has {before} {noun} for years before"
+            f" {fiscal_year_label(year)}: its fiscal year cannot move past them;"
+            " delete them first"
+        )
+
+
+def _year_field(data: dict[str, Any]) -> str:
+    """Where a fiscal year came from: the field sent, else the code that names it."""
+    return "fiscal_year" if data.get("fiscal_year") is not None else "code"
+
+
 def create_initiative(*, session: Session, initiative_in: InitiativeCreate) -> int:
+    """Create an initiative in its measure's plan, listed for a year of the plan's period."""
+    hold_write_lock(session)  # the plan's period cannot narrow meanwhile
     measure = _measure(session, initiative_in.measure_id)
     data = initiative_in.model_dump()
+    field = _year_field(data)
     data["fiscal_year"] = _fiscal_year(data["code"], data["fiscal_year"])
+    _check_in_period(session, measure.plan_id, data["fiscal_year"], field)
     _check_code_free(session, measure.plan_id, data["code"])
     data |= derived_columns(code=data["code"], title=data["title"], description=data["description"])
     initiative = Initiative(plan_id=measure.plan_id, **data)
@@ -310,9 +361,13 @@ def update_initiative(
     initiative_in: InitiativeUpdate,
     if_match: str | None,
 ) -> None:
+    """Change the fields sent. A new fiscal year must lie in the plan's period (422) and not
+    after a year the initiative has an evaluation for (409)."""
+    data = initiative_in.model_dump(exclude_unset=True)
+    if "code" in data or "fiscal_year" in data:
+        hold_write_lock(session)  # no evaluation may be written meanwhile
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
     check_if_match(if_match, initiative)
-    data = initiative_in.model_dump(exclude_unset=True)
     if "measure_id" in data and _measure(session, data["measure_id"]).plan_id != initiative.plan_id:
         raise InvalidInput.at(
             ["body", "measure_id"],
@@ -321,9 +376,14 @@ def update_initiative(
         )
     code = data.get("code", initiative.code)
     if "code" in data or "fiscal_year" in data:
+        field = _year_field(data)
         data["fiscal_year"] = _fiscal_year(code, data.get("fiscal_year"), initiative.fiscal_year)
+        if data["fiscal_year"] != initiative.fiscal_year:
+            _check_in_period(session, initiative.plan_id, data["fiscal_year"], field)
     if "code" in data:
         _check_code_free(session, initiative.plan_id, code, initiative_id)
+    if data.get("fiscal_year", initiative.fiscal_year) > initiative.fiscal_year:
+        _check_evaluations_from(session, initiative_id, data["fiscal_year"])
     data |= derived_columns(
         code=code,
         title=data.get("title", initiative.title),

@@ -8,10 +8,10 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.http import PageParams, order_by
-from app.models import Plan, plans
+from app.models import Plan, evaluations, initiatives, plans, reports
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
 from app.wareki import period_label
-from app.writes import check_if_match, committing, delete, load
+from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
 
 class PlanSort(StrEnum):
@@ -78,12 +78,54 @@ def create_plan(*, session: Session, plan_in: PlanCreate) -> int:
     return plan.id
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _check_period_holds(session: Session, plan_id: int, start: int, end: int) -> None:
+    """Refuse (409) a period that would leave initiatives, evaluations or reports outside it.
+
+    Statistics take a plan's years from its period (/stats/trend lists only those), so a row
+    outside it would silently drop out of some answers and not others. 409, not 422: the
+    new period is a valid value; it is the plan's existing rows that stand in the way, as
+    children do when a parent is deleted. The count is what the client has to move first.
+    """
+    initiative_years = initiatives.c.fiscal_year
+    evaluation_years = evaluations.c.fiscal_year
+    report_years = reports.c.fiscal_year
+    in_plan = select(initiatives.c.id).where(initiatives.c.plan_id == plan_id)
+    counts = {
+        "initiative": select(func.count())
+        .select_from(initiatives)
+        .where(initiatives.c.plan_id == plan_id, ~initiative_years.between(start, end)),
+        "evaluation": select(func.count())
+        .select_from(evaluations)
+        .where(evaluations.c.initiative_id.in_(in_plan), ~evaluation_years.between(start, end)),
+        "report": select(func.count())
+        .select_from(reports)
+        .where(reports.c.plan_id == plan_id, ~report_years.between(start, end)),
+    }
+    found = {noun: session.scalar(query) or 0 for noun, query in counts.items()}
+    if not any(found.values()):
+        return
+    # Initiatives and evaluations are always named (0 too); reports only when some are out.
+    parts = [_counted(count, noun) for noun, count in found.items() if count or noun != "report"]
+    named = ", ".join(parts[:-1]) + " and " + parts[-1]
+    raise Conflict(
+        f"plan {plan_id}'s period cannot become {period_label(start, end)}:"
+        f" {named} of it lie outside that period; move or delete them first"
+    )
+
+
 def update_plan(
     *, session: Session, plan_id: int, plan_in: PlanUpdate, if_match: str | None
 ) -> None:
+    """Change the fields sent; a narrower period must still hold every row of the plan."""
+    data = plan_in.model_dump(exclude_unset=True)
+    if "start_fiscal_year" in data or "end_fiscal_year" in data:
+        hold_write_lock(session)  # no initiative or evaluation may slip in outside meanwhile
     plan: Plan = load(session, Plan, "plan", plan_id)
     check_if_match(if_match, plan)
-    data = plan_in.model_dump(exclude_unset=True)
     if "slug" in data:
         _check_slug_free(session, data["slug"], plan_id)
     start = data.get("start_fiscal_year", plan.start_fiscal_year)
@@ -93,6 +135,8 @@ def update_plan(
             ["body", "start_fiscal_year"],
             f"the period would run from {start} to {end}: the start must not come after the end",
         )
+    if (start, end) != (plan.start_fiscal_year, plan.end_fiscal_year):
+        _check_period_holds(session, plan_id, start, end)
     with committing(session):
         plan.sqlmodel_update(data)
 

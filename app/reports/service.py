@@ -32,7 +32,7 @@ from app.reports.schemas import (
     ReportUpdate,
 )
 from app.wareki import fiscal_year_label, period_label
-from app.writes import check_if_match, committing, delete, load
+from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
 
 class ReportSort(StrEnum):
@@ -205,6 +205,9 @@ def _replace_parts(
 
 
 def create_report(*, session: Session, report_in: ReportCreate) -> int:
+    """Create a report for a year of its plan's period (checked under the write lock, so a
+    narrowing of the period cannot pass it meanwhile)."""
+    hold_write_lock(session)
     plan = _plan(session, report_in.plan_id)
     _check_year(plan, report_in.fiscal_year)
     policy_ids = [line.policy_id for line in report_in.lines]
@@ -224,9 +227,11 @@ def create_report(*, session: Session, report_in: ReportCreate) -> int:
 def update_report(
     *, session: Session, report_id: int, report_in: ReportUpdate, if_match: str | None
 ) -> None:
+    data = report_in.model_dump(exclude_unset=True, exclude={"lines", "highlights"})
+    if "fiscal_year" in data:
+        hold_write_lock(session)  # the plan's period cannot narrow meanwhile
     report: Report = load(session, Report, "report", report_id)
     check_if_match(if_match, report)
-    data = report_in.model_dump(exclude_unset=True, exclude={"lines", "highlights"})
     if "fiscal_year" in data:
         plan = session.get(Plan, report.plan_id)
         assert plan is not None
