@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
@@ -51,8 +52,13 @@ FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(fiscal
 
 
 def jsonable(value: Any) -> Any:
-    """A database value as JSON holds it: dates and times in ISO 8601, the rest as is."""
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    """A value as JSON holds it: dates and times in ISO 8601, decimals as numbers, the rest
+    as is."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def as_utc(value: datetime) -> datetime:

@@ -6,6 +6,7 @@ import json
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import closing
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -125,6 +126,11 @@ def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) 
             text = WriteOnlyCell(sheet, value=str(value))
             text.number_format = "@"
             line.append(text)
+        elif isinstance(value, Decimal):
+            # A number shown with as many decimals as it has (a rate: 97.4, 100.0).
+            number = WriteOnlyCell(sheet, value=float(value))
+            number.number_format = _number_format(value)
+            line.append(number)
         elif column.type == "date" and value is not None:
             day = WriteOnlyCell(sheet, value=value)
             day.number_format = "yyyy-mm-dd"
@@ -132,3 +138,9 @@ def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) 
         else:
             line.append(value)
     sheet.append(line)
+
+
+def _number_format(value: Decimal) -> str:
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return f"0.{'0' * places}" if places else "0"
