@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import frictionless
 import httpx
@@ -380,8 +380,9 @@ def test_downloads_are_named_and_carry_licence_and_source(
     assert found.get("license") == PLAN["license_url"]
     described = client.get(found["describedby"])
     assert described.status_code == 200, described.text
-    paths = {resource.get("path") for resource in described.json()["resources"]}
-    assert f"{name}.csv" in paths
+    # Online, each resource is the URL of its CSV export (tests/test_open_data.py).
+    paths = {urlsplit(resource["path"]).path for resource in described.json()["resources"]}
+    assert export_url(name, "csv") in paths
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -826,19 +827,27 @@ def test_bundle_package_validates(bundle_bytes: bytes, tmp_path: Path) -> None:
 
 
 def test_separate_datapackage_equals_the_bundles(client: TestClient, bundle_bytes: bytes) -> None:
+    """The same descriptor but for where the files are: next to it in the zip, URLs online
+    (tests/test_open_data.py checks that those URLs give the bundle's files)."""
     response = client.get(f"{API}/export/plans/1/datapackage.json")
     assert response.status_code == 200, response.text
     assert media(response) == "application/json"
-    assert response.json() == json.loads(_member(bundle_bytes, "datapackage.json"))
+    online, inside = response.json(), json.loads(_member(bundle_bytes, "datapackage.json"))
+    assert [r["path"] for r in inside["resources"]] == BUNDLE_CSVS
+    for resource in [*online["resources"], *inside["resources"]]:
+        del resource["path"]
+    assert online == inside
 
 
 def test_downloaded_csv_reads_back_with_the_packages_types(
     client: TestClient, tmp_path: Path
 ) -> None:
     """Done when: the default CSV download reads back with the datapackage's types."""
-    descriptor = client.get(f"{API}/export/plans/1/datapackage.json")
-    (tmp_path / "datapackage.json").write_bytes(descriptor.content)
-    for name in ("initiatives", "evaluations"):
+    descriptor = client.get(f"{API}/export/plans/1/datapackage.json").json()
+    for resource in descriptor["resources"]:  # the downloads, saved next to it
+        resource["path"] = f"{resource['name']}.csv"
+    (tmp_path / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    for name in TABLES:  # all of them: the foreign keys reach from one into another
         download = client.get(export_url(name, "csv"))
         assert download.status_code == 200, download.text
         (tmp_path / f"{name}.csv").write_bytes(download.content)

@@ -6,16 +6,33 @@ Expected values come from the seed file and the contract (../shared/spec/API.md)
 a response. The shared database (`client`) is only read; tests that write use `api`.
 """
 
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import frictionless
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import Api, wait_until_ready
 from tests.test_exports import (
     API,
+    EVALUATED_CODES,
+    SEED,
     TABLES,
     export_url,
     get_csv,
+    media,
     xlsx_rows,
 )
 
@@ -77,3 +94,141 @@ def test_every_numeric_column_is_a_number_in_json_and_xlsx(client: TestClient, n
             if field["title"] in numeric:
                 cell = row[titles.index(field["name"])]
                 assert cell.value is None or cell.data_type == "n", (field["name"], cell.value)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The datapackage, in the bundle and online
+# --------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _serving(url: str, log: Path) -> Iterator[str]:
+    """Serve the app with uvicorn on a free port of 127.0.0.1 until the block ends."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+            + ["--port", str(port)],
+            env=env | {"DATABASE_URL": url, "PYTHONUNBUFFERED": "1"},
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_ready(server, base, log, 60)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+
+
+def test_the_published_datapackage_validates_from_its_url(fresh_url: str, tmp_path: Path) -> None:
+    """`frictionless validate <URL>`: every resource is fetched over HTTP, typed, and its
+    primary and foreign keys hold."""
+    with _serving(fresh_url, tmp_path / "server.log") as base:
+        url = f"{base}{API}/export/plans/1/datapackage.json"
+        descriptor = httpx.get(url).json()
+        report = frictionless.validate(url)
+        assert report.valid, report.flatten(["resourceName", "rowNumber", "type", "note"])
+        assert [task.stats["rows"] for task in report.tasks] == [
+            1,
+            len(SEED["policies"]),
+            sum(len(policy["measures"]) for policy in SEED["policies"]),
+            len(SEED["initiatives"]),
+            len(EVALUATED_CODES),
+            len(SEED["report"]["lines"]),
+        ]
+        for resource in descriptor["resources"]:
+            assert resource["path"].startswith(f"{base}{API}/export/{resource['name']}.csv?")
+            download = httpx.get(resource["path"])
+            assert download.status_code == 200, resource["path"]
+            assert media(download) == resource["mediatype"]
+
+
+def test_online_paths_give_exactly_the_bundles_files(client: TestClient) -> None:
+    bundle = client.get(f"{API}/export/plans/1.zip")
+    assert bundle.status_code == 200, bundle.text
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        inside = json.loads(archive.read("datapackage.json"))
+        online = _package(client)
+        assert [r["path"] for r in inside["resources"]] == [f"{name}.csv" for name in TABLES]
+        for resource in online["resources"]:
+            download = client.get(resource["path"])
+            assert download.status_code == 200, resource["path"]
+            assert download.content == archive.read(f"{resource['name']}.csv")
+    # Apart from where the files are, the two descriptors are the same.
+    for resource in [*inside["resources"], *online["resources"]]:
+        del resource["path"]
+    assert online == inside
+
+
+def test_the_online_paths_follow_the_requests_origin(api: Api) -> None:
+    # An app of its own: the shared one may keep an answer made for another origin
+    # (app/answers.py keys kept answers by data version, path, query and Accept, not host).
+    response = api.client.get(f"https://data.example.jp{API}/export/plans/1/datapackage.json")
+    assert response.status_code == 200, response.text
+    for resource in response.json()["resources"]:
+        assert resource["path"].startswith(f"https://data.example.jp{API}/export/")
+
+
+def test_bundle_members_are_readable_by_everyone(client: TestClient) -> None:
+    bundle = client.get(f"{API}/export/plans/1.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+    assert {name: stat.S_IMODE(mode) for name, mode in modes.items()} == {
+        name: 0o644 for name in modes
+    }
+    assert all(stat.S_ISREG(mode) for mode in modes.values())
+
+
+def test_the_package_names_its_encoding_by_its_iana_name(client: TestClient) -> None:
+    """A BOM does not make UTF-8 another encoding: "utf-8", which frictionless reads."""
+    assert {r["encoding"] for r in _package(client)["resources"]} == {"utf-8"}
+
+
+def test_the_package_declares_the_keys_that_join_the_tables(client: TestClient) -> None:
+    schemas = {r["name"]: r["schema"] for r in _package(client)["resources"]}
+    assert schemas["plans"]["primaryKey"] == ["計画"]
+    assert schemas["initiatives"]["primaryKey"] == ["計画", "取組番号"]
+    assert schemas["evaluations"]["primaryKey"] == ["計画", "取組番号", "年度"]
+    references = {
+        name: [(fk["fields"], fk["reference"]["resource"]) for fk in schema["foreignKeys"]]
+        for name, schema in schemas.items()
+    }
+    assert references == {
+        "plans": [],
+        "policies": [(["計画"], "plans")],
+        "measures": [(["計画", "基本方針番号"], "policies")],
+        "initiatives": [(["計画", "基本方針番号", "施策番号"], "measures")],
+        "evaluations": [(["計画", "取組番号"], "initiatives")],
+        "reports": [(["計画", "基本方針番号"], "policies")],
+    }
+
+
+def test_the_bundle_package_refuses_an_evaluation_of_no_initiative(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The declared foreign keys are checked: a row pointing at nothing is an error."""
+    bundle = client.get(f"{API}/export/plans/1.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        archive.extractall(tmp_path)
+    assert frictionless.validate(str(tmp_path / "datapackage.json")).valid
+    evaluations = tmp_path / "evaluations.csv"
+    text = evaluations.read_bytes().decode("utf-8")
+    evaluations.write_bytes(text.replace(f",{EVALUATED_CODES[0]},", ",R9-999,", 1).encode())
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert not report.valid
+    assert {row[0] for row in report.flatten(["type"])} == {"foreign-key"}

@@ -15,9 +15,9 @@ from app.config import Settings
 from app.db import SessionDep
 from app.errors import NotFound
 from app.exports import writers
-from app.exports.bundle import datapackage, licence_of, write_bundle
+from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
 from app.exports.csv import CsvOptionsDep, Encoding, content_disposition, media_type
-from app.exports.tables import EXPORTS
+from app.exports.tables import EXPORTS, Export
 from app.http import IdFilter, IdPath, read_responses
 from app.models import plans
 
@@ -151,8 +151,22 @@ def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Res
     responses=read_responses(404, 422),
 )
 def get_datapackage(request: Request, session: SessionDep, plan_id: IdPath) -> JSONResponse:
-    """The Frictionless data package descriptor of a plan's bundle."""
+    """The Frictionless data package descriptor of a plan's bundle, usable as published: each
+    resource's path is the URL of the CSV export that gives exactly the bundle's file."""
     [plan] = _plans(session, plan_id)
+    headers = cache_headers(request, session)
     settings: Settings = request.app.state.settings
     licence = licence_of(plan, settings.default_license, settings.default_license_url)
-    return JSONResponse(datapackage(plan, licence), headers=cache_headers(request, session))
+
+    def online(export: Export) -> str:
+        url = request.url_for("export_table", name=export.name, format=ExportFormat.csv.value)
+        return str(
+            url.include_query_params(
+                plan_id=plan["id"],
+                bom=str(BUNDLE_CSV.bom).lower(),
+                encoding=BUNDLE_CSV.encoding.value,
+                header=BUNDLE_CSV.header.value,
+            )
+        )
+
+    return JSONResponse(datapackage(plan, licence, online), headers=headers)
