@@ -18,18 +18,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import frictionless
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import Api, wait_until_ready
 from tests.test_exports import (
     API,
     EVALUATED_CODES,
     SEED,
     TABLES,
+    XLSX,
     export_url,
     get_csv,
     media,
@@ -232,3 +236,98 @@ def test_the_bundle_package_refuses_an_evaluation_of_no_initiative(
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     assert not report.valid
     assert {row[0] for row in report.flatten(["type"])} == {"foreign-key"}
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The catalogue
+# --------------------------------------------------------------------------------------------
+
+IRI_TERMS = ["dcat:downloadURL", "dcat:accessURL", "dcat:mediaType", "dct:format", "dct:license"]
+
+
+def _catalog(client: TestClient) -> dict[str, Any]:
+    response = client.get(f"{API}/catalog")
+    assert response.status_code == 200, response.text
+    assert media(response) == "application/ld+json"
+    catalog: dict[str, Any] = response.json()
+    return catalog
+
+
+def _is_iri(value: Any) -> bool:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def test_catalog_links_are_iris_not_strings(client: TestClient) -> None:
+    """In JSON-LD a plain string is a literal: links a harvester follows must be typed @id."""
+    catalog = _catalog(client)
+    context = catalog["@context"]
+    for term in IRI_TERMS:
+        assert context.get(term) == {"@type": "@id"}, term
+    [dataset] = catalog["dcat:dataset"]
+    assert _is_iri(dataset["dct:license"])
+    for distribution in dataset["dcat:distribution"]:
+        for term in IRI_TERMS:
+            assert _is_iri(distribution[term]), (term, distribution)
+        assert distribution["dcat:accessURL"] == distribution["dcat:downloadURL"]
+
+
+def test_catalog_offers_every_table_as_xlsx_too(client: TestClient) -> None:
+    [dataset] = _catalog(client)["dcat:dataset"]
+    spreadsheets = [
+        d for d in dataset["dcat:distribution"] if d["dcat:mediaType"].endswith("/" + XLSX)
+    ]
+    assert sorted(urlsplit(d["dcat:downloadURL"]).path for d in spreadsheets) == sorted(
+        export_url(name, "xlsx") for name in TABLES
+    )
+    for distribution in spreadsheets:
+        assert distribution["dct:format"].endswith("/file-type/XLSX")
+        response = client.get(distribution["dcat:downloadURL"])
+        assert response.status_code == 200, distribution
+        assert media(response) == XLSX
+
+
+def test_catalog_formats_name_what_the_files_are(client: TestClient) -> None:
+    [dataset] = _catalog(client)["dcat:dataset"]
+    formats = {
+        urlsplit(d["dcat:downloadURL"]).path.rsplit(".", 1)[-1]: d["dct:format"].rsplit("/")[-1]
+        for d in dataset["dcat:distribution"]
+    }
+    assert formats == {"csv": "CSV", "json": "JSON", "xlsx": "XLSX", "zip": "ZIP"}
+
+
+def test_the_catalogue_has_a_title_and_description_and_invents_no_publisher(
+    client: TestClient,
+) -> None:
+    catalog = _catalog(client)
+    assert catalog["@type"] == "dcat:Catalog"
+    assert catalog["dct:title"] and catalog["dct:description"]
+    # By default the operator is not named: the catalogue is not the city's own.
+    assert "dct:publisher" not in catalog
+    assert "金沢市" not in json.dumps(
+        {key: value for key, value in catalog.items() if key != "dcat:dataset"},
+        ensure_ascii=False,
+    )
+
+
+def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) -> None:
+    settings = Settings(
+        database_url=database_url,
+        publisher_name="オープンデータ推進協議会",
+        publisher_url="https://opendata.example.jp/",
+    )
+    application = create_app(settings)
+    try:
+        with TestClient(application) as client:
+            catalog = _catalog(client)
+    finally:
+        application.state.engine.dispose()
+    assert catalog["dct:publisher"] == {
+        "@type": "foaf:Agent",
+        "foaf:name": "オープンデータ推進協議会",
+        "foaf:homepage": "https://opendata.example.jp/",
+    }
+    assert catalog["@context"]["foaf:homepage"] == {"@type": "@id"}
+    # Each plan is still published by its own city.
+    [dataset] = catalog["dcat:dataset"]
+    assert dataset["dct:publisher"]["foaf:name"] == "金沢市"
