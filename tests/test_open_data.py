@@ -9,6 +9,7 @@ a response. The shared database (`client`) is only read; tests that write use `a
 import io
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -331,3 +332,101 @@ def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) 
     # Each plan is still published by its own city.
     [dataset] = catalog["dcat:dataset"]
     assert dataset["dct:publisher"]["foaf:name"] == "金沢市"
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Control characters
+# --------------------------------------------------------------------------------------------
+
+# (method, path, field, a value with a control character), for every kind of text field.
+# Single-line fields (titles, names, units) refuse line breaks too.
+REFUSED_TEXT = [
+    pytest.param("POST", "/plans", "title", "金沢市\x82プラン", id="plan-title-U+0082"),
+    pytest.param("PATCH", "/plans/1", "municipality_name", "金沢\x1b市", id="plan-name-ESC"),
+    pytest.param("PATCH", "/plans/1", "philosophy", "理念\x85", id="plan-philosophy-NEL"),
+    pytest.param("PATCH", "/policies/1", "focus", "重点\n二行目", id="policy-focus-LF"),
+    pytest.param("PATCH", "/measures/1", "title", "施策\t名", id="measure-title-tab"),
+    pytest.param("PATCH", "/initiatives/1", "title", "取組\r\n", id="initiative-title-CRLF"),
+    pytest.param("PATCH", "/initiatives/1", "description", "内容\x07", id="description-BEL"),
+    pytest.param("PATCH", "/initiatives/1", "target_unit", "件\x7f", id="unit-DEL"),
+    pytest.param("PATCH", "/reports/1", "title", "公表\x9f", id="report-title-U+009F"),
+    pytest.param(
+        "PUT", "/initiatives/1/evaluations/2024", "result", "実績\x0c", id="result-form-feed"
+    ),
+]
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+NEW_PLAN = {
+    "slug": "toyama-2024-2027",
+    "title": "富山市行政経営プラン",
+    "municipality_code": "162019",
+    "municipality_name": "富山市",
+    "start_fiscal_year": 2024,
+    "end_fiscal_year": 2027,
+}
+
+
+@pytest.mark.parametrize(("method", "path", "field", "value"), REFUSED_TEXT)
+def test_a_control_character_in_text_is_refused_naming_the_field(
+    api: Api, method: str, path: str, field: str, value: str
+) -> None:
+    before = api.client.get(f"{API}{path}").json() if method != "POST" else None
+    body = {**NEW_PLAN, field: value} if method == "POST" else {field: value}
+    response = api.client.request(method, f"{API}{path}", json=body, headers=api.editor)
+    assert response.status_code == 422, response.text
+    assert media(response) == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["loc"][-1] == field
+    assert f"U+{ord(CONTROL.findall(value)[0]):04X}" in error["msg"]
+    if method == "POST":
+        plans = api.client.get(f"{API}/plans", params={"slug": NEW_PLAN["slug"]}).json()
+        assert plans["total"] == 0
+    else:
+        assert api.client.get(f"{API}{path}").json() == before
+
+
+MULTI_LINE = [
+    pytest.param("PATCH", "/plans/1", "philosophy", id="plan-philosophy"),
+    pytest.param("PATCH", "/initiatives/1", "description", id="initiative-description"),
+    pytest.param("PUT", "/initiatives/1/evaluations/2024", "result", id="evaluation-result"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "field"), MULTI_LINE)
+def test_multi_line_text_keeps_tabs_and_line_breaks(
+    api: Api, method: str, path: str, field: str
+) -> None:
+    value = "一行目\r\n二行目\n\t字下げ"
+    response = api.client.request(method, f"{API}{path}", json={field: value}, headers=api.editor)
+    assert response.status_code in (200, 201), response.text
+    assert api.client.get(f"{API}{path}").json()[field] == value
+
+
+def test_bulk_json_refuses_a_control_character_and_writes_nothing(api: Api) -> None:
+    before = api.client.get(f"{API}/export/initiatives.json").json()
+    response = api.client.post(
+        f"{API}/bulk/initiatives",
+        params={"plan_id": 1},
+        json={"items": [{"code": "R6-7", "title": "取組\x82"}, {"code": "R6-10", "title": "可"}]},
+        headers=api.editor,
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["row"] == 0 and error["loc"] == [0, "title"]
+    assert "U+0082" in error["msg"]
+    assert api.client.get(f"{API}/export/initiatives.json").json() == before
+
+
+def test_bulk_csv_refuses_a_control_character_and_writes_nothing(api: Api) -> None:
+    before = api.client.get(f"{API}/export/evaluations.json").json()
+    csv_body = "取組番号,年度,実績\r\nR6-7,2024,ok\r\nR6-10,2024,実績\x1b\r\n"
+    response = api.client.post(
+        f"{API}/bulk/evaluations",
+        params={"plan_id": 1},
+        content=csv_body.encode("utf-8"),
+        headers=api.editor | {"Content-Type": "text/csv; charset=utf-8"},
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["row"], error["line"], error["loc"]) == (1, 3, [1, "result"])
+    assert "U+001B" in error["msg"]
+    assert api.client.get(f"{API}/export/evaluations.json").json() == before
