@@ -25,6 +25,7 @@ import frictionless
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from app.config import Settings
 from app.main import create_app
@@ -335,7 +336,7 @@ def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) 
 
 
 # --------------------------------------------------------------------------------------------
-# 4. Control characters
+# 4. Control characters, and CP932 that never fails
 # --------------------------------------------------------------------------------------------
 
 # (method, path, field, a value with a control character), for every kind of text field.
@@ -430,3 +431,36 @@ def test_bulk_csv_refuses_a_control_character_and_writes_nothing(api: Api) -> No
     assert (error["row"], error["line"], error["loc"]) == (1, 3, [1, "result"])
     assert "U+001B" in error["msg"]
     assert api.client.get(f"{API}/export/evaluations.json").json() == before
+
+
+def test_a_control_character_stored_earlier_no_longer_breaks_cp932(api: Api) -> None:
+    """Data written before the rule (U+0082 was accepted): CP932 exports still answer."""
+    with api.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE initiatives SET title = :title WHERE code = 'R6-7'"),
+            {"title": "取組\x82事項"},
+        )
+    response = api.client.get(export_url("initiatives", "csv"), params={"encoding": "cp932"})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-replaced-characters"] == "1"
+    assert "取組〓事項" in response.content.decode("cp932")
+
+
+@pytest.mark.parametrize("stats", ["achievement", "plans"])
+def test_cp932_statistics_replace_and_count_too(api: Api, stats: str) -> None:
+    patched = api.client.patch(
+        f"{API}/policies/1", json={"title": "𠮷野家♥の基本方針"}, headers=api.editor
+    )
+    assert patched.status_code == 200, patched.text
+    if stats == "plans":  # the comparison names plans: give the plan's title the characters
+        patched = api.client.patch(
+            f"{API}/plans/1", json={"title": "𠮷野家♥のプラン"}, headers=api.editor
+        )
+        assert patched.status_code == 200, patched.text
+    response = api.client.get(f"{API}/stats/{stats}", params={"format": "csv", "encoding": "cp932"})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-replaced-characters"] == "2"
+    assert "〓野家〓の" in response.content.decode("cp932")
+    utf8 = api.client.get(f"{API}/stats/{stats}", params={"format": "csv"})
+    assert "x-replaced-characters" not in utf8.headers
+    assert "𠮷野家♥の" in utf8.content.decode("utf-8-sig")

@@ -16,7 +16,13 @@ from app.db import SessionDep
 from app.errors import NotFound
 from app.exports import writers
 from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
-from app.exports.csv import CsvOptionsDep, Encoding, content_disposition, media_type
+from app.exports.csv import (
+    CsvOptionsDep,
+    Encoding,
+    content_disposition,
+    media_type,
+    replaced_header,
+)
 from app.exports.tables import EXPORTS, Export
 from app.http import IdFilter, IdPath, read_responses
 from app.models import plans
@@ -90,7 +96,8 @@ def export_table(
 
     CSV: Japanese headers by default (`header=en` for English), UTF-8 with a BOM by default
     (`bom=false` for none) or `encoding=cp932`, CRLF line ends. The columns are those the
-    bulk import reads back.
+    bulk import reads back. In CP932 a character it cannot hold is written 〓 (U+3013), and
+    `X-Replaced-Characters` says how many were.
     """
     found = _plans(session, plan_id)
     headers = cache_headers(request, session, format.value)
@@ -99,9 +106,15 @@ def export_table(
     engine: Engine = request.app.state.engine
     filename = f"{name.value}{'-' + found[0]['slug'] if plan_id else ''}.{format.value}"
     headers["Content-Disposition"] = content_disposition(filename)
+    if format is ExportFormat.csv and options.encoding is Encoding.cp932:
+        path, tally = writers.write_csv(engine, export, plan_id, options)
+        return FileResponse(
+            path,
+            media_type=media_type(options),
+            headers=headers | replaced_header(options, tally),
+            background=BackgroundTask(os.unlink, path),
+        )
     if format is ExportFormat.csv:
-        if options.encoding is Encoding.cp932:
-            writers.check_cp932_export(engine, export, plan_id, options)
         return StreamingResponse(
             writers.stream_csv(engine, export, plan_id, options),
             media_type=media_type(options),

@@ -22,6 +22,7 @@ from app.exports.csv import (
     content_disposition,
     media_type,
     render_csv,
+    replaced_header,
     wants_csv,
 )
 from app.fields import FiscalYear
@@ -143,10 +144,9 @@ def _render(
 ) -> Cached:
     if as_csv:
         rendered = table()
-        body = render_csv(rendered.columns, rendered.rows, options)
-        return Cached(
-            body, media_type(options), {"Content-Disposition": content_disposition(filename)}
-        )
+        body, tally = render_csv(rendered.columns, rendered.rows, options)
+        headers = {"Content-Disposition": content_disposition(filename)}
+        return Cached(body, media_type(options), headers | replaced_header(options, tally))
     if isinstance(answer, BaseModel):
         return Cached(answer.model_dump_json().encode(), "application/json", {})
     return Cached(to_json(answer), "application/json", {})
