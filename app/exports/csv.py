@@ -22,6 +22,13 @@ from pydantic import BaseModel, Field
 BOM = "\ufeff"
 GETA = "\u3013"  # 〓, what a character CP932 cannot hold becomes
 REPLACED_HEADER = "X-Replaced-Characters"
+REPLACED_DOC = {
+    REPLACED_HEADER: {
+        "description": "With encoding=cp932: how many characters CP932 cannot hold were"
+        " written 〓 (U+3013).",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
 
 
 class Encoding(StrEnum):

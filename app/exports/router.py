@@ -17,6 +17,7 @@ from app.errors import NotFound
 from app.exports import writers
 from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
 from app.exports.csv import (
+    REPLACED_DOC,
     CsvOptionsDep,
     Encoding,
     content_disposition,
@@ -75,6 +76,7 @@ def _links(request: Request, found: list[dict[str, Any]]) -> str:
     responses={
         200: {
             "description": "The rows as CSV, JSON or a spreadsheet.",
+            "headers": REPLACED_DOC,
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},

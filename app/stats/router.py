@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
+    REPLACED_DOC,
     CsvOptions,
     CsvQuery,
     content_disposition,
@@ -65,7 +66,7 @@ class YearStatsQuery(CsvQuery, YearQuery):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "headers": REPLACED_DOC},
     304: {"description": "Not Modified"},
     **problem_responses(404, 422),
 }
