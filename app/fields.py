@@ -81,9 +81,10 @@ def _visible(value: str) -> bool:
     )
 
 
-# C0 and C1 control characters and DEL: invisible, and no export format can carry them all
-# (CP932 holds none of C1; XML, and so .xlsx, refuses most of C0). Multi-line text keeps tab
-# and line breaks; a single-line text (a title, a name, a unit) has none.
+# C0 and C1 control characters and DEL: invisible, and not every export can carry them
+# (CP932 holds no C1 character but U+0080; XML, and so .xlsx, refuses most of C0).
+# Multi-line text keeps tab and line breaks; a single-line text (a title, a name, a unit)
+# has none.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
