@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     default_license_url: str = Field(
         "https://creativecommons.org/licenses/by/4.0/deed.ja", description="Its URL."
     )
+    publisher_name: str = Field(
+        "",
+        description="Who publishes the catalogue: the operator of this service (each plan's"
+        " data is published by its city). Empty: the catalogue names no publisher.",
+    )
+    publisher_url: str = Field(
+        "", description="The publisher's home page (an absolute URL); empty: none."
+    )
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )

@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
@@ -51,8 +52,13 @@ FiscalYear = Annotated[int, BeforeValidator(_fiscal_year), WithJsonSchema(fiscal
 
 
 def jsonable(value: Any) -> Any:
-    """A database value as JSON holds it: dates and times in ISO 8601, the rest as is."""
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    """A value as JSON holds it: dates and times in ISO 8601, decimals as numbers, the rest
+    as is."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def as_utc(value: datetime) -> datetime:
@@ -75,14 +81,37 @@ def _visible(value: str) -> bool:
     )
 
 
-def text_rules(max_length: int, *, blank: bool = False) -> AfterValidator:
-    """Check a string: at most max_length characters after NFC, no NUL or lone surrogates."""
+# C0 and C1 control characters and DEL: invisible, and not every export can carry them
+# (CP932 holds no C1 character but U+0080; XML, and so .xlsx, refuses most of C0).
+# Multi-line text keeps tab and line breaks; a single-line text (a title, a name, a unit)
+# has none.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_error(value: str, pattern: re.Pattern[str], multiline: bool) -> str | None:
+    found = pattern.search(value)
+    if found is None:
+        return None
+    allowed = "only tab and line breaks" if multiline else "none: a single line of text"
+    return (
+        f"text may not contain control characters ({allowed}): U+{ord(found[0]):04X} at"
+        f" character {found.start() + 1}"
+    )
+
+
+def text_rules(max_length: int, *, blank: bool = False, multiline: bool = False) -> AfterValidator:
+    """Check a string: at most max_length characters after NFC, no NUL, no lone surrogates,
+    no control characters (but tab, LF and CR in multiline text)."""
+    controls = _CONTROL_IN_LINES if multiline else _CONTROL
 
     def check(value: str) -> str:
         if "\x00" in value:
             raise ValueError("text may not contain NUL (\\u0000)")
         if _SURROGATE.search(value):
             raise ValueError("text may not contain lone surrogates")
+        if error := _control_error(value, controls, multiline):
+            raise ValueError(error)
         if not blank and not _visible(value):
             raise ValueError("text may not be empty or only white space or combining marks")
         # Count what a reader sees: a letter and its combining mark that compose count once.
@@ -93,15 +122,30 @@ def text_rules(max_length: int, *, blank: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _limits(max_length: int, min_length: int) -> Any:
-    return Field(json_schema_extra={"maxLength": max_length, "minLength": min_length})
+# The same rules as JSON Schema patterns (ECMA-262 escapes), so that clients see them.
+_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_LINES_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+
+
+def _limits(max_length: int, min_length: int, *, multiline: bool = False) -> Any:
+    return Field(
+        json_schema_extra={
+            "maxLength": max_length,
+            "minLength": min_length,
+            "pattern": _LINES_PATTERN if multiline else _LINE_PATTERN,
+        }
+    )
 
 
 Title = Annotated[str, _limits(200, 1), text_rules(200)]
 LongTitle = Annotated[str, _limits(500, 1), text_rules(500)]
 Name = Annotated[str, _limits(100, 1), text_rules(100)]
-Narrative = Annotated[str, _limits(20_000, 0), text_rules(20_000, blank=True)]
-Note = Annotated[str, _limits(2_000, 0), text_rules(2_000, blank=True)]
+Narrative = Annotated[
+    str, _limits(20_000, 0, multiline=True), text_rules(20_000, blank=True, multiline=True)
+]
+Note = Annotated[
+    str, _limits(2_000, 0, multiline=True), text_rules(2_000, blank=True, multiline=True)
+]
 Unit = Annotated[str, _limits(50, 0), text_rules(50, blank=True)]
 
 

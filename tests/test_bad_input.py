@@ -30,6 +30,7 @@ Run on PostgreSQL too: TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1
 
 import hashlib
 import json
+import re
 import shutil
 import string
 import tempfile
@@ -99,6 +100,7 @@ ISSUE_CATEGORIES = (
 )
 RANGE = "out of range"
 EMPTY = "empty strings"
+CONTROL = "control characters"
 HEADERS = "malformed headers"
 MEDIA = "media type"
 STATE = "stale state"
@@ -466,7 +468,10 @@ def kind_of(schema: dict[str, Any]) -> str:
     if kind == "string":
         if schema.get("format") == "date":
             return "date"
-        return "pattern" if "pattern" in schema else "text"
+        pattern = schema.get("pattern")
+        # Free text is written with a pattern too, one that only keeps control characters
+        # out (^[^...]*$); any other pattern is a code, a slug, a number as text.
+        return "pattern" if pattern and not pattern.startswith("^[^") else "text"
     return kind if kind in ("integer", "number", "boolean", "array") else "unknown"
 
 
@@ -602,6 +607,14 @@ def text_bads(name: str, schema: dict[str, Any], kind: str) -> list[Bad]:
         bads.append(Bad(COMBINING, f"e and {most + 1} combining marks", zalgo))
     else:
         bads.append(Bad(OVERLONG, f"{OVERLONG_UNBOUNDED} characters", "x" * OVERLONG_UNBOUNDED))
+    if kind == "text" and "pattern" in schema:
+        # C1 (U+0082 broke every CP932 export) and C0; a single line refuses line breaks.
+        bads += [
+            Bad(CONTROL, "U+0082", example + "\x82after"),
+            Bad(CONTROL, "ESC", example + "\x1b"),
+        ]
+        if re.fullmatch(schema["pattern"], "a\nb") is None:
+            bads.append(Bad(CONTROL, "line break in a single line", example + "\nafter"))
     if kind == "pattern":
         bads += [
             Bad(COMBINING, "combining mark", example + "\u0301"),

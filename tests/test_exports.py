@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import frictionless
 import httpx
@@ -380,8 +380,9 @@ def test_downloads_are_named_and_carry_licence_and_source(
     assert found.get("license") == PLAN["license_url"]
     described = client.get(found["describedby"])
     assert described.status_code == 200, described.text
-    paths = {resource.get("path") for resource in described.json()["resources"]}
-    assert f"{name}.csv" in paths
+    # Online, each resource is the URL of its CSV export (tests/test_open_data.py).
+    paths = {urlsplit(resource["path"]).path for resource in described.json()["resources"]}
+    assert export_url(name, "csv") in paths
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -455,6 +456,9 @@ CP932_CASES = [
 ]
 
 
+JA_HEADER = {"title": "取組事項", "description": "内容", "result": "実績"}
+
+
 def _store(api: Api, table: str, code: str, field: str, char: str) -> None:
     initiative_id = initiative_ids(api.client)[code]
     if table == "initiatives":
@@ -479,23 +483,39 @@ def _store(api: Api, table: str, code: str, field: str, char: str) -> None:
 
 
 @pytest.mark.parametrize(("table", "code", "field", "char"), CP932_CASES)
-def test_cp932_refuses_a_character_it_cannot_hold(
+def test_cp932_writes_geta_for_a_character_it_cannot_hold(
     api: Api, table: str, code: str, field: str, char: str
 ) -> None:
+    """One character never makes the download fail: it becomes 〓 (U+3013), counted in
+    X-Replaced-Characters, and every other byte is the UTF-8 export's text."""
     _store(api, table, code, field, char)
     # UTF-8 holds it: the data is stored and exported as given.
-    assert char in csv_text(api.client.get(export_url(table, "csv")))
+    utf8 = csv_text(api.client.get(export_url(table, "csv")))
+    assert char in utf8
 
-    # A cursor this leaves open is test_cp932_refusal_closes_its_cursor's business.
-    response, _ = get_recording_warnings(api.client, export_url(table, "csv"), encoding="cp932")
-    assert not response.content.startswith("全国地方公共団体コード".encode("cp932"))
-    body = assert_problem(response, 422)
-    detail = body["detail"] + json.dumps(body.get("errors"), ensure_ascii=False)
-    assert char in detail or f"U+{ord(char):04X}" in detail, detail
-    order = ALL_CODES if table == "initiatives" else EVALUATED_CODES
-    position = order.index(code) + 1  # among the data rows, 1-based
-    row_named = rf"\brow {position}\b|\bline {position + 1}\b|\b{re.escape(code)}\b"
-    assert re.search(row_named, detail), detail
+    response, caught = get_recording_warnings(
+        api.client, export_url(table, "csv"), encoding="cp932"
+    )
+    assert response.status_code == 200, response.text
+    assert content_type_params(response)["charset"].lower() == "windows-31j"
+    assert response.headers["x-replaced-characters"] == "1"
+    text = response.content.decode("cp932")  # strict: every byte is CP932
+    assert text == utf8.replace(char, "\u3013")
+    rows = parse_csv(text)
+    [row] = [row for row in rows if row[rows[0].index("取組番号")] == code]
+    assert row[rows[0].index(JA_HEADER[field])].endswith("\u3013")  # where it was written
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+    assert api.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_cp932_counts_every_character_replaced(api: Api) -> None:
+    _store(api, "initiatives", "R6-10", "title", "𠮷𠮷")
+    _store(api, "initiatives", "R7-14", "description", "♥")
+    response = api.client.get(export_url("initiatives", "csv"), params={"encoding": "cp932"})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-replaced-characters"] == "3"
+    assert response.content.decode("cp932").count("\u3013") == 3
 
 
 def get_recording_warnings(
@@ -510,24 +530,11 @@ def get_recording_warnings(
     return response, caught
 
 
-def test_cp932_refusal_closes_its_cursor(api: Api) -> None:
-    """The check reads the rows before answering 422: it must close what it opened. (On
-    PostgreSQL the rows are read through a server-side cursor, left open when the check
-    stops at the first bad row.)"""
-    _store(api, "initiatives", "R6-10", "title", "𠮷")
-    response, caught = get_recording_warnings(
-        api.client, export_url("initiatives", "csv"), encoding="cp932"
-    )
-    assert_problem(response, 422)
-    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert leaks == []
-    assert api.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-
-
-def test_cp932_check_does_not_touch_other_tables(api: Api) -> None:
+def test_cp932_of_other_tables_replaces_nothing(api: Api) -> None:
     _store(api, "initiatives", "R6-10", "title", "𠮷")
     response = api.client.get(export_url("evaluations", "csv"), params={"encoding": "cp932"})
     assert response.status_code == 200, response.text
+    assert response.headers["x-replaced-characters"] == "0"
     assert len(parse_csv(response.content.decode("cp932"))) - 1 == len(EVALUATIONS)
 
 
@@ -826,19 +833,27 @@ def test_bundle_package_validates(bundle_bytes: bytes, tmp_path: Path) -> None:
 
 
 def test_separate_datapackage_equals_the_bundles(client: TestClient, bundle_bytes: bytes) -> None:
+    """The same descriptor but for where the files are: next to it in the zip, URLs online
+    (tests/test_open_data.py checks that those URLs give the bundle's files)."""
     response = client.get(f"{API}/export/plans/1/datapackage.json")
     assert response.status_code == 200, response.text
     assert media(response) == "application/json"
-    assert response.json() == json.loads(_member(bundle_bytes, "datapackage.json"))
+    online, inside = response.json(), json.loads(_member(bundle_bytes, "datapackage.json"))
+    assert [r["path"] for r in inside["resources"]] == BUNDLE_CSVS
+    for resource in [*online["resources"], *inside["resources"]]:
+        del resource["path"]
+    assert online == inside
 
 
 def test_downloaded_csv_reads_back_with_the_packages_types(
     client: TestClient, tmp_path: Path
 ) -> None:
     """Done when: the default CSV download reads back with the datapackage's types."""
-    descriptor = client.get(f"{API}/export/plans/1/datapackage.json")
-    (tmp_path / "datapackage.json").write_bytes(descriptor.content)
-    for name in ("initiatives", "evaluations"):
+    descriptor = client.get(f"{API}/export/plans/1/datapackage.json").json()
+    for resource in descriptor["resources"]:  # the downloads, saved next to it
+        resource["path"] = f"{resource['name']}.csv"
+    (tmp_path / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    for name in TABLES:  # all of them: the foreign keys reach from one into another
         download = client.get(export_url(name, "csv"))
         assert download.status_code == 200, download.text
         (tmp_path / f"{name}.csv").write_bytes(download.content)
@@ -883,6 +898,16 @@ def _datasets(catalog: Item) -> list[Item]:
     return datasets if isinstance(datasets, list) else [datasets]
 
 
+IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
+
+
+def media_type(distribution: Item) -> str:
+    """A distribution's media type, an IRI in IANA's registry (declared so in @context)."""
+    iri: str = distribution["dcat:mediaType"]
+    assert iri.startswith(IANA_MEDIA_TYPES), iri
+    return iri.removeprefix(IANA_MEDIA_TYPES)
+
+
 def _literal(value: Any) -> str:
     return str(value["@value"] if isinstance(value, dict) else value)
 
@@ -903,7 +928,7 @@ def test_catalog_describes_each_plan_as_a_dcat_dataset(client: TestClient) -> No
     assert modified.tzinfo is not None
     assert modified <= datetime.now(UTC) + timedelta(minutes=1)
     distributions = dataset["dcat:distribution"]
-    assert {d["dcat:mediaType"] for d in distributions} >= {"text/csv", "application/json"}
+    assert {media_type(d) for d in distributions} >= {"text/csv", "application/json", XLSX}
 
 
 def test_catalog_download_urls_answer_with_their_media_type(client: TestClient) -> None:
@@ -916,7 +941,7 @@ def test_catalog_download_urls_answer_with_their_media_type(client: TestClient) 
     for distribution in distributions:
         response = client.get(distribution["dcat:downloadURL"])
         assert response.status_code == 200, distribution
-        assert media(response) == distribution["dcat:mediaType"], distribution
+        assert media(response) == media_type(distribution), distribution
 
 
 def test_catalog_lists_a_new_plan(api: Api) -> None:

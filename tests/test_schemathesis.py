@@ -49,10 +49,6 @@ STATEFUL_SCENARIOS = 20
 # listed must succeed (2xx); a 5xx is never expected.
 NOT_FOUND = "the id in the path (or plan_id) names nothing: generated ids mostly do not exist"
 STALE = "If-Match names another version than the stored one (412, nothing changes)"
-NO_CP932 = (
-    "encoding=cp932, and a stored text (written by an earlier request) has a character CP932"
-    " cannot hold: 422 naming it, before the first byte"
-)
 NO_PLAN = "plan_id left out while more than one plan exists (an earlier request made one)"
 REPORT_RULES = (
     "the fiscal year is outside the plan's period; a line's policy_id or a highlight's"
@@ -152,12 +148,11 @@ REFUSED: dict[str, dict[str, str]] = {
         "422": REPORT_RULES,
     },
     "delete_report": {"404": NOT_FOUND, "412": STALE},
-    "stats_achievement": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_trend": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_summary": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_targets": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_plans": {"422": NO_CP932},
-    "export_table": {"404": NOT_FOUND, "422": NO_CP932},
+    "stats_achievement": {"404": NOT_FOUND, "422": NO_PLAN},
+    "stats_trend": {"404": NOT_FOUND, "422": NO_PLAN},
+    "stats_summary": {"404": NOT_FOUND, "422": NO_PLAN},
+    "stats_targets": {"404": NOT_FOUND, "422": NO_PLAN},
+    "export_table": {"404": NOT_FOUND},
     "export_bundle": {"404": NOT_FOUND},
     "get_datapackage": {"404": NOT_FOUND},
     "bulk_initiatives": {

@@ -2,15 +2,17 @@
 Frictionless data package describing the files."""
 
 import json
+import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from app.exports.csv import CsvOptions, Encoding, HeaderLanguage
-from app.exports.tables import EXPORTS
+from app.exports.tables import EXPORTS, Export
 from app.exports.writers import stream_csv
 from app.wareki import period_label
 
@@ -28,8 +30,44 @@ def licence_of(plan: dict[str, Any], default_license: str, default_url: str) -> 
     }
 
 
-def datapackage(plan: dict[str, Any], licence: dict[str, str]) -> dict[str, Any]:
-    """Return the Frictionless data package descriptor of a plan's bundle."""
+# Every file of the bundle is readable by anyone who unpacks it (rw-r--r--).
+FILE_MODE = (stat.S_IFREG | 0o644) << 16
+
+# The keys of each table, in the columns the CSV has (natural keys: the CSVs carry no ids,
+# so that an export reads back through the bulk import unchanged). The plan (計画) is in
+# every key, so the keys hold across the exports of several plans too.
+PRIMARY_KEYS = {
+    "plans": ["計画"],
+    "policies": ["計画", "基本方針番号"],
+    "measures": ["計画", "基本方針番号", "施策番号"],
+    "initiatives": ["計画", "取組番号"],
+    "evaluations": ["計画", "取組番号", "年度"],
+    "reports": ["計画", "年度", "基本方針番号"],
+}
+FOREIGN_KEYS = {
+    "policies": [(["計画"], "plans")],
+    "measures": [(["計画", "基本方針番号"], "policies")],
+    "initiatives": [(["計画", "基本方針番号", "施策番号"], "measures")],
+    "evaluations": [(["計画", "取組番号"], "initiatives")],
+    "reports": [(["計画", "基本方針番号"], "policies")],
+}
+
+
+def bundle_path(export: Export) -> str:
+    """The path of an export's CSV inside the bundle."""
+    return f"{export.name}.csv"
+
+
+def datapackage(
+    plan: dict[str, Any],
+    licence: dict[str, str],
+    path_of: Callable[[Export], str] = bundle_path,
+) -> dict[str, Any]:
+    """Return the Frictionless data package descriptor of a plan's bundle.
+
+    path_of names each CSV: inside the zip, the file next to the descriptor; online, the URL
+    of the export that gives the same bytes.
+    """
     return {
         "profile": "tabular-data-package",
         "name": plan["slug"],
@@ -42,10 +80,11 @@ def datapackage(plan: dict[str, Any], licence: dict[str, str]) -> dict[str, Any]
                 "profile": "tabular-data-resource",
                 "name": export.name,
                 "title": export.title,
-                "path": f"{export.name}.csv",
+                "path": path_of(export),
                 "format": "csv",
                 "mediatype": "text/csv",
-                "encoding": "utf-8-sig",
+                # The IANA name: a BOM does not make it another encoding.
+                "encoding": "utf-8",
                 "dialect": {"header": True, "delimiter": ",", "lineTerminator": "\r\n"},
                 "schema": {
                     "fields": [
@@ -61,7 +100,12 @@ def datapackage(plan: dict[str, Any], licence: dict[str, str]) -> dict[str, Any]
                             ),
                         }
                         for column in export.columns
-                    ]
+                    ],
+                    "primaryKey": PRIMARY_KEYS[export.name],
+                    "foreignKeys": [
+                        {"fields": fields, "reference": {"resource": resource, "fields": fields}}
+                        for fields, resource in FOREIGN_KEYS.get(export.name, [])
+                    ],
                 },
             }
             for export in EXPORTS.values()
@@ -101,6 +145,15 @@ def licence_text(plan: dict[str, Any], licence: dict[str, str]) -> str:
     )
 
 
+def _member(name: str, now: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+    # A ZipInfo of our own has no permissions (external_attr 0): unzip would make the file
+    # unreadable (mode 0000), so each member says rw-r--r--.
+    info = zipfile.ZipInfo(name, date_time=now)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = FILE_MODE
+    return info
+
+
 def write_bundle(engine: Engine, plan: dict[str, Any], licence: dict[str, str]) -> str:
     """Write the plan's zip into a temporary file, streaming each CSV; return its path."""
     handle = tempfile.NamedTemporaryFile(suffix=".zip", delete=False)  # noqa: SIM115
@@ -108,13 +161,11 @@ def write_bundle(engine: Engine, plan: dict[str, Any], licence: dict[str, str]) 
     with zipfile.ZipFile(handle.name, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         now = datetime.now(UTC).timetuple()[:6]
         for export in EXPORTS.values():
-            info = zipfile.ZipInfo(f"{export.name}.csv", date_time=now)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with bundle.open(info, "w") as member:
+            with bundle.open(_member(bundle_path(export), now), "w") as member:
                 for chunk in stream_csv(engine, export, plan["id"], BUNDLE_CSV):
                     member.write(chunk)
-        descriptor = datapackage(plan, licence)
-        bundle.writestr("datapackage.json", json.dumps(descriptor, ensure_ascii=False, indent=2))
-        bundle.writestr("README.md", data_dictionary(plan))
-        bundle.writestr("LICENSE.txt", licence_text(plan, licence))
+        descriptor = json.dumps(datapackage(plan, licence), ensure_ascii=False, indent=2)
+        bundle.writestr(_member("datapackage.json", now), descriptor)
+        bundle.writestr(_member("README.md", now), data_dictionary(plan))
+        bundle.writestr(_member("LICENSE.txt", now), licence_text(plan, licence))
     return handle.name

@@ -10,6 +10,7 @@ from app.caching import cache_headers
 from app.config import Settings
 from app.db import SessionDep
 from app.exports.bundle import licence_of
+from app.exports.router import XLSX
 from app.exports.tables import EXPORTS
 from app.fields import as_utc
 from app.http import read_responses
@@ -18,13 +19,36 @@ from app.wareki import period_label
 
 router = APIRouter(tags=["exports"])
 
-CONTEXT = {
+# Terms whose values are IRIs (links a harvester follows), not strings: "@type": "@id".
+_IRI = {"@type": "@id"}
+CONTEXT: dict[str, Any] = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
     "foaf": "http://xmlns.com/foaf/0.1/",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "dcat:downloadURL": _IRI,
+    "dcat:accessURL": _IRI,
+    "dcat:mediaType": _IRI,
+    "dct:format": _IRI,
+    "dct:license": _IRI,
+    "foaf:homepage": _IRI,
 }
-FORMATS = {"csv": "text/csv", "json": "application/json"}
+# Media types as IANA's IRIs, and formats from the EU file-type vocabulary (as DCAT-AP,
+# which CKAN's DCAT harvester reads, names them).
+IANA = "http://www.iana.org/assignments/media-types/"
+FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+FORMATS = {  # format in the URL: (media type, file type, what the title calls it)
+    "csv": ("text/csv", "CSV", "CSV"),
+    "json": ("application/json", "JSON", "JSON"),
+    "xlsx": (XLSX, "XLSX", "Excel"),
+}
+CATALOG_DESCRIPTION = (
+    "地方公共団体の行政経営プラン（基本方針・施策・取組事項）と年度ごとの取組状況の評価を、"
+    "CSV・JSON・Excel と Frictionless Data Package で公開するオープンデータの目録。"
+    " / Open data on local governments' administrative management plans (policies, measures,"
+    " initiatives) and the yearly evaluation of their progress, as CSV, JSON, Excel and"
+    " Frictionless Data Packages."
+)
 
 
 @router.get(
@@ -53,13 +77,46 @@ def get_catalog(request: Request, session: SessionDep) -> JSONResponse:
         stamps = [modified.get(plan["id"]), last_write, plan["updated_at"]]
         stamp = max(as_utc(moment) for moment in stamps if moment is not None)
         datasets.append(_dataset(request, dict(plan), licence["path"], stamp.isoformat()))
-    body = {
+    body: dict[str, Any] = {
         "@context": CONTEXT,
+        "@id": str(request.url_for("get_catalog")),
         "@type": "dcat:Catalog",
         "dct:title": "行政経営プランの取組状況 / Administrative management plans and progress",
-        "dcat:dataset": datasets,
+        "dct:description": CATALOG_DESCRIPTION,
     }
+    publisher = _publisher(settings)
+    if publisher:
+        body["dct:publisher"] = publisher
+    body["dcat:dataset"] = datasets
     return JSONResponse(body, media_type="application/ld+json", headers=headers)
+
+
+def _publisher(settings: Settings) -> dict[str, Any] | None:
+    """The operator of this service, who publishes the catalogue (not a plan's city): named
+    by settings, and left out when they name no one."""
+    if not settings.publisher_name:
+        return None
+    publisher: dict[str, Any] = {"@type": "foaf:Agent", "foaf:name": settings.publisher_name}
+    if settings.publisher_url:
+        publisher["foaf:homepage"] = settings.publisher_url
+    return publisher
+
+
+def _distribution(title: str, url: str, media: str, file_type: str, licence: str) -> dict[str, Any]:
+    return {
+        "@type": "dcat:Distribution",
+        "dct:title": title,
+        "dcat:accessURL": url,  # a direct download: the access is the file itself
+        "dcat:downloadURL": url,
+        "dcat:mediaType": IANA + media,
+        "dct:format": FILE_TYPE + file_type,
+        **_licence(licence),
+    }
+
+
+def _licence(url: str) -> dict[str, str]:
+    # An empty IRI would mean this document itself: a licence without a URL is left out.
+    return {"dct:license": url} if url else {}
 
 
 def _dataset(
@@ -67,28 +124,28 @@ def _dataset(
 ) -> dict[str, Any]:
     plan_id = plan["id"]
     distributions = [
-        {
-            "@type": "dcat:Distribution",
-            "dct:title": f"{export.title} ({fmt.upper()})",
-            "dcat:downloadURL": str(
+        _distribution(
+            f"{export.title} ({label})",
+            str(
                 request.url_for("export_table", name=name, format=fmt).include_query_params(
                     plan_id=plan_id
                 )
             ),
-            "dcat:mediaType": media,
-            "dct:license": licence_url,
-        }
+            media,
+            file_type,
+            licence_url,
+        )
         for name, export in EXPORTS.items()
-        for fmt, media in FORMATS.items()
+        for fmt, (media, file_type, label) in FORMATS.items()
     ]
     distributions.append(
-        {
-            "@type": "dcat:Distribution",
-            "dct:title": "一括ダウンロード (ZIP, Frictionless Data Package)",
-            "dcat:downloadURL": str(request.url_for("export_bundle", plan_id=plan_id)),
-            "dcat:mediaType": "application/zip",
-            "dct:license": licence_url,
-        }
+        _distribution(
+            "一括ダウンロード (ZIP, Frictionless Data Package)",
+            str(request.url_for("export_bundle", plan_id=plan_id)),
+            "application/zip",
+            "ZIP",
+            licence_url,
+        )
     )
     period = period_label(plan["start_fiscal_year"], plan["end_fiscal_year"])
     return {
@@ -99,7 +156,7 @@ def _dataset(
         "dct:description": plan["philosophy"] or plan["title"],
         "dct:publisher": {"@type": "foaf:Organization", "foaf:name": plan["municipality_name"]},
         "dct:spatial": plan["municipality_code"],
-        "dct:license": licence_url,
+        **_licence(licence_url),
         "dct:source": plan["source"],
         "dct:modified": {"@value": modified, "@type": "xsd:dateTime"},
         "dcat:keyword": ["行政経営", "行政改革", plan["municipality_name"]],

@@ -1,8 +1,10 @@
 """CSV as open-data users need it: Excel in Japan (BOM, or CP932) and machines (plain, exact).
 
 The first line is always the header; no preamble, no `="..."` guards; CRLF line ends
-(RFC 4180). With encoding=cp932 every cell is checked before the first byte is sent, so a
-character CP932 cannot hold is a clear 422 instead of a broken download.
+(RFC 4180). With encoding=cp932 a character CP932 cannot hold (𠮷, ♥, ©, a control
+character...) is written 〓 (U+3013, the geta mark Japanese typesetting uses for a missing
+glyph), and the answer says how many were in X-Replaced-Characters: one character never
+makes the download fail.
 """
 
 import csv
@@ -17,9 +19,16 @@ from urllib.parse import quote
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from app.errors import InvalidInput
-
 BOM = "\ufeff"
+GETA = "\u3013"  # 〓, what a character CP932 cannot hold becomes
+REPLACED_HEADER = "X-Replaced-Characters"
+REPLACED_DOC = {
+    REPLACED_HEADER: {
+        "description": "With encoding=cp932: how many characters CP932 cannot hold were"
+        " written 〓 (U+3013).",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
 
 
 class Encoding(StrEnum):
@@ -106,39 +115,59 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+@dataclass
+class Tally:
+    """Characters replaced so far (CP932 cannot hold them)."""
+
+    count: int = 0
+
+
+def to_cp932(text: str, tally: Tally) -> str:
+    """Return text with each character CP932 cannot hold written 〓, counted in tally."""
+    try:
+        text.encode("cp932")
+        return text
+    except UnicodeEncodeError:
+        pass
+    kept = []
+    for char in text:  # only the rare text that needs it goes character by character
+        try:
+            char.encode("cp932")
+            kept.append(char)
+        except UnicodeEncodeError:
+            kept.append(GETA)
+            tally.count += 1
+    return "".join(kept)
+
+
+def csv_cells(values: Iterable[Any], options: CsvOptions, tally: Tally) -> list[str]:
+    """A row's cells as CSV text, in what the encoding can hold."""
+    texts = [cell(value) for value in values]
+    if options.encoding is Encoding.cp932:
+        return [to_cp932(text, tally) for text in texts]
+    return texts
+
+
 def render_csv(
     columns: Sequence[Column], rows: Iterable[Sequence[Any]], options: CsvOptions
-) -> bytes:
-    """Return the whole CSV (for answers small enough to hold, like statistics)."""
+) -> tuple[bytes, Tally]:
+    """Return the whole CSV (for answers small enough to hold, like statistics) and the
+    characters CP932 could not hold."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([getattr(column, options.header.value) for column in columns])
-    for number, row in enumerate(rows, start=1):
-        texts = [cell(value) for value in row]
-        if options.encoding is Encoding.cp932:
-            check_cp932(texts, columns, number, options.header)
-        writer.writerow(texts)
+    tally = Tally()
+    for row in rows:
+        writer.writerow(csv_cells(row, options, tally))
     text = buffer.getvalue()
     if options.encoding is Encoding.cp932:
-        return text.encode("cp932")
-    return (BOM + text if options.bom else text).encode("utf-8")
+        return text.encode("cp932"), tally
+    return (BOM + text if options.bom else text).encode("utf-8"), tally
 
 
-def check_cp932(
-    texts: Sequence[str], columns: Sequence[Column], row: int, header: HeaderLanguage
-) -> None:
-    for text, column in zip(texts, columns, strict=True):
-        try:
-            text.encode("cp932")
-        except UnicodeEncodeError as error:
-            char = text[error.start]
-            name = getattr(column, header.value)
-            raise InvalidInput.at(
-                ["query", "encoding"],
-                f"line {row + 1} (data row {row}), column {name}: {char!r} (U+{ord(char):04X})"
-                " cannot be written in"
-                " CP932; ask for encoding=utf-8",
-            ) from None
+def replaced_header(options: CsvOptions, tally: Tally) -> dict[str, str]:
+    """X-Replaced-Characters for a CP932 answer (0 when nothing was replaced)."""
+    return {REPLACED_HEADER: str(tally.count)} if options.encoding is Encoding.cp932 else {}
 
 
 def media_type(options: CsvOptions) -> str:

@@ -15,9 +15,16 @@ from app.config import Settings
 from app.db import SessionDep
 from app.errors import NotFound
 from app.exports import writers
-from app.exports.bundle import datapackage, licence_of, write_bundle
-from app.exports.csv import CsvOptionsDep, Encoding, content_disposition, media_type
-from app.exports.tables import EXPORTS
+from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
+from app.exports.csv import (
+    REPLACED_DOC,
+    CsvOptionsDep,
+    Encoding,
+    content_disposition,
+    media_type,
+    replaced_header,
+)
+from app.exports.tables import EXPORTS, Export
 from app.http import IdFilter, IdPath, read_responses
 from app.models import plans
 
@@ -69,6 +76,7 @@ def _links(request: Request, found: list[dict[str, Any]]) -> str:
     responses={
         200: {
             "description": "The rows as CSV, JSON or a spreadsheet.",
+            "headers": REPLACED_DOC,
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -90,7 +98,8 @@ def export_table(
 
     CSV: Japanese headers by default (`header=en` for English), UTF-8 with a BOM by default
     (`bom=false` for none) or `encoding=cp932`, CRLF line ends. The columns are those the
-    bulk import reads back.
+    bulk import reads back. In CP932 a character it cannot hold is written 〓 (U+3013), and
+    `X-Replaced-Characters` says how many were.
     """
     found = _plans(session, plan_id)
     headers = cache_headers(request, session, format.value)
@@ -99,9 +108,15 @@ def export_table(
     engine: Engine = request.app.state.engine
     filename = f"{name.value}{'-' + found[0]['slug'] if plan_id else ''}.{format.value}"
     headers["Content-Disposition"] = content_disposition(filename)
+    if format is ExportFormat.csv and options.encoding is Encoding.cp932:
+        path, tally = writers.write_csv(engine, export, plan_id, options)
+        return FileResponse(
+            path,
+            media_type=media_type(options),
+            headers=headers | replaced_header(options, tally),
+            background=BackgroundTask(os.unlink, path),
+        )
     if format is ExportFormat.csv:
-        if options.encoding is Encoding.cp932:
-            writers.check_cp932_export(engine, export, plan_id, options)
         return StreamingResponse(
             writers.stream_csv(engine, export, plan_id, options),
             media_type=media_type(options),
@@ -151,8 +166,22 @@ def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Res
     responses=read_responses(404, 422),
 )
 def get_datapackage(request: Request, session: SessionDep, plan_id: IdPath) -> JSONResponse:
-    """The Frictionless data package descriptor of a plan's bundle."""
+    """The Frictionless data package descriptor of a plan's bundle, usable as published: each
+    resource's path is the URL of the CSV export that gives exactly the bundle's file."""
     [plan] = _plans(session, plan_id)
+    headers = cache_headers(request, session)
     settings: Settings = request.app.state.settings
     licence = licence_of(plan, settings.default_license, settings.default_license_url)
-    return JSONResponse(datapackage(plan, licence), headers=cache_headers(request, session))
+
+    def online(export: Export) -> str:
+        url = request.url_for("export_table", name=export.name, format=ExportFormat.csv.value)
+        return str(
+            url.include_query_params(
+                plan_id=plan["id"],
+                bom=str(BUNDLE_CSV.bom).lower(),
+                encoding=BUNDLE_CSV.encoding.value,
+                header=BUNDLE_CSV.header.value,
+            )
+        )
+
+    return JSONResponse(datapackage(plan, licence, online), headers=headers)

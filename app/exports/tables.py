@@ -6,6 +6,7 @@ nothing. Derived columns (年度（和暦）, 推進期間, 達成率) are compu
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -21,7 +22,6 @@ from app.models import (
     reports,
 )
 from app.stats.rates import achievement_rate
-from app.stats.tables import percent
 from app.wareki import fiscal_year_label, period_label
 
 STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}
@@ -201,7 +201,10 @@ def _reports(plan_id: int | None) -> Select[Any]:
 
 
 def _report_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
-    row["rate"] = percent(achievement_rate(row["achieved"], row["items"]))
+    # A number with exactly one decimal, as the document writes it: Decimal keeps 100.0 from
+    # becoming "100" in the CSV, and is a number in JSON and in the spreadsheet.
+    rate = achievement_rate(row["achieved"], row["items"])
+    row["rate"] = None if rate is None else Decimal(f"{rate:.1f}")
 
 
 EXPORTS: dict[str, Export] = {

@@ -3,9 +3,11 @@
 import csv
 import io
 import json
+import os
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import closing
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.errors import InvalidInput
-from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, cell, check_cp932
+from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, Tally, csv_cells
 from app.exports.tables import Export
 from app.fields import jsonable
 
@@ -42,19 +44,16 @@ def rows(
             result.close()
 
 
-def check_cp932_export(
-    engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
-) -> None:
-    """Read every row once and refuse (422) before anything is sent if CP932 cannot hold it."""
-    with closing(rows(engine, export, plan_id, options.header)) as reader:
-        for number, values in enumerate(reader, start=1):
-            texts = [cell(value) for value in values]
-            check_cp932(texts, export.columns, number, options.header)
-
-
 def stream_csv(
-    engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
-) -> Iterator[bytes]:
+    engine: Engine,
+    export: Export,
+    plan_id: int | None,
+    options: CsvOptions,
+    tally: Tally | None = None,
+) -> Generator[bytes, None, None]:
+    """Yield the CSV, BATCH rows a chunk; in CP932 what it cannot hold is 〓, counted in tally."""
+    if tally is None:
+        tally = Tally()
     encoding = "cp932" if options.encoding is Encoding.cp932 else "utf-8"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -62,12 +61,32 @@ def stream_csv(
         buffer.write(BOM)
     writer.writerow([getattr(column, options.header.value) for column in export.columns])
     for count, values in enumerate(rows(engine, export, plan_id, options.header), start=1):
-        writer.writerow([cell(value) for value in values])
+        writer.writerow(csv_cells(values, options, tally))
         if count % BATCH == 0:
             yield buffer.getvalue().encode(encoding)
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode(encoding)
+
+
+def write_csv(
+    engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
+) -> tuple[str, Tally]:
+    """Write the CSV into a temporary file; return its path and the characters replaced.
+
+    For CP932: the count must be known before the first byte is sent (it is a header), and
+    counted from the very rows that are sent, so the file is written first, in one read.
+    """
+    tally = Tally()
+    handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)  # noqa: SIM115
+    try:
+        with handle, closing(stream_csv(engine, export, plan_id, options, tally)) as chunks:
+            for chunk in chunks:
+                handle.write(chunk)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+    return handle.name, tally
 
 
 def stream_json(engine: Engine, export: Export, plan_id: int | None) -> Iterator[bytes]:
@@ -125,6 +144,11 @@ def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) 
             text = WriteOnlyCell(sheet, value=str(value))
             text.number_format = "@"
             line.append(text)
+        elif isinstance(value, Decimal):
+            # A number shown with as many decimals as it has (a rate: 97.4, 100.0).
+            number = WriteOnlyCell(sheet, value=float(value))
+            number.number_format = _number_format(value)
+            line.append(number)
         elif column.type == "date" and value is not None:
             day = WriteOnlyCell(sheet, value=value)
             day.number_format = "yyyy-mm-dd"
@@ -132,3 +156,9 @@ def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) 
         else:
             line.append(value)
     sheet.append(line)
+
+
+def _number_format(value: Decimal) -> str:
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return f"0.{'0' * places}" if places else "0"

@@ -17,11 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
+    REPLACED_DOC,
     CsvOptions,
     CsvQuery,
     content_disposition,
     media_type,
     render_csv,
+    replaced_header,
     wants_csv,
 )
 from app.fields import FiscalYear
@@ -64,7 +66,7 @@ class YearStatsQuery(CsvQuery, YearQuery):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "headers": REPLACED_DOC},
     304: {"description": "Not Modified"},
     **problem_responses(404, 422),
 }
@@ -143,10 +145,9 @@ def _render(
 ) -> Cached:
     if as_csv:
         rendered = table()
-        body = render_csv(rendered.columns, rendered.rows, options)
-        return Cached(
-            body, media_type(options), {"Content-Disposition": content_disposition(filename)}
-        )
+        body, tally = render_csv(rendered.columns, rendered.rows, options)
+        headers = {"Content-Disposition": content_disposition(filename)}
+        return Cached(body, media_type(options), headers | replaced_header(options, tally))
     if isinstance(answer, BaseModel):
         return Cached(answer.model_dump_json().encode(), "application/json", {})
     return Cached(to_json(answer), "application/json", {})
