@@ -189,7 +189,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Idempotency-Key",
             "Accept-Language",
         ],
-        expose_headers=["ETag", "Link", "Location", "Content-Disposition", "Retry-After"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "Location",
+            "Content-Disposition",
+            "Retry-After",
+            "X-Replaced-Characters",
+            "X-Request-ID",
+        ],
     )
     app.add_middleware(
         OriginMiddleware,
