@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.caching import DATA_VERSION_KEY, read_version
 from app.logs import ROUTE_TEMPLATE, route_template
+from app.metrics import KEPT_ANSWERS
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, str, bytes, bytes]
@@ -167,6 +168,7 @@ class AnswerCacheMiddleware:
         scope.setdefault("state", {})[DATA_VERSION_KEY] = version
         key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
+        KEPT_ANSWERS.labels("hit" if answer is not None else "miss").inc()
         if answer is not None:
             scope["state"][ROUTE_TEMPLATE] = answer.route
             if answer.gzip_body and accepts_gzip(encodings):

@@ -4,8 +4,10 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy import func, select
@@ -38,7 +40,23 @@ def _seed(settings: Settings) -> None:
     print(f"seed {KANAZAWA.name}: {added} rows added, {kept} already present")
 
 
+def _metrics_directory() -> None:
+    """Give the workers a fresh directory to add their metrics up in (app/metrics.py).
+
+    Set before any worker imports prometheus-client; one given by the operator is emptied
+    of an earlier run's files, as prometheus-client asks."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="plan-progress-metrics-")
+
+
 def _serve(settings: Settings, workers: int) -> None:
+    _metrics_directory()
     # Migrate (and seed) once, here, before any worker starts: workers never race to migrate.
     _migrate(settings)
     engine = make_engine(settings)
@@ -59,6 +77,8 @@ def _serve(settings: Settings, workers: int) -> None:
         workers=workers,
         proxy_headers=False,
         access_log=False,  # the service writes its own, one line per request (app/logs.py)
+        # On SIGTERM, stop taking requests and let those in flight finish, this long at most.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
 
 

@@ -77,6 +77,18 @@ class Settings(BaseSettings):
         pattern="^(text|json)$",
         description="`json`: one JSON object per log line (the image's default); `text`: readable.",
     )
+    metrics: str = Field(
+        "on", pattern="^(on|off)$", description="`off`: no /metrics (it answers 404)."
+    )
+    metrics_token: str = Field(
+        "", description="When set, /metrics asks for `Authorization: Bearer <this>`."
+    )
+    shutdown_timeout: int = Field(
+        30,
+        ge=0,
+        description="Seconds `serve` lets requests in flight finish after SIGTERM before"
+        " closing them.",
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 

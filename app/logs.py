@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.metrics import IN_FLIGHT, LATENCY, POOL_IN_USE, REQUESTS, pool_in_use
+
 ACCESS = logging.getLogger("app.access")
 STARTUP = logging.getLogger("app.startup")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -125,9 +127,11 @@ class AccessLogMiddleware:
                     problem = found.group(1) if found else b""
             await send(message)
 
+        IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            IN_FLIGHT.dec()
             actor = state.get("actor")
             client = scope.get("client")
             fields = {
@@ -145,6 +149,10 @@ class AccessLogMiddleware:
             if status >= 400:
                 fields["problem"] = problem.decode("utf-8", "replace") or None
             ACCESS.info("%s %s %s", method, fields["route"], status, extra={"fields": fields})
+            REQUESTS.labels(fields["route"], method, str(status)).inc()
+            LATENCY.labels(fields["route"], method).observe(fields["duration_ms"] / 1000)
+            application = scope["app"]
+            POOL_IN_USE.set(pool_in_use(application.state.engine, application.state.reader))
 
 
 _SECRET = re.compile(r"password|secret|token|key", re.IGNORECASE)

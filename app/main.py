@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import health, logs
+from app import health, logs, metrics
 from app.answers import AnswerCacheMiddleware
 from app.auth.guard import WRITE_METHODS, BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)

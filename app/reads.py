@@ -122,6 +122,10 @@ class Reader:
     async def close(self) -> None:
         return None
 
+    def in_use(self) -> int:
+        """Connections checked out now (for /metrics)."""
+        return 0
+
 
 @dataclass
 class SQLiteReader(Reader):
@@ -174,6 +178,12 @@ class PostgresReader(Reader):
             await self._pool.open()
             self._loop = loop
         return self._pool
+
+    def in_use(self) -> int:
+        if self._pool is None:
+            return 0
+        stats = self._pool.get_stats()
+        return int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
 
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
         sql = prepared.sql(self.dialect)

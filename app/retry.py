@@ -129,8 +129,11 @@ class RetryTransientMiddleware:
 
         for attempt in range(1, self.attempts + 1):
             run = _Attempt(messages, receive, send)
+            attempt_scope = dict(scope)  # each attempt starts from the scope as it came
             try:
-                await self.app(dict(scope), run.receive, run.send)
+                await self.app(attempt_scope, run.receive, run.send)
+                if "route" in attempt_scope:  # for the access log (app/logs.py)
+                    scope["route"] = attempt_scope["route"]
                 return
             except Exception as error:
                 reason = transient_reason(error)

@@ -78,6 +78,7 @@ def test_a_write_names_its_token_never_the_secret_and_a_failure_its_problem(
     api.client.patch(f"{API}/plans/1", json={"title": "x"})
     written, invalid, refused = lines.access()
     assert (written["status"], written["token"]) == (200, "editor")
+    assert written["route"] == invalid["route"] == "/api/v1/plans/{plan_id}"
     assert (invalid["status"], invalid["problem"]) == (
         422,
         "urn:plan-progress:problem:validation-error",

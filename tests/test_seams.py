@@ -357,6 +357,8 @@ def test_head_answers_on_every_get_route_with_the_gets_headers(
         head = client.head(path, headers=plain)
         assert head.status_code == got.status_code, path
         assert head.content == b"", path
+        if path == "/metrics":  # its figures move with every request, this one included
+            continue
         for name, value in got.headers.items():
             if name not in ("date", "x-request-id"):  # made per request
                 assert head.headers.get(name) == value, (path, name)

@@ -21,6 +21,7 @@ from app.errors import UnsupportedMediaType
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
 from app.http import IdFilter, write_responses
+from app.metrics import BULK_ROWS
 from app.models import data_version, initiatives, utcnow
 from app.stats.service import resolve_plan
 
@@ -146,6 +147,8 @@ def _run(
             if claim is not None:
                 idempotency.complete(session, claim, 200, answer)
             session.commit()
+            for action in ("created", "updated"):
+                BULK_ROWS.labels(writes.entity, action).inc(getattr(result, action))
     except BaseException:
         session.rollback()
         if claim is not None:
