@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app import migrate
@@ -184,15 +185,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    if args.command == "migrate":
-        _migrate(settings)
-    elif args.command == "seed":
-        _seed(settings)
-    elif args.command == "serve":
-        _serve(settings, args.workers)
-    elif args.command == "tokens":
-        return _tokens(settings, args)
+    try:
+        if args.command == "migrate":
+            _migrate(settings)
+        elif args.command == "seed":
+            _seed(settings)
+        elif args.command == "serve":
+            _serve(settings, args.workers)
+        elif args.command == "tokens":
+            return _tokens(settings, args)
+    except OperationalError as error:
+        print(f"error: {unreachable(settings.database_url, error)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def unreachable(database_url: str, error: OperationalError) -> str:
+    """One line for a database the command could not use, saying what to do about it."""
+    url = make_url(database_url)
+    reason = str(error.orig or error).strip().splitlines()[0]
+    if url.get_backend_name() == "postgresql":
+        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+        if "does not exist" in reason and f'"{url.database}"' in reason:
+            user = f" -U {url.username}" if url.username else ""
+            return (
+                f'the database "{url.database}" does not exist on {where}: create it first,'
+                f" e.g. createdb -h {url.host or 'localhost'} -p {url.port or 5432}{user}"
+                f" {url.database}"
+            )
+        return f"cannot use the PostgreSQL database {url.database!r} on {where}: {reason}"
+    return f"cannot use the database {url.database!r}: {reason}"
 
 
 if __name__ == "__main__":

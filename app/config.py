@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
 
+    @field_validator("database_url")
+    @classmethod
+    def _with_a_driver(cls, value: str) -> str:
+        """Hosting platforms give `postgres://` or `postgresql://` URLs: use psycopg 3."""
+        for scheme in ("postgres://", "postgresql://"):
+            if value.startswith(scheme):
+                return "postgresql+psycopg://" + value.removeprefix(scheme)
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _an_origin(cls, value: str) -> str:

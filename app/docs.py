@@ -4,7 +4,7 @@ from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC_URL = "/docs-static"
@@ -13,6 +13,11 @@ STATIC_URL = "/docs-static"
 def install_docs(app: FastAPI) -> None:
     assets = files("fastapi_offline") / "static"
     app.mount(STATIC_URL, StaticFiles(directory=str(assets)), name="docs-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """A person opening the service's address lands on its documentation."""
+        return RedirectResponse("/docs", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

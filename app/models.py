@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
@@ -217,7 +218,7 @@ class ApiToken(Tracked, table=True):
 
     __tablename__ = "api_tokens"
 
-    name: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=100)
     role: str = Field(max_length=16)
     digest: str = Field(max_length=64, unique=True)
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -225,6 +226,15 @@ class ApiToken(Tracked, table=True):
 
     __table_args__ = (
         CheckConstraint("role IN ('editor', 'admin')", name="role_known"),
+        # One token in force per name; a revoked token's name may be given again, and the
+        # revoked one stays listed (the change log names writers by name).
+        Index(
+            "uq_api_tokens_name_in_force",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
         NEVER_REUSE_IDS,
     )
 

@@ -360,6 +360,30 @@ def test_a_duplicate_name_is_refused_and_the_first_token_kept(
     assert _write(api.client, _bearer(first), "最初の鍵").status_code == 200
 
 
+def test_a_revoked_tokens_name_can_be_given_again(api: Api, fresh_url: str, tmp_path: Path) -> None:
+    """A person whose token was revoked gets a new one under their own name; the revoked
+    token stays listed, and still opens nothing."""
+    with Session(api.engine) as session:
+        old = create_token(session, name="kikaku-ka", role=Role.editor)
+        assert revoke_token(session, name="kikaku-ka")
+
+    again = _cli(fresh_url, tmp_path, "tokens", "create", "--name", "kikaku-ka", "--role", "admin")
+
+    assert again.returncode == 0, again.stderr
+    new = again.stdout.strip().splitlines()[-1]
+    assert _write(api.client, _bearer(new), "新しい鍵").status_code == 200
+    assert _write(api.client, _bearer(old), "古い鍵").status_code == 401
+    listed = _cli(fresh_url, tmp_path, "tokens", "list").stdout.splitlines()
+    assert sorted(line.split("\t")[2] for line in listed if line.startswith("kikaku-ka\t")) == [
+        "active",
+        "revoked",
+    ]
+    # Only one in force at a time: a third is refused while the new one holds the name.
+    third = _cli(fresh_url, tmp_path, "tokens", "create", "--name", "kikaku-ka", "--role", "editor")
+    assert third.returncode != 0
+    assert "revoke it first" in third.stderr
+
+
 _NOW = datetime.now(UTC)
 _LATER = _NOW.year + 2
 

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import make_url
+
+from app.config import Settings
+from tests.conftest import TEST_DATABASE_URL
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -97,3 +102,43 @@ def test_serve_creates_migrates_and_seeds_a_local_sqlite_database(tmp_path: Path
     assert body["total"] == 9
     assert {item["fiscal_year_label"] for item in body["items"]} == {"令和6年度"}
     assert docs.status_code == 200
+
+
+# --- what a newcomer tripped on ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["postgres://", "postgresql://"])
+def test_a_hosting_platforms_postgres_url_is_read_as_psycopg(scheme: str) -> None:
+    settings = Settings(database_url=f"{scheme}planner:pw@db.example:5432/plans")
+    assert settings.database_url == "postgresql+psycopg://planner:pw@db.example:5432/plans"
+
+
+@pytest.mark.only_on("postgresql")
+def test_migrate_takes_a_postgres_url_as_platforms_give_it(
+    scratch_url: str, tmp_path: Path
+) -> None:
+    plain = scratch_url.replace("postgresql+psycopg://", "postgres://", 1)
+    migrated = _run("migrate", env=_env(DATABASE_URL=plain), cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database migrated to" in migrated.stdout
+
+
+@pytest.mark.only_on("postgresql")
+def test_a_missing_database_is_one_line_naming_createdb(tmp_path: Path) -> None:
+    assert TEST_DATABASE_URL
+    missing = make_url(TEST_DATABASE_URL).set(database="no_such_plans_db")
+    url = missing.render_as_string(hide_password=False)
+    for command in (["migrate"], ["serve"], ["tokens", "list"]):
+        result = _run(*command, env=_env(DATABASE_URL=url), cwd=tmp_path)
+        assert result.returncode == 1, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert 'the database "no_such_plans_db" does not exist' in lines[0]
+        assert "createdb -h" in lines[0] and lines[0].endswith(" no_such_plans_db")
+
+
+def test_the_root_sends_a_person_to_the_docs(client: TestClient) -> None:
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/docs"
+    assert "swagger-ui" in client.get("/").text

@@ -45,9 +45,16 @@ class TokenNameTaken(ValueError):
 def create_token(
     session: Session, *, name: str, role: Role, expires_at: datetime | None = None
 ) -> str:
-    """Store a new token and return its secret, which is not kept anywhere."""
-    if session.scalar(select(api_tokens.c.id).where(api_tokens.c.name == name)) is not None:
-        raise TokenNameTaken(f"a token named {name!r} exists already")
+    """Store a new token and return its secret, which is not kept anywhere. A name is
+    taken while a token of that name is in force (not revoked; an expired one still is,
+    until revoked)."""
+    in_force = select(api_tokens.c.id).where(
+        api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None)
+    )
+    if session.scalar(in_force) is not None:
+        raise TokenNameTaken(
+            f"a token named {name!r} is in force; revoke it first to give the name again"
+        )
     secret = PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name, role=role.value, digest=digest(secret), expires_at=expires_at))
     session.commit()
