@@ -5,6 +5,7 @@ Each test makes the requests the outside client made, the way it made them.
 """
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -173,15 +174,17 @@ def test_sqlite_tables_never_reuse_ids(api: Api) -> None:
 
 @pytest.fixture
 def served(fresh_url: str) -> Iterator[Any]:
-    """Build clients on one database with the settings a test gives."""
-    apps: list[Any] = []
+    """Build clients on one database with the settings a test gives (each a running app,
+    with its lifespan and one event loop, as a server runs it)."""
+    with ExitStack() as stack:
+        apps: list[Any] = []
 
-    def build(**settings: Any) -> TestClient:
-        application = create_app(Settings(database_url=fresh_url, **settings))
-        apps.append(application)
-        return TestClient(application)
+        def build(**settings: Any) -> TestClient:
+            application = create_app(Settings(database_url=fresh_url, **settings))
+            apps.append(application)
+            return stack.enter_context(TestClient(application))
 
-    yield build
+        yield build
     for application in apps:
         application.state.engine.dispose()
 
