@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `serve` listens on.")
     max_body_bytes: int = Field(1024 * 1024, description="Largest body of an ordinary write.")
     max_bulk_body_bytes: int = Field(32 * 1024 * 1024, description="Largest bulk upload body.")
+    max_header_bytes: int = Field(
+        32 * 1024, description="Largest total size of a request's headers (more: 431)."
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may stop arriving before the request answers 408.",
+    )
     default_license: str = Field(
         "CC-BY-4.0", description="Licence (SPDX id) of a plan that names none."
     )

@@ -1,4 +1,16 @@
-"""Request body limits, enforced before anything else looks at the request."""
+"""Request size and time limits: headers, bodies, and bodies that stop arriving.
+
+- Headers larger than `max_header_bytes` in all answer 431, whatever the method.
+- A declared Content-Length over the body limit answers 413 at once, before anything else
+  looks at the request (API.md orders 413 before 401).
+- Otherwise the body is not read here: the token is checked first (app/auth/guard.py), and
+  the body is read by the layers after it through a receive that counts what arrives. A
+  body that grows past the limit (chunked, without a length) answers 413 as soon as it does;
+  one that stops arriving for `body_timeout` seconds answers 408. Either way the connection
+  is closed, and nothing of the request has been acted on.
+"""
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,25 +32,46 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class BodyLimitMiddleware:
-    """Answer 413 for a body over the limit, reading no more of it than the limit allows.
+class BodyRefused(Exception):
+    """Raised by the counting receive: the body is too large (413) or stopped (408)."""
 
-    A declared Content-Length over the limit is refused at once; a body without one (chunked)
-    is read up to the limit and refused as soon as it passes it. Bodies within the limit are
-    buffered and handed on unchanged, so the 413 always comes before authentication and
-    validation, as API.md orders them.
-    """
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
+
+class RequestLimitsMiddleware:
     def __init__(
-        self, app: ASGIApp, *, default_limit: int, large_limit: int, large_prefix: str
+        self,
+        app: ASGIApp,
+        *,
+        default_limit: int,
+        large_limit: int,
+        large_prefix: str,
+        max_header_bytes: int,
+        body_timeout: float,
     ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.large_limit = large_limit
         self.large_prefix = large_prefix
+        self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            detail = (
+                f"the request's headers take {header_bytes:,} bytes; at most"
+                f" {self.max_header_bytes:,} are read"
+            )
+            await _refuse(431, detail, "request-header-fields-too-large", scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         limit = (
@@ -46,26 +79,56 @@ class BodyLimitMiddleware:
         )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(limit, scope, receive, send)
+            await _refuse(413, _too_large(limit), "payload-too-large", scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._refuse(limit, scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, replaying(b"".join(chunks), receive), send)
+        started = False
 
-    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"the request body is larger than the limit of {limit:,} bytes"
-        response = problem_response(413, detail, slug="payload-too-large")
-        response.headers["Connection"] = "close"
-        await response(scope, receive, send)
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, self._counting(receive, limit), tracking)
+        except BodyRefused as refused:
+            if started:  # cannot happen: nothing answers before it has the body
+                raise
+            slug = "payload-too-large" if refused.status == 413 else "request-timeout"
+            await _refuse(refused.status, refused.detail, slug, scope, receive, send)
+
+    def _counting(self, receive: Receive, limit: int) -> Receive:
+        size = 0
+        complete = False
+        timeout = self.body_timeout
+
+        async def counted() -> Message:
+            nonlocal size, complete
+            if complete:  # the body is in; what comes now is a disconnect, whenever it comes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise BodyRefused(
+                    408, f"the request body stopped arriving for {timeout:g} seconds"
+                ) from None
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise BodyRefused(413, _too_large(limit))
+                complete = not message.get("more_body", False)
+            return message
+
+        return counted
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than the limit of {limit:,} bytes"
+
+
+async def _refuse(
+    status: int, detail: str, slug: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    response = problem_response(status, detail, slug=slug)
+    response.headers["Connection"] = "close"
+    await response(scope, receive, send)

@@ -28,7 +28,7 @@ from app.exports.router import router as exports_router
 from app.headers import SecurityHeadersMiddleware
 from app.initiatives.router import router as initiatives_router
 from app.jsonbody import StrictJsonMiddleware
-from app.limits import BodyLimitMiddleware
+from app.limits import RequestLimitsMiddleware
 from app.logs import AccessLogMiddleware
 from app.measures.router import router as measures_router
 from app.methods import MethodsMiddleware
@@ -158,23 +158,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Starlette runs the last added outermost: the access log (app/logs.py), security
     # headers, the trusted proxies'
     # X-Forwarded-* (only when FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS,
-    # HEAD and 405 (app/methods.py), the kept answers of public reads (app/answers.py), the
-    # body limit, authentication, strict JSON bodies (app/jsonbody.py), then the retry of
-    # writes the database aborted as transient.
+    # HEAD and 405 (app/methods.py), header and body limits (app/limits.py: a declared
+    # length over the limit is 413 here; the body itself is read only after the token is
+    # checked), the kept answers of public reads (app/answers.py), authentication, strict
+    # JSON bodies (app/jsonbody.py), then the retry of writes the database aborted as
+    # transient.
     app.add_middleware(RetryTransientMiddleware, prefix=API_PREFIX)
     app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        default_limit=settings.max_body_bytes,
-        large_limit=settings.max_bulk_body_bytes,
-        large_prefix=f"{API_PREFIX}/bulk",
-    )
     app.add_middleware(
         AnswerCacheMiddleware,
         prefix=API_PREFIX,
         max_bytes=settings.answer_cache_bytes,
         max_item_bytes=settings.answer_cache_item_bytes,
+    )
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        default_limit=settings.max_body_bytes,
+        large_limit=settings.max_bulk_body_bytes,
+        large_prefix=f"{API_PREFIX}/bulk",
+        max_header_bytes=settings.max_header_bytes,
+        body_timeout=settings.body_timeout,
     )
     app.add_middleware(MethodsMiddleware)
     app.add_middleware(

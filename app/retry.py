@@ -13,11 +13,11 @@ was rolled back, so only a fresh run of the route sees the current data (and ans
 the resource changed meanwhile). The database error reaches this middleware as it was raised:
 the route's own handlers (app/errors.py) convert only AppError, validation errors and
 HTTPException, and the catch-all handler for Exception that answers 500 runs in Starlette's
-ServerErrorMiddleware, outside every middleware of ours. The middleware sits inside
-BodyLimitMiddleware, which has buffered the body (so it can be handed to each attempt
-again), and inside BearerAuthMiddleware, so the token is looked up once and a 401 is never
-retried. Only requests whose response has not started are retried; nothing of a failed
-attempt reaches the client.
+ServerErrorMiddleware, outside every middleware of ours. The middleware buffers the body
+(within the limits RequestLimitsMiddleware enforces as it arrives), so it can be handed to
+each attempt again, and sits inside BearerAuthMiddleware, so the token is looked up once
+and a 401 is never retried. Only requests whose response has not started are retried;
+nothing of a failed attempt reaches the client.
 
 Side effects outside the request's transaction are undone by the code that makes them (a
 bulk upload releases its Idempotency-Key claim when it fails), so a retry starts clean.
@@ -121,7 +121,7 @@ class RetryTransientMiddleware:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        while True:  # one message: BodyLimitMiddleware has buffered the body
+        while True:  # the whole body, as it arrives (app/limits.py counts and times it)
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request" or not message.get("more_body", False):

@@ -20,7 +20,9 @@ from app.errors import Forbidden, problem_response
 from app.ratelimit import WriteRateLimit
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plan-progress"'}
+# A refused write's body is never read (it may be large, or never come): the connection is
+# closed after the answer rather than kept for a body nobody will read.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plan-progress"', "Connection": "close"}
 
 
 def is_api_write(scope: Scope, prefix: str) -> bool:
@@ -63,7 +65,10 @@ class BearerAuthMiddleware:
         if wait:
             detail = f"token {actor.name!r} is writing faster than this server allows: retry later"
             await problem_response(
-                429, detail, slug="too-many-requests", headers={"Retry-After": str(wait)}
+                429,
+                detail,
+                slug="too-many-requests",
+                headers={"Retry-After": str(wait), "Connection": "close"},
             )(scope, receive, send)
             return
         scope.setdefault("state", {})["actor"] = actor
