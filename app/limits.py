@@ -2,7 +2,7 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.errors import PayloadTooLarge, problem_response
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:
@@ -66,6 +66,6 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than the limit of {limit:,} bytes"
-        response = problem_response(413, detail, slug="payload-too-large")
+        response = problem_response(413, detail, slug=PayloadTooLarge.slug)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
