@@ -4,6 +4,7 @@ Each test makes real requests and compares the answers with the schema the app s
 problem types, members left out rather than null, parameter limits, response headers.
 """
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -249,3 +250,141 @@ def test_members_left_out_are_absent_and_the_others_present(api: Api) -> None:
         answer = client.get(f"{API}/stats/{name}").json()
         assert answer["method"], name
         assert_declared_required(component, "method")
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter limits: the declared bounds are the server's
+# --------------------------------------------------------------------------------------------
+
+# Path values of a request that passes validation and names nothing (404 after validation),
+# so that nothing is written and no rule about stored data answers 422 instead.
+PATH_VALUES = {
+    "plan_id": 999999,
+    "policy_id": 999999,
+    "measure_id": 999999,
+    "initiative_id": 999999,
+    "report_id": 999999,
+    "fiscal_year": 2024,
+    "name": "plans",
+    "format": "csv",
+}
+# A value of a given length that the parameter's pattern (if any) accepts.
+FILLERS = {
+    "code": lambda n: "A" * n,
+    "q": lambda n: "あ" * n,
+    "Idempotency-Key": lambda n: "k" * n,
+    "If-Match": lambda n: '"' + "3" * (n - 2) + '"',
+}
+# For patterns: a value the pattern accepts (at its edge where it has one) and one it refuses.
+PATTERN_CASES: dict[str, tuple[str, str]] = {
+    "municipality_code": ("172014", "1720145"),
+    "slug": ("a" * 64, "a" * 65),
+    "sort": ("-id,id", "id,"),
+    "code": ("R6-7", "-R6"),
+    "Idempotency-Key": ("a key", "a\tkey"),
+    "If-Match": ('"3"', "3"),
+    "fiscal_year": ("令和6年度", "令和6年度x"),
+}
+LIMITS = ("maximum", "minimum", "maxLength", "minLength", "pattern")
+
+
+def limit_cases(name: str, schema: dict[str, Any]) -> list[tuple[Any, bool, str]]:
+    """(value, accepted, why) at and just past each limit the schema declares."""
+    cases: list[tuple[Any, bool, str]] = []
+    for branch in schema.get("anyOf", [schema]):
+        if "maximum" in branch:
+            top = branch["maximum"]
+            cases += [(top, True, "at maximum"), (top + 1, False, "past maximum")]
+        if "minimum" in branch:
+            low = branch["minimum"]
+            cases += [(low, True, "at minimum"), (low - 1, False, "past minimum")]
+        if "maxLength" in branch:
+            most = branch["maxLength"]
+            cases += [
+                (FILLERS[name](most), True, "at maxLength"),
+                (FILLERS[name](most + 1), False, "past maxLength"),
+            ]
+        if branch.get("minLength", 0) > 1:
+            raise AssertionError(f"{name}: add the cases of a minLength above 1")
+        if branch.get("minLength") == 1:
+            cases.append(("", False, "past minLength"))
+        if "pattern" in branch:
+            good, bad = PATTERN_CASES[name]
+            cases += [(good, True, "matches pattern"), (bad, False, "breaks pattern")]
+    return cases
+
+
+def satisfies(schema: dict[str, Any], value: Any) -> bool:
+    """Whether value meets the schema's type and limits (the keywords parameters use)."""
+    if "anyOf" in schema:
+        return any(satisfies(branch, value) for branch in schema["anyOf"])
+    if schema.get("type") == "integer":
+        return (
+            isinstance(value, int)
+            and value <= schema.get("maximum", value)
+            and value >= schema.get("minimum", value)
+        )
+    if schema.get("type") == "string":
+        return (
+            isinstance(value, str)
+            and schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value))
+            and re.search(schema.get("pattern", ""), value) is not None
+        )
+    raise AssertionError(f"a parameter of another kind: {schema}")
+
+
+def limited_parameters() -> list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]:
+    """(operationId, method, path, parameter, its schema) of every parameter with a limit."""
+    found = []
+    for path, item in OPENAPI["paths"].items():
+        for method, declared in item.items():
+            for parameter in declared.get("parameters", []):
+                schema = resolve(parameter["schema"])
+                branches = schema.get("anyOf", [schema])
+                if any(limit in branch for branch in branches for limit in LIMITS):
+                    found.append((declared["operationId"], method, path, parameter, schema))
+    return found
+
+
+def send(api: Api, method: str, path: str, location: str, name: str, value: Any) -> Any:
+    values = {
+        key: value if (location, key) == ("path", name) else v for key, v in PATH_VALUES.items()
+    }
+    url = path.format(**values)
+    query = {name: value} if location == "query" else {}
+    headers = dict(api.admin) if method.upper() in ("POST", "PUT", "PATCH", "DELETE") else {}
+    if location == "header":
+        headers[name] = str(value)
+    body: dict[str, Any] = {"items": []} if "/bulk/" in path else {}
+    if method.upper() in ("POST", "PUT", "PATCH"):
+        return api.client.request(method, url, params=query, json=body, headers=headers)
+    return api.client.request(method, url, params=query, headers=headers)
+
+
+def names_parameter(response: Any, location: str, name: str) -> bool:
+    """Whether the answer is a 422 with an error about this parameter."""
+    if response.status_code != 422:
+        return False
+    return any(
+        [str(part).lower() for part in error["loc"][:2]] == [location, name.lower()]
+        for error in response.json().get("errors", [])
+    )
+
+
+def test_every_parameters_declared_limits_are_the_servers(api: Api) -> None:
+    """At each declared limit the server accepts the value (no error about that parameter),
+    one past it the server refuses it (422 naming the parameter); and the values used are
+    at and past the limit by the schema's own reckoning."""
+    wrong = []
+    parameters = limited_parameters()
+    assert len(parameters) > 60  # every operation's ids, pages, filters and headers
+    for operation_id, method, path, parameter, schema in parameters:
+        location, name = parameter["in"], parameter["name"]
+        for value, accepted, why in limit_cases(name, schema):
+            assert satisfies(schema, value) is accepted, (operation_id, name, why, value)
+            refused = names_parameter(
+                send(api, method, path, location, name, value), location, name
+            )
+            if refused is accepted:
+                wrong.append(f"{operation_id} {location} {name}: {why} {str(value)[:40]!r}")
+    assert wrong == [], "\n".join(wrong)
