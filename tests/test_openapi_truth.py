@@ -388,3 +388,43 @@ def test_every_parameters_declared_limits_are_the_servers(api: Api) -> None:
             if refused is accepted:
                 wrong.append(f"{operation_id} {location} {name}: {why} {str(value)[:40]!r}")
     assert wrong == [], "\n".join(wrong)
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics: the JSON operation's answer is exactly its model; CSV is declared on its own
+# --------------------------------------------------------------------------------------------
+
+STATS = {
+    "achievement": "Achievement",
+    "trend": "Trend",
+    "summary": "Summary",
+    "targets": "Targets",
+    "plans": "PlanComparison",
+}
+
+
+@pytest.mark.parametrize("name", STATS)
+def test_a_statistics_json_answer_is_declared_as_its_model_alone(
+    client: TestClient, name: str
+) -> None:
+    """A generated client gets the model, not `Model | string`, from the JSON operation; the
+    CSV is another operation's answer. Both ways to CSV on the JSON path still work."""
+    ok = operation(f"stats_{name}")["responses"]["200"]
+    assert ok["content"] == {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{STATS[name]}"}}
+    }
+    as_csv = operation(f"stats_{name}_csv")["responses"]["200"]
+    assert list(as_csv["content"]) == ["text/csv"]
+
+    url = f"{API}/stats/{name}"
+    answer = client.get(url)
+    assert answer.headers["content-type"] == "application/json"
+    csv = client.get(f"{url}.csv", params={"header": "en"})
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    for same in (
+        client.get(url, params={"format": "csv", "header": "en"}),
+        client.get(url, params={"header": "en"}, headers={"Accept": "text/csv"}),
+    ):
+        assert same.headers["content-type"] == csv.headers["content-type"]
+        assert same.content == csv.content

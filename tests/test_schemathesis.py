@@ -148,11 +148,15 @@ REFUSED: dict[str, dict[str, str]] = {
         "422": REPORT_RULES,
     },
     "delete_report": {"404": NOT_FOUND, "412": STALE},
-    "stats_achievement": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_trend": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_summary": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_targets": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"},
-    "stats_plans": {"422": NO_CP932},
+    **{
+        f"stats_{name}": {"404": NOT_FOUND, "422": NO_PLAN}
+        for name in ("achievement", "trend", "summary", "targets")
+    },
+    **{
+        f"stats_{name}_csv": {"404": NOT_FOUND, "422": f"{NO_PLAN}; or {NO_CP932}"}
+        for name in ("achievement", "trend", "summary", "targets")
+    },
+    "stats_plans_csv": {"422": NO_CP932},
     "export_table": {"404": NOT_FOUND, "422": NO_CP932},
     "export_bundle": {"404": NOT_FOUND},
     "get_datapackage": {"404": NOT_FOUND},
