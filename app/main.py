@@ -29,6 +29,7 @@ from app.jsonbody import StrictJsonMiddleware
 from app.limits import BodyLimitMiddleware
 from app.measures.router import router as measures_router
 from app.migrate import head_revision
+from app.openapi import declare_headers
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.query import query_components
@@ -166,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _declare_extra_schemas(app: FastAPI) -> None:
     """Add the schemas routes refer to by hand: Problem (every error response), the JSON
     bodies of the bulk routes, which read their body themselves (JSON or CSV), and the enums
-    of the query models (app/query.py)."""
+    of the query models (app/query.py); and the response headers (app/openapi.py)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -182,6 +183,7 @@ def _declare_extra_schemas(app: FastAPI) -> None:
                 components.setdefault(name, definition)
             _declare_bearer_auth(schema)
             _parameters_without_null(schema)
+            declare_headers(schema, API_PREFIX)
             app.openapi_schema = schema
         return app.openapi_schema
 

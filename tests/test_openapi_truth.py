@@ -428,3 +428,126 @@ def test_a_statistics_json_answer_is_declared_as_its_model_alone(
     ):
         assert same.headers["content-type"] == csv.headers["content-type"]
         assert same.content == csv.content
+
+
+# --------------------------------------------------------------------------------------------
+# Response headers: declared where they are sent, sent where they are declared required
+# --------------------------------------------------------------------------------------------
+
+WATCHED = (
+    "ETag",
+    "Cache-Control",
+    "Vary",
+    "Link",
+    "Location",
+    "Content-Disposition",
+    "WWW-Authenticate",
+    "Retry-After",
+)
+
+
+def assert_headers_as_declared(operation_id: str, response: Any) -> None:
+    declared = operation(operation_id)["responses"][str(response.status_code)].get("headers", {})
+    sent = {name for name in WATCHED if name.lower() in response.headers}
+    assert sent <= set(declared), (operation_id, response.status_code, sent - set(declared))
+    required = {name for name, header in declared.items() if header.get("required")}
+    assert required <= sent, (operation_id, response.status_code, required - sent)
+
+
+def test_response_headers_are_declared_where_they_are_sent(
+    api: Api, fresh_url: str, scratch_url: str
+) -> None:
+    client, editor = api.client, api.editor
+    answers: list[tuple[str, Any]] = []
+
+    def read(operation_id: str, url: str, **params: Any) -> Any:
+        """A read, and the same read again with the ETag it sent (304)."""
+        first = client.get(url, params=params)
+        again = client.get(url, params=params, headers={"If-None-Match": first.headers["etag"]})
+        answers.extend([(operation_id, first), (operation_id, again)])
+        return first
+
+    read("get_plan", f"{API}/plans/1")
+    read("get_initiative", f"{API}/initiatives/1")
+    paged = read("list_plans", f"{API}/plans", limit=1)
+    assert "link" not in paged.headers  # one plan: no other page
+    paged = read("list_initiatives", f"{API}/initiatives", limit=1, offset=1)
+    assert 'rel="next"' in paged.headers["link"] and 'rel="prev"' in paged.headers["link"]
+    read("list_evaluations", f"{API}/evaluations")
+    read("list_changes", f"{API}/changes")
+    read("stats_achievement", f"{API}/stats/achievement")
+    read("stats_achievement_csv", f"{API}/stats/achievement.csv")
+    read("stats_plans_csv", f"{API}/stats/plans.csv")
+    read("export_table", f"{API}/export/initiatives.csv")
+    read("export_table", f"{API}/export/plans.json", plan_id=1)
+    read("export_bundle", f"{API}/export/plans/1.zip")
+    read("get_datapackage", f"{API}/export/plans/1/datapackage.json")
+    read("get_catalog", f"{API}/catalog")
+    answers += [
+        ("healthz", client.get("/healthz")),
+        ("readyz", client.get("/readyz")),
+        ("get_plan", client.get(f"{API}/plans/999999")),
+        ("list_plans", client.get(f"{API}/plans", params={"limit": 501})),
+        ("create_plan", client.post(f"{API}/plans", json={})),
+        ("create_plan", client.post(f"{API}/plans", json={}, headers=editor)),
+    ]
+    plan = {
+        "slug": "nonoichi-2025-2028",
+        "title": "野々市市行政経営プラン",
+        "municipality_code": "172120",
+        "municipality_name": "野々市市",
+        "start_fiscal_year": 2025,
+        "end_fiscal_year": 2028,
+    }
+    created = client.post(f"{API}/plans", json=plan, headers=editor)
+    answers.append(("create_plan", created))
+    plan_url = created.headers["location"]
+    answers += [
+        ("update_plan", client.patch(plan_url, json={"title": "変更"}, headers=editor)),
+        ("update_plan", client.patch(plan_url, json={}, headers=editor | {"If-Match": '"1"'})),
+        ("delete_report", client.delete(f"{API}/reports/1", headers=editor)),
+    ]
+    evaluation = f"{API}/initiatives/1/evaluations/2025"
+    for _ in range(2):  # created (201), then replaced (200)
+        put = client.put(evaluation, json={"status": "achieved"}, headers=editor)
+        answers.append(("put_initiative_evaluation", put))
+    answers.append(
+        (
+            "bulk_initiatives",
+            client.post(
+                f"{API}/bulk/initiatives?plan_id=1&dry_run=true",
+                json={"items": [{"code": "R6-7"}]},
+                headers=editor,
+            ),
+        )
+    )
+    limited = create_app(Settings(database_url=fresh_url, write_rate_limit="1/3600"))
+    with TestClient(limited) as slow:
+        slow.patch(f"{API}/plans/1", json={}, headers=editor)
+        answers.append(("update_plan", slow.patch(f"{API}/plans/1", json={}, headers=editor)))
+    limited.state.engine.dispose()
+    unmigrated = create_app(Settings(database_url=scratch_url))
+    with TestClient(unmigrated) as empty:
+        answers.append(("readyz", empty.get("/readyz")))
+    unmigrated.state.engine.dispose()
+
+    statuses = {(operation_id, response.status_code) for operation_id, response in answers}
+    assert statuses >= {
+        ("get_plan", 304),
+        ("create_plan", 201),
+        ("create_plan", 401),
+        ("update_plan", 412),
+        ("update_plan", 429),
+        ("put_initiative_evaluation", 201),
+        ("put_initiative_evaluation", 200),
+        ("delete_report", 204),
+        ("readyz", 503),
+    }, statuses
+    for operation_id, response in answers:
+        assert_headers_as_declared(operation_id, response)
+
+
+def test_a_busy_writes_retry_after_is_declared(api: Api, busy_commits: None) -> None:
+    response = api.client.patch(f"{API}/plans/1", json={"title": "x"}, headers=api.editor)
+    assert response.status_code == 503
+    assert_headers_as_declared("update_plan", response)

@@ -1,0 +1,138 @@
+"""What the OpenAPI schema says beyond the routes' own declarations: response headers, added
+to the generated schema in one pass (app/main.py) from the kind of each operation, rather
+than in every route's `responses=`.
+
+Who sends each header (keep this in step with the code it names):
+
+    ETag, Cache-Control   a GET of one resource (app/http.py not_modified/resource_response);
+                          every other read (app/caching.py cache_headers: with Vary too),
+                          also on their 304s; a write's new version (app/http.py written)
+    Vary                  every answer (Origin: CORSMiddleware, app/main.py); the reads of
+                          app/caching.py add Accept and Authorization, a large kept answer
+                          Accept-Encoding (app/answers.py)
+    Link                  lists: rel="next"/"prev" when there are more pages (app/http.py);
+                          downloads: rel="license"/"describedby" (app/exports/router.py)
+    Location              a write that created a resource (201)
+    Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
+    Cache-Control         also `no-store` on every write and every error (app/headers.py)
+    WWW-Authenticate      401 (app/auth/guard.py)
+    Retry-After           429 (app/auth/guard.py) and a write's 503 (app/retry.py)
+"""
+
+from typing import Any
+
+from app.auth.guard import WRITE_METHODS
+
+# Operations whose answer is one resource with its version as ETag (app/http.py): their 304
+# carries the ETag alone (and Vary, as every answer).
+RESOURCE_READS = frozenset(
+    {
+        "get_plan",
+        "get_policy",
+        "get_measure",
+        "get_initiative",
+        "get_report",
+        "get_initiative_evaluation",
+    }
+)
+DOWNLOADS = frozenset({"export_table", "export_bundle"})  # Link to licence, a file name
+UNCACHED_READS = frozenset({"healthz", "readyz"})  # probes: never cached, no ETag
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "The version of this answer: send it back as If-None-Match (reads, 304"
+        " when unchanged) or If-Match (writes, 412 when changed since).",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "How long shared caches may keep a public read; `no-store` for"
+        " writes, errors and reads made with a token.",
+        "schema": {"type": "string"},
+    },
+    "Vary": {
+        "description": "The request headers this answer depends on: Origin (CORS) on every"
+        " answer; reads also Accept, Authorization, and Accept-Encoding when a compressed"
+        " copy may be served.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'Lists: the next and previous pages (rel="next", rel="prev"), where'
+        ' they exist. Downloads: the licence (rel="license") and the data package that'
+        ' describes the data (rel="describedby").',
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "The URL of the resource created.",
+        "schema": {"type": "string", "format": "uri"},
+    },
+    "Content-Disposition": {
+        "description": "The file name of the download (`filename*` in UTF-8).",
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": "The scheme to use: `Bearer`.",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def _header(name: str, *, required: bool = True, note: str = "") -> dict[str, Any]:
+    declared = dict(HEADERS[name])
+    if note:
+        declared["description"] = f"{declared['description']} {note}"
+    return {**declared, "required": required}
+
+
+def sent_headers(operation_id: str, method: str, status: int) -> dict[str, dict[str, Any]]:
+    """The headers an answer of this status to this operation carries (see the module)."""
+    headers: dict[str, dict[str, Any]] = {"Vary": _header("Vary")}
+    write = method.upper() in WRITE_METHODS
+    if status >= 400:
+        headers["Cache-Control"] = _header("Cache-Control")
+        if status == 401:
+            headers["WWW-Authenticate"] = _header("WWW-Authenticate")
+        if status == 429 or (status == 503 and write):
+            headers["Retry-After"] = _header("Retry-After")
+        return headers
+    if write:
+        headers["Cache-Control"] = _header("Cache-Control")
+        if status in (200, 201) and not operation_id.startswith("bulk_"):
+            headers["ETag"] = _header("ETag")
+        if status == 201:
+            headers["Location"] = _header("Location")
+        return headers
+    if operation_id in UNCACHED_READS:
+        return headers
+    headers["ETag"] = _header("ETag")
+    if operation_id in RESOURCE_READS:
+        if status == 200:
+            headers["Cache-Control"] = _header("Cache-Control")
+        return headers
+    headers["Cache-Control"] = _header("Cache-Control")
+    if status != 200:
+        return headers
+    if operation_id.startswith("list_") and operation_id != "list_changes":
+        headers["Link"] = _header("Link", required=False, note="Sent when other pages exist.")
+    if operation_id in DOWNLOADS:
+        headers["Link"] = _header("Link")
+    if operation_id in DOWNLOADS or operation_id.endswith("_csv"):
+        headers["Content-Disposition"] = _header("Content-Disposition")
+    return headers
+
+
+def declare_headers(schema: dict[str, Any], prefix: str) -> None:
+    """Declare, on every response of every operation, the headers it is sent with."""
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not path.startswith(prefix) and operation["operationId"] not in UNCACHED_READS:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if not status.isdigit():
+                    continue
+                headers = sent_headers(operation["operationId"], method, int(status))
+                if headers:
+                    response["headers"] = {**headers, **response.get("headers", {})}
