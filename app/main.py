@@ -29,7 +29,7 @@ from app.jsonbody import StrictJsonMiddleware
 from app.limits import BodyLimitMiddleware
 from app.measures.router import router as measures_router
 from app.migrate import head_revision
-from app.openapi import declare_headers
+from app.openapi import declare_headers, declare_links
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.query import query_components
@@ -184,6 +184,7 @@ def _declare_extra_schemas(app: FastAPI) -> None:
             _declare_bearer_auth(schema)
             _parameters_without_null(schema)
             declare_headers(schema, API_PREFIX)
+            declare_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

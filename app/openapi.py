@@ -1,6 +1,7 @@
-"""What the OpenAPI schema says beyond the routes' own declarations: response headers, added
-to the generated schema in one pass (app/main.py) from the kind of each operation, rather
-than in every route's `responses=`.
+"""What the OpenAPI schema says beyond the routes' own declarations: response headers (from
+the kind of each operation) and links between operations (the CRUD resources'). Both are
+added to the generated schema in one pass (app/main.py) rather than in every route's
+`responses=`.
 
 Who sends each header (keep this in step with the code it names):
 
@@ -136,3 +137,107 @@ def declare_headers(schema: dict[str, Any], prefix: str) -> None:
                 headers = sent_headers(operation["operationId"], method, int(status))
                 if headers:
                     response["headers"] = {**headers, **response.get("headers", {})}
+
+
+# --------------------------------------------------------------------------------------------
+# Links: where an answer's values lead (the id of what was created, its ETag for If-Match).
+# Clients and Schemathesis' stateful phase follow them (tests/test_schemathesis.py).
+# --------------------------------------------------------------------------------------------
+
+# resource: (operationId suffix, path parameter)
+RESOURCES = {
+    "Plan": ("plan", "plan_id"),
+    "Policy": ("policy", "policy_id"),
+    "Measure": ("measure", "measure_id"),
+    "Initiative": ("initiative", "initiative_id"),
+    "Report": ("report", "report_id"),
+}
+ETAG = "$response.header.ETag"
+ID = "$response.body#/id"
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+def resource_links() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """The links of each (operationId, status), by link name."""
+    links: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for title, (name, key) in RESOURCES.items():
+        read = _link(f"get_{name}", f"Read the {name}.", **{f"path.{key}": ID})
+        change = _link(
+            f"update_{name}",
+            f"Change the {name}, if it is still this version.",
+            **{f"path.{key}": ID, "header.If-Match": ETAG},
+        )
+        delete = _link(
+            f"delete_{name}",
+            f"Delete the {name}, if it is still this version.",
+            **{f"path.{key}": ID, "header.If-Match": ETAG},
+        )
+        links[(f"create_{name}", "201")] = {
+            f"Get{title}": read,
+            f"Update{title}": change,
+            f"Delete{title}": delete,
+        }
+        links[(f"get_{name}", "200")] = {f"Update{title}": change, f"Delete{title}": delete}
+        links[(f"update_{name}", "200")] = {f"Get{title}": read, f"Delete{title}": delete}
+    children = {
+        "create_plan": ("list_policies", "query.plan_id", "The plan's policies."),
+        "create_policy": ("list_measures", "query.policy_id", "The policy's measures."),
+        "create_measure": ("list_initiatives", "query.measure_id", "The measure's initiatives."),
+        "create_initiative": (
+            "list_initiative_evaluations",
+            "path.initiative_id",
+            "The initiative's evaluations.",
+        ),
+    }
+    for source, (target, parameter, description) in children.items():
+        links[(source, "201")][target.title().replace("_", "")] = _link(
+            target, description, **{parameter: ID}
+        )
+    links[("create_initiative", "201")]["PutInitiativeEvaluation"] = _link(
+        "put_initiative_evaluation",
+        "Evaluate the initiative for its fiscal year.",
+        **{"path.initiative_id": ID, "path.fiscal_year": "$response.body#/fiscal_year"},
+    )
+    evaluation = {
+        "path.initiative_id": "$response.body#/initiative_id",
+        "path.fiscal_year": "$response.body#/fiscal_year",
+    }
+    get_evaluation = _link("get_initiative_evaluation", "Read the evaluation.", **evaluation)
+    put_evaluation = _link(
+        "put_initiative_evaluation",
+        "Replace the evaluation, if it is still this version.",
+        **evaluation,
+        **{"header.If-Match": ETAG},
+    )
+    delete_evaluation = _link(
+        "delete_initiative_evaluation",
+        "Delete the evaluation, if it is still this version.",
+        **evaluation,
+        **{"header.If-Match": ETAG},
+    )
+    for status in ("200", "201"):
+        links[("put_initiative_evaluation", status)] = {
+            "GetInitiativeEvaluation": get_evaluation,
+            "DeleteInitiativeEvaluation": delete_evaluation,
+        }
+    links[("get_initiative_evaluation", "200")] = {
+        "PutInitiativeEvaluation": put_evaluation,
+        "DeleteInitiativeEvaluation": delete_evaluation,
+    }
+    return links
+
+
+def declare_links(schema: dict[str, Any]) -> None:
+    """Add the links of resource_links to the responses they start from."""
+    wanted = resource_links()
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                found = wanted.pop((operation["operationId"], status), None)
+                if found:
+                    response["links"] = found
+    if wanted:  # a renamed operation would otherwise lose its links silently
+        raise RuntimeError(f"links from operations that do not exist: {sorted(wanted)}")

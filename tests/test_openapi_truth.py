@@ -551,3 +551,96 @@ def test_a_busy_writes_retry_after_is_declared(api: Api, busy_commits: None) -> 
     response = api.client.patch(f"{API}/plans/1", json={"title": "x"}, headers=api.editor)
     assert response.status_code == 503
     assert_headers_as_declared("update_plan", response)
+
+
+# --------------------------------------------------------------------------------------------
+# Links: each declared link, followed from a real answer, leads to a successful call
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate(expression: str, response: Any) -> Any:
+    if expression.startswith("$response.header."):
+        return response.headers[expression.removeprefix("$response.header.")]
+    pointer = expression.removeprefix("$response.body#/")
+    return response.json()[pointer]
+
+
+def operation_at(operation_id: str) -> tuple[str, str]:
+    for path, item in OPENAPI["paths"].items():
+        for method, found in item.items():
+            if found["operationId"] == operation_id:
+                return method, path
+    raise KeyError(operation_id)
+
+
+def test_each_declared_link_leads_to_a_successful_call(api: Api) -> None:
+    client, admin = api.client, api.admin
+    made = iter(range(90, 200))
+
+    def create(operation_id: str) -> Any:
+        """A new resource of the operation's kind (its answer is the link's source)."""
+        n = next(made)
+        bodies: dict[str, tuple[str, dict[str, Any]]] = {
+            "create_plan": (
+                "/plans",
+                {
+                    "slug": f"plan-{n}",
+                    "title": "行政経営プラン",
+                    "municipality_code": "172120",
+                    "municipality_name": "野々市市",
+                    "start_fiscal_year": 2025,
+                    "end_fiscal_year": 2028,
+                },
+            ),
+            "create_policy": ("/policies", {"plan_id": 1, "number": n, "title": "基本方針"}),
+            "create_measure": ("/measures", {"policy_id": 1, "number": n, "title": "施策"}),
+            "create_initiative": (
+                "/initiatives",
+                {"measure_id": 1, "code": f"R7-{n}", "title": "取組"},
+            ),
+            "create_report": (
+                "/reports",
+                {"plan_id": 1, "fiscal_year": 2025, "title": "取組状況"},
+            ),
+        }
+        if operation_id == "put_initiative_evaluation":
+            initiative = create("create_initiative").json()["id"]
+            url = f"{API}/initiatives/{initiative}/evaluations/2025"
+            return client.put(url, json={"status": "achieved"}, headers=admin)
+        path, body = bodies[operation_id]
+        if operation_id == "create_report":  # one report per plan and year: free the year
+            for listed in client.get(f"{API}/reports").json()["items"]:
+                client.delete(f"{API}/reports/{listed['id']}", headers=admin)
+        return client.post(f"{API}{path}", json=body, headers=admin)
+
+    followed = []
+    # From the answers that create (201): reads and updates have the same links, which take
+    # the same values from the same members.
+    for item in OPENAPI["paths"].values():
+        for source in item.values():
+            created = source["responses"].get("201", {})
+            for name, link in created.get("links", {}).items():
+                answer = create(source["operationId"])
+                assert answer.status_code == 201, answer.text
+                method, target = operation_at(link["operationId"])
+                values, query, headers = {}, {}, dict(admin)
+                for qualified, expression in link["parameters"].items():
+                    location, parameter = qualified.split(".", 1)
+                    value = evaluate(expression, answer)
+                    if location == "path":
+                        values[parameter] = value
+                    elif location == "query":
+                        query[parameter] = value
+                    else:
+                        headers[parameter] = value
+                body = {"status": "not_achieved"} if method == "put" else {}
+                called = client.request(
+                    method,
+                    target.format(**values),
+                    params=query,
+                    headers=headers,
+                    **({"json": body} if method in ("put", "patch") else {}),
+                )
+                assert 200 <= called.status_code < 300, (name, called.text)
+                followed.append((source["operationId"], name))
+    assert len(followed) >= 20, followed
