@@ -6,6 +6,7 @@ problem types, members left out rather than null, parameter limits, response hea
 
 import re
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,8 @@ from app.main import create_app
 from tests.conftest import Api
 
 API = "/api/v1"
-SCHEMA_ONLY = Settings(database_url="sqlite:///never-opened.db")
+# The schema as the app serves it (this app never opens its database).
+SCHEMA_ONLY = Settings(database_url=f"sqlite:///{tempfile.gettempdir()}/never-opened.db")
 OPENAPI: dict[str, Any] = create_app(SCHEMA_ONLY).openapi()
 
 
