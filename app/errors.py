@@ -28,9 +28,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
+from app.fields import Absent, absent
 from app.headers import API_CSP, BASELINE
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE = "urn:plan-progress:problem:{slug}"
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +40,8 @@ class ErrorDetail(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
-    row: int | None = Field(default=None, description="Bulk uploads: the row, 0-based.")
-    line: int | None = Field(default=None, description="Bulk CSV: its line (header = 1).")
+    row: int | Absent = absent("Bulk uploads: the row, 0-based.")
+    line: int | Absent = absent("Bulk CSV: its line (header = 1).")
 
 
 class Problem(BaseModel):
@@ -49,7 +51,9 @@ class Problem(BaseModel):
     title: str = Field(examples=["Not Found"])
     status: int = Field(examples=[404])
     detail: str = Field(examples=["initiative 999 does not exist"])
-    errors: list[ErrorDetail] | None = None
+    errors: list[ErrorDetail] | Absent = absent(
+        "What is wrong, one item per bad value; only in validation errors (422)."
+    )
 
 
 class AppError(Exception):
@@ -99,6 +103,24 @@ class ServiceUnavailable(AppError):
     status, slug = 503, "not-ready"
 
 
+# The problems answered in front of the routes, by middlewares: a missing or bad token
+# (app/auth/guard.py), a token writing too fast (the same), and a write the database kept
+# aborting as transient (app/retry.py).
+UNAUTHORIZED, TOO_MANY_REQUESTS, BUSY = "unauthorized", "too-many-requests", "busy"
+# The `type` a route's problem of each status has (the slug in PROBLEM_TYPE). A 503 is
+# `not-ready` from /readyz but `busy` from a write: write routes say so (app/http.py).
+SLUGS: dict[int, str] = {
+    **{error.status: error.slug for error in AppError.__subclasses__()},
+    401: UNAUTHORIZED,
+    429: TOO_MANY_REQUESTS,
+}
+
+
+def problem_type(slug: str | None) -> str:
+    """The `type` URI of a problem: ours for a slug, else RFC 9457's `about:blank`."""
+    return PROBLEM_TYPE.format(slug=slug) if slug else "about:blank"
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -109,7 +131,7 @@ def problem_response(
 ) -> JSONResponse:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body: dict[str, Any] = {
-        "type": f"urn:plan-progress:problem:{slug}" if slug else "about:blank",
+        "type": problem_type(slug),
         "title": phrase,
         "status": status,
         "detail": detail,
@@ -231,8 +253,12 @@ PROBLEM_EXAMPLES: dict[int, str] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Return the OpenAPI `responses` entries declaring these problem statuses for a route."""
+def problem_responses(
+    *statuses: int, slugs: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI `responses` entries declaring these problem statuses for a route,
+    each with an example of the `type` the server sends for it (SLUGS, or those in slugs)."""
+    chosen = SLUGS | (slugs or {})
     return {
         status: {
             "description": HTTPStatus(status).phrase,
@@ -240,7 +266,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 PROBLEM_JSON: {
                     "schema": {"$ref": "#/components/schemas/Problem"},
                     "example": {
-                        "type": "about:blank",
+                        "type": problem_type(chosen.get(status)),
                         "title": HTTPStatus(status).phrase,
                         "status": status,
                         "detail": PROBLEM_EXAMPLES.get(status, HTTPStatus(status).phrase),

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from app.text import CODE_PATTERN, normalize_code
 from app.wareki import (
@@ -216,6 +218,21 @@ def omitted() -> Any:
     exclude_unset leaves it out of the update when it was not sent.
     """
     return Field(default=None)
+
+
+# An answer's member that is left out, not sent as null, when it has no value (the answer is
+# dumped with exclude_none): `row: int | Absent = absent()` is optional and never null in
+# the schema, as it is on the wire.
+Absent = SkipJsonSchema[None]
+
+
+def _without_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str | None = None) -> Any:
+    """Default of an answer's member that is left out when it has no value (see Absent)."""
+    return Field(default=None, description=description, json_schema_extra=_without_default)
 
 
 def _code(value: str) -> str:

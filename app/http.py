@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import ColumnElement, UnaryExpression
 
 from app.caching import Versioned, matches_etag, resource_etag, resource_headers
-from app.errors import InvalidInput, problem_responses
+from app.errors import BUSY, InvalidInput, problem_responses
 from app.fields import UTCDateTime
 from app.reads import json_response
 
@@ -193,7 +193,7 @@ def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Responses of a write route: auth, size, rate and validation problems, a database
     that stayed busy through the retries (503, app/retry.py), plus those given."""
-    return problem_responses(401, 413, 422, 429, 503, *statuses)
+    return problem_responses(401, 413, 422, 429, 503, *statuses, slugs={503: BUSY})
 
 
 def written(response: Response, row: Versioned, location: str | None = None) -> None:

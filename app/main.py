@@ -33,6 +33,7 @@ from app.logs import AccessLogMiddleware
 from app.measures.router import router as measures_router
 from app.methods import MethodsMiddleware
 from app.migrate import current_revision, head_revision
+from app.openapi import declare_headers, declare_links
 from app.origin import OriginMiddleware
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
@@ -220,7 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _declare_extra_schemas(app: FastAPI) -> None:
     """Add the schemas routes refer to by hand: Problem (every error response), the JSON
     bodies of the bulk routes, which read their body themselves (JSON or CSV), and the enums
-    of the query models (app/query.py)."""
+    of the query models (app/query.py); and the response headers (app/openapi.py)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -236,6 +237,8 @@ def _declare_extra_schemas(app: FastAPI) -> None:
                 components.setdefault(name, definition)
             _declare_bearer_auth(schema)
             _parameters_without_null(schema)
+            declare_headers(schema, API_PREFIX)
+            declare_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.guard import is_api_write
-from app.errors import problem_response
+from app.errors import BUSY, problem_response
 
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.02  # before the second attempt; doubled before each further one
@@ -165,7 +165,7 @@ class RetryTransientMiddleware:
         response = problem_response(
             503,
             detail,
-            slug="busy",
+            slug=BUSY,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
         )
         await response(scope, receive, send)

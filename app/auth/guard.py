@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.tokens import Actor, Role, find_actor
 from app.db import SessionDep, begin_write
-from app.errors import Forbidden, problem_response
+from app.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, Forbidden, problem_response
 from app.ratelimit import WriteRateLimit
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -49,7 +49,7 @@ class BearerAuthMiddleware:
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             detail = "writes need a token: send `Authorization: Bearer <token>`"
-            await problem_response(401, detail, slug="unauthorized", headers=CHALLENGE)(
+            await problem_response(401, detail, slug=UNAUTHORIZED, headers=CHALLENGE)(
                 scope, receive, send
             )
             return
@@ -57,7 +57,7 @@ class BearerAuthMiddleware:
         if actor is None:
             detail = "the token is unknown, expired or revoked"
             await problem_response(
-                401, detail, slug="unauthorized", headers=CHALLENGE | {"Cache-Control": "no-store"}
+                401, detail, slug=UNAUTHORIZED, headers=CHALLENGE | {"Cache-Control": "no-store"}
             )(scope, receive, send)
             return
         limit: WriteRateLimit | None = request.app.state.write_limit
@@ -67,7 +67,7 @@ class BearerAuthMiddleware:
             await problem_response(
                 429,
                 detail,
-                slug="too-many-requests",
+                slug=TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(wait), "Connection": "close"},
             )(scope, receive, send)
             return

@@ -7,6 +7,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.evaluations.schemas import EvaluationStatus
 from app.fields import (
+    Absent,
     Amount,
     Code,
     FiscalYear,
@@ -17,6 +18,7 @@ from app.fields import (
     ParentId,
     PlanPage,
     Unit,
+    absent,
 )
 
 STATUS_NAMES = {"達成": "achieved", "未達成": "not_achieved", "数値未確定": "unconfirmed"}
@@ -113,7 +115,7 @@ class Action(StrEnum):
 class RowOutcome(BaseModel):
     row: int
     code: str
-    fiscal_year: int | None = None
+    fiscal_year: int | Absent = absent("Evaluations: the row's fiscal year.")
     action: Action
 
 

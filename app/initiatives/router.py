@@ -30,7 +30,7 @@ from app.initiatives.schemas import (
     InitiativeUpdate,
 )
 from app.reads import ReaderDep
-from app.text import normalize_code
+from app.text import CODE_PATTERN, normalize_code
 
 router = APIRouter(prefix="/initiatives", tags=["initiatives"])
 
@@ -48,7 +48,15 @@ async def initiative_filters(
     policy_id: IdFilter = None,
     measure_id: IdFilter = None,
     code: Annotated[
-        str | None, Query(max_length=64, examples=["R6-7"], description="Exact code (after NFKC).")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            examples=["R6-7"],
+            description="Exact code. Also read after NFKC, as codes are stored (Ｒ６－７ finds"
+            " R6-7); anything that is no code then is 422.",
+            json_schema_extra={"pattern": CODE_PATTERN},
+        ),
     ] = None,
     fiscal_year: Annotated[
         FiscalYear | None, Query(description="The fiscal year the initiative was listed for.")

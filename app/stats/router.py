@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
-    REPLACED_DOC,
     CsvOptions,
     CsvQuery,
     content_disposition,
@@ -66,24 +65,64 @@ class YearStatsQuery(CsvQuery, YearQuery):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "headers": REPLACED_DOC},
     304: {"description": "Not Modified"},
     **problem_responses(404, 422),
 }
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The statistic as CSV (the same `bom`, `encoding` and `header` options"
+        " as the exports).",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+    **RESPONSES,
+}
+# Why CSV has a path of its own in the schema: an operation whose 200 declares both JSON and
+# CSV gives generated clients (openapi-typescript) `Achievement | string` to narrow. So
+# GET /stats/{name} declares JSON only, exactly its model, and GET /stats/{name}.csv declares
+# CSV only. The JSON path still answers CSV to `?format=csv` or `Accept: text/csv` (API.md),
+# as its description says; those parameters are documented on the .csv path.
+CSV_ONLY = {"format", "bom", "encoding", "header"}
+CSV_NOTE = (
+    "\n\nCSV: `GET /stats/{name}.csv` (declared on its own, so that this operation's answer"
+    " is exactly the JSON model), or this path with `?format=csv` or `Accept: text/csv` and"
+    " the same `bom`, `encoding` and `header` options."
+)
+CSV_STATE = "stats_csv"  # request state: the .csv path was asked for
 
 
 def _stats_get(
     name: str, answer: type[BaseModel], query: type[BaseModel]
 ) -> Callable[[Endpoint], Endpoint]:
-    """Register GET /stats/{name}: its answer's model, and its query as one model
-    (app/query.py), documented from that model."""
-    return router.get(
-        f"/{name}",
-        operation_id=f"stats_{name}",
-        response_model=answer,
-        responses=RESPONSES,
-        openapi_extra=query_openapi(query),
-    )
+    """Register GET /stats/{name} (JSON: its answer's model) and GET /stats/{name}.csv, each
+    with its query documented from the query model (app/query.py)."""
+    parameters = query_openapi(query)["parameters"]
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        summary = (endpoint.__doc__ or "").strip()
+        router.get(
+            f"/{name}",
+            operation_id=f"stats_{name}",
+            response_model=answer,
+            responses=RESPONSES,
+            description=summary + CSV_NOTE.format(name=name),
+            openapi_extra={"parameters": [p for p in parameters if p["name"] not in CSV_ONLY]},
+        )(endpoint)
+
+        async def as_csv(request: Request) -> Response:
+            setattr(request.state, CSV_STATE, True)
+            return await endpoint(request)
+
+        router.get(
+            f"/{name}.csv",
+            operation_id=f"stats_{name}_csv",
+            response_class=Response,
+            responses=CSV_RESPONSES,
+            description=f"{summary}\n\nAs CSV: the same as `GET /stats/{name}?format=csv`.",
+            openapi_extra={"parameters": [p for p in parameters if p["name"] != "format"]},
+        )(as_csv)
+        return endpoint
+
+    return register
 
 
 def _plan_info(plan: Any) -> tables.PlanInfo:
@@ -111,7 +150,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     The achievement of one plan (a few indexed reads) is computed on the event loop
     (app/reads.py); the other statistics may scan many rows and are computed in a worker
     thread with a session of their own (_in_thread)."""
-    as_csv = wants_csv(request, query.format)
+    as_csv = getattr(request.state, CSV_STATE, False) or wants_csv(request, query.format)
     representation = "csv" if as_csv else "json"
     reader: Reader = request.app.state.reader
     cache: AnswerCache = request.app.state.stats_cache

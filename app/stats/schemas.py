@@ -2,6 +2,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.stats.rates import METHOD
 
+# `method` has a default but is in every answer: the answer's schema says it is required
+# (Achievement sets the same with its examples).
+ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
 
 class Counts(BaseModel):
     items: int = Field(description="Evaluations of the year with a status (the denominator).")
@@ -62,6 +66,7 @@ class Published(BaseModel):
 
 class Achievement(BaseModel):
     model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
         json_schema_extra={
             "examples": [
                 {
@@ -98,7 +103,7 @@ class Achievement(BaseModel):
                     "matches_published": False,
                 }
             ]
-        }
+        },
     )
 
     plan_id: int
@@ -122,6 +127,8 @@ class YearStats(BaseModel):
 
 
 class Trend(BaseModel):
+    model_config = ALWAYS_SENT
+
     plan_id: int
     method: str = METHOD
     years: list[YearStats]
@@ -186,6 +193,8 @@ class PlanRow(Counts, PlanKey):
 
 
 class PlanComparison(BaseModel):
+    model_config = ALWAYS_SENT
+
     fiscal_year: int
     fiscal_year_label: str
     method: str = METHOD
