@@ -98,7 +98,22 @@ class Settings(BaseSettings):
         " closing them.",
     )
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size.")
+    db_connect_timeout: int = Field(
+        3,
+        ge=1,
+        description="Seconds to wait for a PostgreSQL connection (a new one, or one from a"
+        " full pool) before answering 503.",
+    )
+    db_statement_timeout_ms: int = Field(
+        30_000, ge=0, description="Longest a PostgreSQL statement may run (0: no limit)."
+    )
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
+    sqlite_max_page_count: int = Field(
+        0,
+        ge=0,
+        description="For tests of a full disk: the most pages the SQLite file may grow to"
+        " (PRAGMA max_page_count); 0: no limit but the disk's.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -17,11 +17,15 @@ def make_engine(settings: Settings) -> Engine:
     """Create the engine for settings.database_url, with SQLite made safe for concurrent use."""
     recorder.install()  # every write through a session of ours goes into the change log
     if not settings.is_sqlite:
+        # Bounded waits, so an outage is a quick 503 (app/faults.py), not a hung request;
+        # pre-ping hands out no connection the outage killed.
         return create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_pre_ping=True,
+            pool_timeout=settings.db_connect_timeout,
+            connect_args=postgres_connect_args(settings),
         )
     engine = create_engine(
         settings.database_url,
@@ -31,6 +35,7 @@ def make_engine(settings: Settings) -> Engine:
         },
     )
     busy_timeout = settings.sqlite_busy_timeout_ms
+    max_page_count = settings.sqlite_max_page_count
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -43,6 +48,8 @@ def make_engine(settings: Settings) -> Engine:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        if max_page_count:
+            cursor.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -55,6 +62,21 @@ def make_engine(settings: Settings) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """libpq's limits for every PostgreSQL connection, sync or async."""
+    return {
+        "connect_timeout": settings.db_connect_timeout,
+        "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+        # A connection whose peer vanished (a cut network sends nothing back) fails within
+        # seconds, not at the kernel's TCP timeout.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": (settings.db_connect_timeout + 5) * 1000,
+    }
 
 
 def begin_write(session: Session) -> None:

@@ -19,12 +19,13 @@ from app.bulk.schemas import EvaluationItems, InitiativeItems
 from app.caching import NotModified, not_modified_handler, read_cache_control
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import make_engine, postgres_connect_args
 from app.docs import install_docs
 from app.errors import Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.exports.catalog import router as catalog_router
 from app.exports.router import router as exports_router
+from app.faults import DatabaseFaultMiddleware
 from app.headers import SecurityHeadersMiddleware
 from app.initiatives.router import router as initiatives_router
 from app.jsonbody import StrictJsonMiddleware
@@ -131,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine,
         pool_size=settings.db_pool_size,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        connect_args=postgres_connect_args(settings),
+        wait_timeout=settings.db_connect_timeout,
     )
 
     # FastAPI tries a request's path against the routes one by one, included router after
@@ -156,14 +159,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
-    # Starlette runs the last added outermost: the access log (app/logs.py), security
-    # headers, the trusted proxies'
-    # X-Forwarded-* (only when FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS,
-    # HEAD and 405 (app/methods.py), header and body limits (app/limits.py: a declared
-    # length over the limit is 413 here; the body itself is read only after the token is
-    # checked), the kept answers of public reads (app/answers.py), authentication, strict
-    # JSON bodies (app/jsonbody.py), then the retry of writes the database aborted as
-    # transient.
+    # Starlette runs the last added outermost. From the outside in: the access log
+    # (app/logs.py), security headers, the trusted proxies' X-Forwarded-* (only when
+    # FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS, database faults as
+    # 503/507 (app/faults.py), HEAD and 405 (app/methods.py), header and body limits
+    # (app/limits.py: a declared length over the limit is 413 here; the body itself is read
+    # only after the token is checked), the kept answers of public reads (app/answers.py),
+    # authentication, strict JSON bodies (app/jsonbody.py), then the retry of writes the
+    # database aborted as transient.
     app.add_middleware(RetryTransientMiddleware, prefix=API_PREFIX)
     app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
@@ -182,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=settings.body_timeout,
     )
     app.add_middleware(MethodsMiddleware)
+    app.add_middleware(DatabaseFaultMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

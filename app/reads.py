@@ -160,6 +160,8 @@ class SQLiteReader(Reader):
 class PostgresReader(Reader):
     conninfo: str
     max_size: int
+    connect_args: dict[str, Any] = field(default_factory=dict)
+    wait_timeout: float = 5.0
     dialect: Dialect = field(default=POSTGRESQL_DIALECT)
     _pool: AsyncConnectionPool | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -168,11 +170,15 @@ class PostgresReader(Reader):
         loop = asyncio.get_running_loop()
         if self._pool is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
+            # A connection is checked before it is handed out (one an outage killed is
+            # replaced), and waiting for one is bounded: an outage is a 503 (app/faults.py).
             self._pool = AsyncConnectionPool(
                 self.conninfo,
                 min_size=1,
                 max_size=self.max_size,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **self.connect_args},
+                check=AsyncConnectionPool.check_connection,
+                timeout=self.wait_timeout,
                 open=False,
             )
             await self._pool.open()
@@ -212,7 +218,14 @@ class PostgresReader(Reader):
         self._pool = None
 
 
-def make_reader(engine: Engine, *, pool_size: int, busy_timeout_ms: int) -> Reader:
+def make_reader(
+    engine: Engine,
+    *,
+    pool_size: int,
+    busy_timeout_ms: int,
+    connect_args: dict[str, Any] | None = None,
+    wait_timeout: float = 5.0,
+) -> Reader:
     """The reader for the engine's database."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
@@ -221,7 +234,12 @@ def make_reader(engine: Engine, *, pool_size: int, busy_timeout_ms: int) -> Read
             raise ValueError("the async reader needs a SQLite file, not :memory:")
         return SQLiteReader(path=database, busy_timeout_ms=busy_timeout_ms)
     plain = make_url(url.render_as_string(hide_password=False)).set(drivername="postgresql")
-    return PostgresReader(conninfo=plain.render_as_string(hide_password=False), max_size=pool_size)
+    return PostgresReader(
+        conninfo=plain.render_as_string(hide_password=False),
+        max_size=pool_size,
+        connect_args=connect_args or {},
+        wait_timeout=wait_timeout,
+    )
 
 
 async def get_reader(request: Request) -> Reader:

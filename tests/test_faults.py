@@ -1,0 +1,258 @@
+"""A database outage and a full disk, met as a client meets them (issue #15, items 2 and 3):
+a short problem+json with Retry-After, never a 500 or a hung request, nothing partly
+written, and the same request succeeding once the cause is gone."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlmodel import Session
+
+from app.auth.tokens import Role, create_token
+from app.config import Settings
+from app.faults import STORAGE_FULL, UNAVAILABLE, classify
+from app.main import create_app
+from tests.conftest import TEST_DATABASE_URL, wait_until_ready
+from tests.test_auth_and_changes import _free_port
+
+API = "/api/v1"
+PROBLEM_JSON = "application/problem+json"
+
+
+def _snapshot(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+                for table in ("initiatives", "evaluations", "changes")
+            }
+    finally:
+        engine.dispose()
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+
+@pytest.mark.only_on("sqlite")
+def test_a_full_disk_is_507_writes_nothing_and_the_write_succeeds_once_space_is_back(
+    fresh_url: str,
+) -> None:
+    """SQLite's max_page_count stands in for a full disk: the file may not grow."""
+    engine = create_engine(fresh_url)
+    with engine.connect() as connection:
+        pages = int(connection.exec_driver_sql("PRAGMA page_count").scalar() or 0)
+    with Session(engine) as session:
+        token = create_token(session, name="editor", role=Role.editor)
+    engine.dispose()
+    body = "取組番号,年度,評価,実績\r\n" + "".join(
+        f"{code},R7,達成,{'窓口で運用を開始した。' * 40}\r\n"
+        for code in ("R7-1", "R7-10", "R7-11", "R7-14", "R7-18")
+    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
+    before = _snapshot(fresh_url)
+
+    full = create_app(Settings(database_url=fresh_url, sqlite_max_page_count=pages))
+    with TestClient(full) as client:
+        answer = client.post(f"{API}/bulk/evaluations", content=body.encode(), headers=headers)
+        assert answer.status_code == 507, answer.text
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        problem = answer.json()
+        assert problem["type"].endswith(":storage-full")
+        assert "disk is full" in problem["detail"]
+        assert client.get(f"{API}/plans/1").status_code == 200, "reads go on"
+    full.state.engine.dispose()
+    assert _snapshot(fresh_url) == before, "nothing partly written"
+
+    roomy = create_app(Settings(database_url=fresh_url))
+    with TestClient(roomy) as client:
+        again = client.post(f"{API}/bulk/evaluations", content=body.encode(), headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["created"] == 5
+    roomy.state.engine.dispose()
+
+
+def test_the_causes_are_told_apart() -> None:
+    import sqlite3
+
+    import psycopg
+    from psycopg_pool import PoolTimeout
+    from sqlalchemy.exc import OperationalError
+
+    full = sqlite3.OperationalError("database or disk is full")
+    assert classify(OperationalError("INSERT", {}, full)) is STORAGE_FULL
+    assert classify(PoolTimeout("couldn't get a connection after 3.00 sec")) is UNAVAILABLE
+    assert classify(psycopg.OperationalError("connection refused")) is UNAVAILABLE
+    assert classify(ValueError("not a database error")) is None
+    locked = sqlite3.OperationalError("database is locked")
+    assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/retry.py's
+
+
+# --- a database outage, through a TCP proxy the test controls --------------------------------
+
+
+class Proxy:
+    """A TCP proxy in front of PostgreSQL that the test can cut and restore. Cut, it closes
+    every connection it carries and every new one at once, as a database that went away."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = False
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.open += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+    def sever(self) -> None:
+        self.cut = True
+        with self.lock:
+            connections, self.open = self.open, []
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            connection.close()
+
+    def restore(self) -> None:
+        self.cut = False
+
+    def close(self) -> None:
+        self.sever()
+        self.listener.close()
+
+
+@pytest.fixture
+def outage(fresh_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Proxy]]:
+    """`serve` (two workers) on PostgreSQL through the proxy, with nothing kept, so every
+    read reaches the database; its base URL, a token, and the proxy."""
+    url = make_url(fresh_url)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="outage", role=Role.editor)
+    engine.dispose()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env |= {
+        "DATABASE_URL": through,
+        "PORT": str(port),
+        "ANSWER_CACHE_BYTES": "0",
+        "STATS_CACHE_SIZE": "0",
+        "DB_CONNECT_TIMEOUT": "1",
+    }
+    with (
+        log.open("w") as output,
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--workers", "2"],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        ) as server,
+    ):
+        try:
+            wait_until_ready(server, base, log, 60)
+            yield base, token, proxy
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            proxy.close()
+
+
+def _requests(client: httpx.Client, token: str, n: int) -> list[httpx.Response]:
+    """A mix of what clients do: uncached reads (sync and async paths), a statistic, a write."""
+    answers = []
+    for i in range(n):
+        answers += [
+            client.get(f"{API}/initiatives/1"),  # the async read path
+            client.get(f"{API}/plans/1"),  # the sync read path
+            client.get(f"{API}/stats/achievement", params={"fiscal_year": "R6"}),
+            client.patch(
+                f"{API}/plans/1",
+                json={"philosophy": f"市民とともに {i}"},
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+        ]
+    return answers
+
+
+@pytest.mark.slow
+@pytest.mark.only_on("postgresql")
+def test_an_outage_is_a_quick_503_and_the_first_requests_after_it_succeed(
+    outage: tuple[str, str, Proxy],
+) -> None:
+    base, token, proxy = outage
+    assert TEST_DATABASE_URL
+    with httpx.Client(base_url=base, timeout=30) as client:
+        assert all(answer.status_code in (200,) for answer in _requests(client, token, 2))
+
+        proxy.sever()
+        started = time.monotonic()
+        during: list[httpx.Response] = []
+        while time.monotonic() - started < 5:
+            during += _requests(client, token, 1)
+            ready = client.get("/readyz")
+            assert ready.status_code == 503, "/readyz tells the truth during the outage"
+        statuses = {answer.status_code for answer in during}
+        assert statuses == {503}, statuses
+        for answer in during:
+            assert answer.headers["content-type"] == PROBLEM_JSON
+            assert answer.headers["retry-after"].isdigit()
+            assert answer.json()["type"].endswith(":database-unavailable")
+        slowest = max(answer.elapsed.total_seconds() for answer in during)
+        assert slowest < 3, f"an outage answers within seconds, not {slowest:.1f} s"
+
+        proxy.restore()
+        time.sleep(0.5)
+        after = _requests(client, token, 5)
+        assert [a.status_code for a in after] == [200] * len(after), [
+            (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
+        ]
+        assert client.get("/readyz").status_code == 200
