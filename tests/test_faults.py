@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from app.config import Settings
-from app.faults import STORAGE_FULL, UNAVAILABLE, classify
+from app.faults import READ_ONLY, STORAGE_FULL, UNAVAILABLE, classify
 from app.main import create_app
 from tests.conftest import TEST_DATABASE_URL, wait_until_ready
 from tests.test_auth_and_changes import _free_port
@@ -85,6 +85,7 @@ def test_the_causes_are_told_apart() -> None:
     import sqlite3
 
     import psycopg
+    import psycopg.errors
     from psycopg_pool import PoolTimeout
     from sqlalchemy.exc import OperationalError
 
@@ -93,8 +94,56 @@ def test_the_causes_are_told_apart() -> None:
     assert classify(PoolTimeout("couldn't get a connection after 3.00 sec")) is UNAVAILABLE
     assert classify(psycopg.OperationalError("connection refused")) is UNAVAILABLE
     assert classify(ValueError("not a database error")) is None
+    disk_full = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    assert classify(OperationalError("INSERT", {}, disk_full)) is STORAGE_FULL
+    read_only = psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE")
+    assert classify(OperationalError("UPDATE", {}, read_only)) is READ_ONLY
     locked = sqlite3.OperationalError("database is locked")
     assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/retry.py's
+
+
+@pytest.mark.only_on("postgresql")
+def test_a_read_only_database_is_503_and_the_write_succeeds_once_it_takes_writes(
+    fresh_url: str,
+) -> None:
+    """PostgreSQL made read-only (as a replica promoted late, or an operator's lock) refuses
+    writes with SQLSTATE 25006: a 503 naming it, nothing written, reads going on."""
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="editor", role=Role.editor)
+    engine.dispose()
+    name = make_url(fresh_url).database
+    admin = create_engine(
+        make_url(fresh_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    write = {"philosophy": "読み取り専用の間に書こうとした"}
+
+    def set_read_only(on: bool) -> None:
+        with admin.connect() as connection:
+            value = "on" if on else "off"
+            connection.exec_driver_sql(
+                f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}'
+            )
+
+    set_read_only(True)
+    try:
+        application = create_app(Settings(database_url=fresh_url))
+        with TestClient(application) as client:
+            refused = client.patch(f"{API}/plans/1", json=write, headers=headers)
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["type"].endswith(":database-read-only")
+            assert refused.headers["retry-after"].isdigit()
+            assert client.get(f"{API}/plans/1").json()["philosophy"] != write["philosophy"]
+        application.state.engine.dispose()
+    finally:
+        set_read_only(False)
+    application = create_app(Settings(database_url=fresh_url))
+    with TestClient(application) as client:
+        written = client.patch(f"{API}/plans/1", json=write, headers=headers)
+        assert written.status_code == 200, written.text
+    application.state.engine.dispose()
+    admin.dispose()
 
 
 # --- a database outage, through a TCP proxy the test controls --------------------------------
