@@ -46,7 +46,8 @@ class DatabaseFault:
 UNAVAILABLE = DatabaseFault(
     503,
     "database-unavailable",
-    "the database cannot be reached just now; nothing was changed: retry in a few seconds",
+    "the database cannot be reached just now: retry in a few seconds (a write is all or"
+    " nothing; read it back to see whether it was made)",
 )
 READ_ONLY = DatabaseFault(
     503,
