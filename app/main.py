@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # authentication, strict JSON bodies (app/jsonbody.py), then the retry of writes the
     # database aborted as transient.
     app.add_middleware(RetryTransientMiddleware, prefix=API_PREFIX)
-    app.add_middleware(StrictJsonMiddleware)
+    app.add_middleware(StrictJsonMiddleware, rows_prefix=f"{API_PREFIX}/bulk")
     app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
     app.add_middleware(
         AnswerCacheMiddleware,

@@ -503,7 +503,7 @@ def test_the_query_model_is_documented_and_read_as_fastapi_reads_parameters(
     # parameters: the docs must still list each parameter, with schemas that resolve.
     # The JSON operation lists the JSON parameters; the .csv one the CSV options too.
     schema = client.get("/openapi.json").json()
-    names = ["plan_id", "fiscal_year", "bom", "encoding", "header"]
+    names = ["plan_id", "fiscal_year", "bom", "encoding", "header", "excel_safe"]
     for path, listed in (("achievement", names[:2]), ("achievement.csv", names)):
         parameters = schema["paths"][f"{STATS}/{path}"]["get"]["parameters"]
         assert [parameter["name"] for parameter in parameters] == listed

@@ -15,6 +15,7 @@ from app.bulk.parse import RawRow
 from app.changes.recorder import append
 from app.errors import Conflict, ErrorDetail, InvalidInput
 from app.fields import jsonable
+from app.jsonbody import LongNumber
 from app.wareki import fiscal_year_label
 
 CHUNK = 1000
@@ -48,11 +49,20 @@ class Problems:
         )
 
     def validate(self, model: type[Row], raw: RawRow) -> Row | None:
+        # A number too long to read (app/jsonbody.py) gets its own message, not pydantic's
+        # "a valid integer" for what is one.
+        long = {name: v for name, v in raw.values.items() if isinstance(v, LongNumber)}
+        for name, number in long.items():
+            self.add(
+                raw, name, self.text("number_too_long", digits=number.digits), "number_too_long"
+            )
         try:
-            return model.model_validate(raw.values)
+            row = model.model_validate(raw.values)
         except ValidationError as error:
             for detail in error.errors():
                 where = [part for part in detail["loc"] if isinstance(part, str | int)]
+                if where and where[0] in long:
+                    continue
                 message = str(detail["msg"])
                 if self.japanese:
                     message = PYDANTIC_JA.get(detail["type"], message)
@@ -66,6 +76,7 @@ class Problems:
                     )
                 )
             return None
+        return None if long else row
 
     def check_plan_columns(self, raw: RawRow, row: Any, plan: PlanContext) -> None:
         """Derived columns may be left empty; when given they must agree with the plan."""

@@ -102,6 +102,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "取組番号 {code} には {label} より前の年度の評価が {count} 件あります。"
         "年度をそれより後にはできません",
     ),
+    "number_too_long": (
+        "a number of {digits:,} digits: no field takes a number that long",
+        "{digits:,} 桁の数値です。これほど長い数値を取る項目はありません",
+    ),
     "not_null": ("{field} may not be empty", "{field} は空にできません"),
     "conflict": (
         "rows changed while this request ran; nothing was written: send it again",

@@ -12,6 +12,7 @@ from typing import Any
 from app.bulk.messages import Text
 from app.errors import ErrorDetail, InvalidInput, PayloadTooLarge
 from app.exports.csv import Column
+from app.jsonbody import LongNumber, read_int
 
 MAX_ROWS = 10_000
 
@@ -31,8 +32,9 @@ def _too_many(count: int) -> PayloadTooLarge:
 
 def parse_json(body: bytes, text: Text) -> list[RawRow]:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        # An integer too long stays a LongNumber, which the row's validation names.
+        document = json.loads(body, parse_int=read_int)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
         raise InvalidInput.at(["body"], text("json_invalid", error=str(error))) from None
     items = document.get("items") if isinstance(document, dict) else None
     if not isinstance(items, list) or set(document) != {"items"}:
@@ -82,13 +84,17 @@ FALSE = {"false", "0", "no", "いいえ", "×"}
 
 def typed(cell: str, kind: str) -> Any:
     """A CSV cell as the value its column holds: empty is null; a number or a flag when it
-    reads as one (else the text, which validation then refuses with a clear message)."""
+    reads as one (else the text, which validation then refuses with a clear message; an
+    integer too long to read is a LongNumber, which it names as such)."""
     text = unicodedata.normalize("NFKC", cell).strip()
     if text == "":
         return None
-    if kind == "integer" and re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
+    whole = re.fullmatch(r"[+-]?\d+", text) is not None
+    if kind == "integer" and whole:
+        return read_int(text)
     if kind == "number":
+        if whole and isinstance(number := read_int(text), LongNumber):
+            return number  # as in JSON, not float's inf ("should be a finite number")
         try:
             return float(text.replace(",", ""))
         except ValueError:

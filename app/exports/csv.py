@@ -1,10 +1,15 @@
 """CSV as open-data users need it: Excel in Japan (BOM, or CP932) and machines (plain, exact).
 
 The first line is always the header; no preamble, no `="..."` guards; CRLF line ends
-(RFC 4180). With encoding=cp932 a character CP932 cannot hold (𠮷, ♥, ©, a control
-character...) is written 〓 (U+3013, the geta mark Japanese typesetting uses for a missing
-glyph), and the answer says how many were in X-Replaced-Characters: one character never
-makes the download fail.
+(RFC 4180). Text is written exactly, so the file reads back to the same values; with
+excel_safe=true, text that a spreadsheet would run as a formula (it starts with =, +, -, @, a
+tab or a carriage return: OWASP's CSV injection list) is written after a single quote, which
+Excel shows as text. That is for a person opening the file; the bulk import keeps the quote.
+
+With encoding=cp932 a character CP932 cannot hold (𠮷, ♥, ©, a control character...) is
+written 〓 (U+3013, the geta mark Japanese typesetting uses for a missing glyph), and the
+answer says how many were in X-Replaced-Characters: one character never makes the download
+fail.
 """
 
 import csv
@@ -62,20 +67,28 @@ class CsvOptions:
     bom: bool
     encoding: Encoding
     header: HeaderLanguage
+    excel_safe: bool = False
 
 
 BOM_DOC = "Start UTF-8 with a byte order mark, so Excel reads it right."
 ENCODING_DOC = "utf-8, or cp932 for older Japanese Excel."
 HEADER_DOC = "Column names in Japanese (ja) or English (en)."
 FORMAT_DOC = "json (default) or csv; `Accept: text/csv` works too."
+EXCEL_SAFE_DOC = (
+    "Write ' before text that starts with =, +, -, @, a tab or a carriage return, so that"
+    " a spreadsheet shows it instead of running it as a formula (numbers stay numbers). For a"
+    " file a person opens in Excel; the bulk import keeps the ', so use the default to edit"
+    " and upload again."
+)
 
 
 async def csv_options(
     bom: Annotated[bool, Query(description=BOM_DOC)] = True,
     encoding: Annotated[Encoding, Query(description=ENCODING_DOC)] = Encoding.utf8,
     header: Annotated[HeaderLanguage, Query(description=HEADER_DOC)] = HeaderLanguage.ja,
+    excel_safe: Annotated[bool, Query(description=EXCEL_SAFE_DOC)] = False,
 ) -> CsvOptions:
-    return CsvOptions(bom=bom, encoding=encoding, header=header)
+    return CsvOptions(bom=bom, encoding=encoding, header=header, excel_safe=excel_safe)
 
 
 CsvOptionsDep = Annotated[CsvOptions, Depends(csv_options)]
@@ -89,10 +102,13 @@ class CsvQuery(BaseModel):
     bom: bool = Field(default=True, description=BOM_DOC)
     encoding: Encoding = Field(default=Encoding.utf8, description=ENCODING_DOC)
     header: HeaderLanguage = Field(default=HeaderLanguage.ja, description=HEADER_DOC)
+    excel_safe: bool = Field(default=False, description=EXCEL_SAFE_DOC)
 
     @property
     def options(self) -> CsvOptions:
-        return CsvOptions(bom=self.bom, encoding=self.encoding, header=self.header)
+        return CsvOptions(
+            bom=self.bom, encoding=self.encoding, header=self.header, excel_safe=self.excel_safe
+        )
 
 
 def wants_csv(request: Request, format: Format | None) -> bool:
@@ -113,6 +129,15 @@ def cell(value: Any) -> str:
     if isinstance(value, Decimal):
         return f"{value:f}"
     return str(value)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: Any, text: str) -> str:
+    """The cell's text, after a ' when the value is text a spreadsheet would run as a formula
+    (a number, -1.5 too, stays as it is)."""
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
 
 
 @dataclass
@@ -140,9 +165,11 @@ def to_cp932(text: str, tally: Tally) -> str:
     return "".join(kept)
 
 
-def csv_cells(values: Iterable[Any], options: CsvOptions, tally: Tally) -> list[str]:
+def csv_cells(values: Sequence[Any], options: CsvOptions, tally: Tally) -> list[str]:
     """A row's cells as CSV text, in what the encoding can hold."""
     texts = [cell(value) for value in values]
+    if options.excel_safe:
+        texts = [excel_safe(value, text) for value, text in zip(values, texts, strict=True)]
     if options.encoding is Encoding.cp932:
         return [to_cp932(text, tally) for text in texts]
     return texts

@@ -109,7 +109,8 @@ def write_xlsx(
     """Write the export as a typed spreadsheet into a temporary file; return its path.
 
     Text columns (codes, 団体コード) are text cells formatted "@", so Excel neither drops a
-    leading zero nor turns R6-7 into a date; numbers are numbers.
+    leading zero nor turns R6-7 into a date; numbers are numbers. Text is always a string
+    cell, never a formula, whatever it starts with (openpyxl takes "=..." for one).
     """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=export.title)
@@ -140,8 +141,9 @@ def _append_xlsx_row(sheet: Any, export: Export, count: int, values: list[Any]) 
         )
     line: list[Any] = []
     for column, value in zip(export.columns, values, strict=True):
-        if column.type == "string" and value is not None:
+        if isinstance(value, str) or (column.type == "string" and value is not None):
             text = WriteOnlyCell(sheet, value=str(value))
+            text.data_type = "s"  # after the value: openpyxl made "=HYPERLINK(...)" a formula
             text.number_format = "@"
             line.append(text)
         elif isinstance(value, Decimal):

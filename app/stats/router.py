@@ -81,7 +81,7 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
 # GET /stats/{name} declares JSON only, exactly its model, and GET /stats/{name}.csv declares
 # CSV only. The JSON path still answers CSV to `?format=csv` or `Accept: text/csv` (API.md),
 # as its description says; those parameters are documented on the .csv path.
-CSV_ONLY = {"format", "bom", "encoding", "header"}
+CSV_ONLY = {"format", "bom", "encoding", "header", "excel_safe"}
 CSV_NOTE = (
     "\n\nCSV: `GET /stats/{name}.csv` (declared on its own, so that this operation's answer"
     " is exactly the JSON model), or this path with `?format=csv` or `Accept: text/csv` and"
