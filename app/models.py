@@ -274,7 +274,8 @@ class DataVersion(SQLModel, table=True):
 
 
 class IdempotencyKey(SQLModel, table=True):
-    """A bulk request's Idempotency-Key and, once it succeeded, the answer to replay.
+    """A bulk request's Idempotency-Key and the answer to replay, stored in the transaction of
+    the upload it answers: a key is here only if its writes are (app/bulk/idempotency.py).
 
     Kept in the database so a retry is recognised by any worker, after a restart too.
     """
@@ -285,16 +286,12 @@ class IdempotencyKey(SQLModel, table=True):
     scope: str = Field(max_length=64, description="digest of token, method, path and query")
     key: str = Field(max_length=255)
     request_hash: str = Field(max_length=64)
-    state: str = Field(max_length=16)
-    response_status: int | None = None
-    response_body: str | None = Field(default=None, sa_type=Text)
+    response_status: int
+    response_body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
 
-    __table_args__ = (
-        UniqueConstraint("scope", "key"),
-        CheckConstraint("state IN ('running', 'done')", name="state_known"),
-    )
+    __table_args__ = (UniqueConstraint("scope", "key"),)
 
 
 # Core handles on the tables, for reads that fetch rows rather than ORM objects (cheaper, and

@@ -19,8 +19,8 @@ each attempt again, and sits inside BearerAuthMiddleware, so the token is looked
 and a 401 is never retried. Only requests whose response has not started are retried;
 nothing of a failed attempt reaches the client.
 
-Side effects outside the request's transaction are undone by the code that makes them (a
-bulk upload releases its Idempotency-Key claim when it fails), so a retry starts clean.
+A request writes nothing outside its transaction (a bulk upload stores its Idempotency-Key
+in it too), so a retry starts clean.
 After ATTEMPTS tries the client gets 503 problem+json with Retry-After, and nothing is
 written.
 """

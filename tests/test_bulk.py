@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import re
+import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +29,8 @@ from sqlalchemy import Engine, Table, event, func, select, update
 from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
-from app.bulk import idempotency
 from app.config import Settings
+from app.db import begin_write
 from app.main import create_app
 from app.models import (
     changes,
@@ -1270,7 +1272,7 @@ def test_retry_with_same_key_replays_without_writing(api: Api) -> None:
 
     first_answer = assert_result(first, created=1)
     (stored,) = stored_keys(api.engine)
-    assert (stored["key"], stored["state"], stored["response_status"]) == (KEY, "done", 200)
+    assert (stored["key"], stored["response_status"]) == (KEY, 200)
     assert json.loads(stored["response_body"]) == first_answer
     assert stored["expires_at"].replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(hours=23)
     after_first = snapshot(api.engine)
@@ -1354,7 +1356,7 @@ def test_error_answer_is_not_stored_and_fixed_body_succeeds(api: Api) -> None:
     accepted = send_json(api, "evaluations", fixed, headers=with_key(api))
 
     assert_result(accepted, created=2)
-    assert [key["state"] for key in stored_keys(api.engine)] == ["done"]
+    assert [key["key"] for key in stored_keys(api.engine)] == [KEY]
     assert must_evaluation(api.engine, "R7-10", 2025)["status"] == "unconfirmed"
     replay = send_json(api, "evaluations", fixed, headers=with_key(api))
     assert replay.content == accepted.content
@@ -1375,20 +1377,36 @@ def test_dry_run_is_not_stored(api: Api) -> None:
     assert len(stored_keys(api.engine)) == 1
 
 
-def test_retry_while_first_is_running_is_409(api: Api) -> None:
+def test_a_duplicate_sent_while_the_first_runs_waits_and_replays(api: Api) -> None:
+    """Two uploads with one key at once: one runs, the other waits for it on the write lock
+    and replays its answer; neither is told to come back later, and it is written once."""
     body = json_bytes(CREATE_ONE)
-    path = f"{API}/bulk/evaluations"
-    # The first request has claimed the key and not finished.
-    scope = idempotency.scope_of("editor", "POST", path, "")
-    claim = idempotency.claim(api.engine, scope, KEY, idempotency.digest(body, JSON_TYPE))
-    assert isinstance(claim, int)
-    before = snapshot(api.engine)
+    since = last_change(api.engine)
+    answers: list[httpx.Response] = []
 
-    retry = post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api))
+    def send() -> None:
+        answers.append(post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api)))
 
-    assert_problem(retry, 409)
-    assert snapshot(api.engine) == before
-    assert evaluation_row(api.engine, "R7-1", 2025) is None
+    # Another writer holds the write lock, so both uploads are waiting when it lets go.
+    with Session(api.engine) as holder:
+        begin_write(holder)
+        holder.execute(select(data_version.c.version).with_for_update())
+        senders = [threading.Thread(target=send) for _ in range(2)]
+        for sender in senders:
+            sender.start()
+        time.sleep(0.5)
+        holder.rollback()
+    for sender in senders:
+        sender.join(timeout=30)
+
+    assert [answer.status_code for answer in answers] == [200, 200], answers[0].text
+    assert answers[0].content == answers[1].content
+    assert_result(answers[0], created=1)
+    assert len(stored_keys(api.engine)) == 1
+    assert must_evaluation(api.engine, "R7-1", 2025)["status"] == "achieved"
+    assert [(c["action"], c["entity"]) for c in changes_after(api.engine, since)] == [
+        ("create", "evaluation")
+    ]
 
 
 def test_replay_survives_a_restart(api: Api, make_client: Callable[[str], TestClient]) -> None:
@@ -1421,7 +1439,6 @@ def test_expired_key_is_not_replayed(api: Api) -> None:
 
     answer = assert_result(again, unchanged=1)  # run again, not the stored "created"
     (stored,) = stored_keys(api.engine)
-    assert stored["state"] == "done"
     assert json.loads(stored["response_body"]) == answer
     assert stored["expires_at"].replace(tzinfo=UTC) > datetime.now(UTC)
 

@@ -1,6 +1,8 @@
 """The migrations build exactly the schema the models describe, both ways, on both databases."""
 
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic import command
@@ -92,10 +94,12 @@ def _schema(url: str) -> dict[str, Any]:
         inspector = inspect(engine)
         return {
             table: {
-                "columns": [
+                # In name order: a downgrade that adds a dropped column back puts it last
+                # (PostgreSQL cannot place it), and no query of ours depends on the order.
+                "columns": sorted(
                     (column["name"], str(column["type"]), column["nullable"])
                     for column in inspector.get_columns(table)
-                ],
+                ),
                 "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
                 "ids": _id_generation(engine, inspector, table),
                 "foreign keys": sorted(
@@ -231,3 +235,79 @@ def test_downgrading_one_step_and_upgrading_again_keeps_every_row(
         assert replay.status_code == 200
         assert replay.content == bulk.content
         assert client.get("/api/v1/plans/1").json()["philosophy"] == "市民とともに"
+
+
+def test_claims_left_running_by_a_crash_are_forgotten_and_answers_kept(
+    scratch_url: str, make_client: Callable[[str], TestClient]
+) -> None:
+    """Before 84b8470ed3a2 an upload claimed its key as 'running' on its own, so a crash left
+    the key stuck for 24 hours. The migration deletes such claims, keeps answered keys, and
+    the resend of the crashed upload then runs and is stored with its answer."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "89bd491f25b3")
+    engine = create_engine(scratch_url)
+    try:
+        with Session(engine) as session:
+            seed(session)
+            secret = create_token(session, name="kikaku-ka", role=Role.editor)
+    finally:
+        engine.dispose()
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "text/csv"}
+    csv = "取組番号,年度,評価\r\nR7-1,R7,達成\r\n".encode()
+    scope = hashlib.sha256(
+        "\n".join(["kikaku-ka", "POST", "/api/v1/bulk/evaluations", ""]).encode()
+    ).hexdigest()
+    digest = hashlib.sha256(b"text/csv\n" + csv).hexdigest()
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as connection:
+            for key, state, status, body in (
+                ("crashed", "running", None, None),
+                ("answered", "done", 200, '{"dry_run":false,"created":1}'),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO idempotency_keys (scope, key, request_hash, state,"
+                        " response_status, response_body, created_at, expires_at)"
+                        " VALUES (:scope, :key, :hash, :state, :status, :body,"
+                        " :now, :expires)"
+                    ),
+                    {
+                        "scope": scope,
+                        "key": key,
+                        "hash": digest,
+                        "state": state,
+                        "status": status,
+                        "body": body,
+                        "now": datetime.now(UTC),
+                        "expires": datetime.now(UTC) + timedelta(hours=24),
+                    },
+                )
+    finally:
+        engine.dispose()
+
+    command.upgrade(config, "84b8470ed3a2")
+
+    engine = create_engine(scratch_url)
+    try:
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+    finally:
+        engine.dispose()
+    assert kept == ["answered"]
+    command.upgrade(config, "head")
+    with make_client(scratch_url) as client:
+        resent = client.post(
+            "/api/v1/bulk/evaluations",
+            content=csv,
+            headers=headers | {"Idempotency-Key": "crashed"},
+        )
+        replayed = client.post(
+            "/api/v1/bulk/evaluations",
+            content=csv,
+            headers=headers | {"Idempotency-Key": "answered"},
+        )
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["created"] == 1  # run, not refused as "still running"
+    assert replayed.status_code == 200
+    assert replayed.content == b'{"dry_run":false,"created":1}'

@@ -159,15 +159,13 @@ REFUSED: dict[str, dict[str, str]] = {
     "get_datapackage": {"404": NOT_FOUND},
     "bulk_initiatives": {
         "404": NOT_FOUND,
-        "409": "the Idempotency-Key is in use by a request still running; or rows changed"
-        " while the request ran",
+        "409": "rows changed while the request ran",
         "422": "rows that break rules of stored data: a new code without measure and title,"
         " a measure that is not the plan's, columns that disagree with the plan",
     },
     "bulk_evaluations": {
         "404": NOT_FOUND,
-        "409": "the Idempotency-Key is in use by a request still running; or rows changed"
-        " while the request ran",
+        "409": "rows changed while the request ran",
         "422": "rows naming a code the plan does not have, a year outside its period",
     },
 }

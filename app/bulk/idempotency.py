@@ -3,18 +3,23 @@
 Keys are scoped to the token, method, path and query; kept 24 hours; stored in the database
 so that any worker, after any restart, recognises a retry. Only a success is kept: a dry
 run or an error is not, so a script can fix a row and send again with the same key.
+
+The key and its answer are written in the upload's own transaction, after the write lock
+that every writer takes first (app/bulk/router.py). So a key is stored exactly when its rows
+are: a crash or an error mid-upload rolls both back, and the resend runs afresh. A duplicate
+sent while the first still runs waits on that lock, then finds the first's key and replays
+its answer; no request ever sees a key that is claimed but not answered.
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
-from app.errors import Conflict, InvalidInput
-from app.models import IdempotencyKey, idempotency_keys, utcnow
+from app.errors import InvalidInput
+from app.models import idempotency_keys, utcnow
 
 KEEP = timedelta(hours=24)
 
@@ -25,70 +30,63 @@ class Replay:
     body: str
 
 
-def scope_of(actor: str, method: str, path: str, query: str) -> str:
-    return hashlib.sha256("\n".join([actor, method, path, query]).encode()).hexdigest()
+@dataclass(frozen=True)
+class Key:
+    """A request's key, where it applies (token, method, path, query) and its body's digest."""
+
+    scope: str
+    key: str
+    request_hash: str
 
 
-def digest(body: bytes, content_type: str) -> str:
-    return hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
-
-
-def check_key(key: str) -> None:
+def key_of(key: str, actor: str, path: str, query: str, body: bytes, content_type: str) -> Key:
+    """The request's key, or 422 for a malformed one."""
     if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
         raise InvalidInput.at(
             ["header", "Idempotency-Key"],
             "Idempotency-Key must be 1-255 printable ASCII characters",
         )
+    scope = hashlib.sha256("\n".join([actor, "POST", path, query]).encode()).hexdigest()
+    request_hash = hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
+    return Key(scope, key, request_hash)
 
 
-def claim(engine: Engine, scope: str, key: str, request_hash: str) -> Replay | int:
-    """Claim the key for this request (its own committed transaction); return the claim's id,
-    or the stored answer of the earlier request to replay. 409 while the first still runs."""
-    now = utcnow()
-    with Session(engine) as session:
-        session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < now))
-        session.commit()
-        record = IdempotencyKey(
-            scope=scope, key=key, request_hash=request_hash, state="running", expires_at=now + KEEP
-        )
-        session.add(record)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-        else:
-            assert record.id is not None
-            return record.id
-        earlier = (
-            session.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-                )
+def earlier_answer(session: Session, key: Key) -> Replay | None:
+    """The stored answer to replay for this key, or None to run the request. Call it holding
+    the write lock, so that an upload with the same key that is still running has finished."""
+    earlier = (
+        session.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.scope == key.scope,
+                idempotency_keys.c.key == key.key,
+                idempotency_keys.c.expires_at >= utcnow(),
             )
-            .mappings()
-            .one()
         )
-    if earlier["request_hash"] != request_hash:
+        .mappings()
+        .one_or_none()
+    )
+    if earlier is None:
+        return None
+    if earlier["request_hash"] != key.request_hash:
         raise InvalidInput.at(
             ["header", "Idempotency-Key"],
             "this Idempotency-Key was used for another request body: use a new key",
         )
-    if earlier["state"] != "done":
-        raise Conflict("a request with this Idempotency-Key is still running: retry later")
     return Replay(earlier["response_status"], earlier["response_body"])
 
 
-def complete(session: Session, claim_id: int, status: int, body: str) -> None:
-    """Store the answer, in the transaction of the writes it describes."""
+def keep(session: Session, key: Key, status: int, body: str) -> None:
+    """Store the answer, in the transaction of the writes it describes; forget expired keys."""
+    now = utcnow()
+    session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < now))
     session.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.id == claim_id)
-        .values(state="done", response_status=status, response_body=body)
+        insert(idempotency_keys).values(
+            scope=key.scope,
+            key=key.key,
+            request_hash=key.request_hash,
+            response_status=status,
+            response_body=body,
+            created_at=now,
+            expires_at=now + KEEP,
+        )
     )
-
-
-def release(engine: Engine, claim_id: int) -> None:
-    """Forget a claim whose request failed, so the same key may be sent again."""
-    with Session(engine) as session:
-        session.execute(delete(idempotency_keys).where(idempotency_keys.c.id == claim_id))
-        session.commit()

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from app.auth.guard import EditorDep
@@ -113,23 +113,22 @@ def _run(
         raws = parse_csv(body, charset, columns, text)
     else:
         raise UnsupportedMediaType('send application/json ({"items": [...]}) or text/csv')
-    claim: int | None = None
-    engine: Engine = request.app.state.engine
+    idem: idempotency.Key | None = None
     if key is not None and not dry_run:
-        idempotency.check_key(key)
-        scope = idempotency.scope_of(actor, "POST", request.url.path, request.url.query)
-        found = idempotency.claim(engine, scope, key, idempotency.digest(body, content_type))
-        if isinstance(found, idempotency.Replay):
-            return Response(found.body, status_code=found.status, media_type="application/json")
-        claim = found
+        path, query = request.url.path, request.url.query
+        idem = idempotency.key_of(key, actor, path, query, body, content_type)
     try:
         if not dry_run:
             # Take the write lock first, so that what is read below cannot change before the
             # writes: BEGIN IMMEDIATE on SQLite; on PostgreSQL, the data_version row's lock,
             # which every writer takes first (app/changes/recorder.py, lock_version). The
-            # version itself moves on only if something is written.
+            # version itself moves on only if something is written. An upload with the same
+            # Idempotency-Key that is still running holds it: this one waits, then replays.
             begin_write(session)
             session.execute(select(data_version.c.version).with_for_update())
+            if idem is not None and (earlier := idempotency.earlier_answer(session, idem)):
+                session.rollback()
+                return Response(earlier.body, earlier.status, media_type="application/json")
         plan = _plan(session, plan_id)
         outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
         result = BulkResult(
@@ -144,15 +143,13 @@ def _run(
             now = utcnow()
             writes.apply(session, actor, now, text)
             _touch_initiatives(session, touched, now)
-            if claim is not None:
-                idempotency.complete(session, claim, 200, answer)
+            if idem is not None:
+                idempotency.keep(session, idem, 200, answer)
             session.commit()
             for action in ("created", "updated"):
                 BULK_ROWS.labels(writes.entity, action).inc(getattr(result, action))
     except BaseException:
         session.rollback()
-        if claim is not None:
-            idempotency.release(engine, claim)
         raise
     return Response(answer, media_type="application/json")
 

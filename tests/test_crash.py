@@ -1,0 +1,164 @@
+"""A crash mid-upload costs nothing but the resend (issue #15, item 1).
+
+The workers are killed with SIGKILL while a 10,000-row upload with an Idempotency-Key is
+being written: nothing of it stays, and after a restart the resend the README promises, with
+the same key and body, is written exactly once and answered; a second resend replays that
+answer. Before, the key was claimed in a transaction of its own, so the resend answered 409
+"still running" for 24 hours.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from app.auth.tokens import Role, create_token
+from app.models import changes, idempotency_keys, initiatives
+from tests.conftest import wait_until_ready
+from tests.test_auth_and_changes import _free_port
+
+ROWS = 10_000
+KEY = "r7-initiatives-crash-1"
+
+
+def _writing(url: str) -> bool:
+    """Whether a writer holds the write lock now (the upload is inside its transaction)."""
+    if url.startswith("sqlite"):
+        probe = sqlite3.connect(make_url(url).database or "", timeout=0)
+        probe.isolation_level = None
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SELECT version FROM data_version FOR UPDATE NOWAIT"))
+    except OperationalError:  # 55P03 lock_not_available
+        return True
+    finally:
+        engine.dispose()
+    return False
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return tuple(  # type: ignore[return-value]
+                int(connection.scalar(select(func.count()).select_from(table)) or 0)
+                for table in (initiatives, changes, idempotency_keys)
+            )
+    finally:
+        engine.dispose()
+
+
+def _serve(url: str, port: int, cwd: Path, log: IO[bytes]) -> "subprocess.Popen[bytes]":
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env |= {"DATABASE_URL": url, "PORT": str(port)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--workers", "2"],
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the kill reaches every worker
+    )
+
+
+@pytest.mark.slow
+def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="kikaku-ka", role=Role.editor)
+    engine.dispose()
+    before = _counts(fresh_url)
+    items = [
+        {
+            "code": f"R7-{1000 + n}",
+            "title": f"再送で一度だけ書かれる取組 {n}",
+            "description": "説明" * 200,
+            "policy_number": n % 3 + 1,
+            "measure_number": n // 3 % 3 + 1,
+        }
+        for n in range(ROWS)
+    ]
+    body = json.dumps({"items": items}, ensure_ascii=False).encode()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": KEY,
+    }
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/api/v1/bulk/initiatives"
+    log = tmp_path / "serve.log"
+    outcome: dict[str, object] = {}
+
+    def upload() -> None:
+        try:
+            outcome["answer"] = httpx.post(url, content=body, headers=headers, timeout=120)
+        except httpx.TransportError as error:
+            outcome["error"] = error
+
+    with log.open("ab") as output:
+        server = _serve(fresh_url, port, tmp_path, output)
+        try:
+            wait_until_ready(server, base, log, 60)
+            sender = threading.Thread(target=upload)
+            sender.start()
+            deadline = time.monotonic() + 60
+            while not _writing(fresh_url):
+                assert "answer" not in outcome, "the upload ended before it was seen writing"
+                assert time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.02)
+            time.sleep(0.1)  # well inside the writes
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+            sender.join(timeout=30)
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=30)
+
+        assert "error" in outcome, f"the upload was answered before the kill: {outcome}"
+        assert _counts(fresh_url) == before  # nothing of it stayed, its key neither
+
+        server = _serve(fresh_url, port, tmp_path, output)
+        try:
+            wait_until_ready(server, base, log, 60)
+            resent = httpx.post(url, content=body, headers=headers, timeout=120)
+            again = httpx.post(url, content=body, headers=headers, timeout=120)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+
+    assert resent.status_code == 200, resent.text[:500]
+    assert resent.json()["created"] == ROWS
+    assert again.status_code == 200
+    assert again.content == resent.content  # replayed, not run again ("unchanged")
+    initiatives_before, changes_before, keys_before = before
+    assert _counts(fresh_url) == (initiatives_before + ROWS, changes_before + ROWS, keys_before + 1)
+    if fresh_url.startswith("sqlite"):
+        database = sqlite3.connect(make_url(fresh_url).database or "")
+        try:
+            assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            database.close()
