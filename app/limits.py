@@ -2,7 +2,8 @@
 
 - Headers larger than `max_header_bytes` in all answer 431, whatever the method.
 - A declared Content-Length over the body limit answers 413 at once, before anything else
-  looks at the request (API.md orders 413 before 401).
+  looks at the request (the contract orders 413 before 401: a client sending too
+  much learns that before it is asked for a token).
 - Otherwise the body is not read here: the token is checked first (app/auth/guard.py), and
   the body is read by the layers after it through a receive that counts what arrives. A
   body that grows past the limit (chunked, without a length) answers 413 as soon as it does;

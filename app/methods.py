@@ -5,7 +5,7 @@
   answer serves it too) and the body is dropped on the way out.
 - 405: a write to a path whose routes do not take that method answers 405 with `Allow`
   here, in front of authentication, so a client learns the method is wrong without a token
-  (API.md: "before any token check"). A write to a path no route has goes on to the
+  (the contract says: "before any token check"). A write to a path no route has goes on to the
   router's 404 the same way.
 """
 

@@ -1,6 +1,6 @@
 """Who may write: bearer tokens are checked before the body is parsed, roles per route.
 
-API.md orders the checks: body size (413), then authentication and role (401/403), then
+The API contract orders the checks: body size (413), then authentication and role (401/403), then
 validation (422). FastAPI parses a JSON body before it runs any dependency, so
 authentication happens in this middleware, in front of the router; the role, which depends
 on the route, is checked by a dependency (only plan deletion needs more than `editor`,

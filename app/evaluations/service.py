@@ -1,6 +1,5 @@
 """Evaluation queries."""
 
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -112,23 +111,6 @@ def get_evaluation(*, session: Session, initiative_id: int, fiscal_year: int) ->
             f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
         )
     return public(row)
-
-
-def latest_by_initiative(
-    *, session: Session, initiative_ids: Iterable[int]
-) -> dict[int, EvaluationPublic]:
-    """Return each initiative's evaluation of its latest fiscal year, in one query."""
-    ids = list(initiative_ids)
-    if not ids:
-        return {}
-    other = evaluations.alias("other")
-    latest = (
-        select(func.max(other.c.fiscal_year))
-        .where(other.c.initiative_id == evaluations.c.initiative_id)
-        .scalar_subquery()
-    )
-    query = _SELECT.where(evaluations.c.initiative_id.in_(ids), evaluations.c.fiscal_year == latest)
-    return {row["initiative_id"]: public(row) for row in session.execute(query).mappings()}
 
 
 def derived_columns(*, result: str | None) -> dict[str, str]:

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
 BOM = "\ufeff"
@@ -206,11 +206,3 @@ def content_disposition(filename: str) -> str:
     """Name the download, in ASCII for old clients and in UTF-8 (RFC 6266) for the rest."""
     fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-
-
-def csv_response(content: bytes, filename: str, options: CsvOptions) -> Response:
-    return Response(
-        content,
-        media_type=media_type(options),
-        headers={"Content-Disposition": content_disposition(filename)},
-    )

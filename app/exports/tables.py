@@ -1,4 +1,5 @@
-"""What each export holds: its columns (API.md's table) and the one query that reads its rows.
+"""What each export holds: its columns (as the contract lists them) and the one query that
+reads its rows.
 
 The columns are exactly those the bulk import accepts, so an export read back in changes
 nothing. Derived columns (年度（和暦）, 推進期間, 達成率) are computed from the row.

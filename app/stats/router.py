@@ -79,8 +79,8 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
 # Why CSV has a path of its own in the schema: an operation whose 200 declares both JSON and
 # CSV gives generated clients (openapi-typescript) `Achievement | string` to narrow. So
 # GET /stats/{name} declares JSON only, exactly its model, and GET /stats/{name}.csv declares
-# CSV only. The JSON path still answers CSV to `?format=csv` or `Accept: text/csv` (API.md),
-# as its description says; those parameters are documented on the .csv path.
+# CSV only. The JSON path still answers CSV to `?format=csv` or `Accept: text/csv`, as the
+# contract and its description say; those parameters are documented on the .csv path.
 CSV_ONLY = {"format", "bom", "encoding", "header", "excel_safe"}
 CSV_NOTE = (
     "\n\nCSV: `GET /stats/{name}.csv` (declared on its own, so that this operation's answer"
