@@ -1,11 +1,28 @@
 """Settings, read once from the environment (every field is an environment variable)."""
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.origin import PublicOrigin
+
+class PublicOrigin:
+    """scheme, host and port of PUBLIC_BASE_URL."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"PUBLIC_BASE_URL must be an http(s) origin, not {base_url!r}")
+        if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+            raise ValueError(
+                "PUBLIC_BASE_URL is an origin only (https://host[:port]): the API is served"
+                f" at the root of its host, not under a path ({base_url!r})"
+            )
+        self.scheme = parts.scheme
+        self.host = parts.netloc.lower().encode("ascii")
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.hostname = parts.hostname
 
 
 class Settings(BaseSettings):
@@ -50,13 +67,13 @@ class Settings(BaseSettings):
     answer_cache_bytes: int = Field(
         64 * 1024 * 1024,
         description="Bytes of public read answers kept per process, per data version"
-        " (0: none; see app/answers.py).",
+        " (0: none; see app/web/answers.py).",
     )
     answer_cache_item_bytes: int = Field(1024 * 1024, description="Largest single answer kept.")
     write_rate_limit: str = Field(
         "",
         description="Writes each token may make, as N/SECONDS (e.g. 600/60); empty: no limit."
-        " Beyond it: 429 with Retry-After (see app/ratelimit.py).",
+        " Beyond it: 429 with Retry-After (see app/web/ratelimit.py).",
     )
     public_base_url: str = Field(
         "",
@@ -127,7 +144,7 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _an_origin(cls, value: str) -> str:
-        """PUBLIC_BASE_URL is an http(s) origin; checked at startup (app/origin.py)."""
+        """PUBLIC_BASE_URL is an http(s) origin; checked at startup (app/web/origin.py)."""
         value = value.strip().rstrip("/")
         if value:
             PublicOrigin(value)

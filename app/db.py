@@ -17,7 +17,7 @@ def make_engine(settings: Settings) -> Engine:
     """Create the engine for settings.database_url, with SQLite made safe for concurrent use."""
     recorder.install()  # every write through a session of ours goes into the change log
     if not settings.is_sqlite:
-        # Bounded waits, so an outage is a quick 503 (app/faults.py), not a hung request;
+        # Bounded waits, so an outage is a quick 503 (app/web/faults.py), not a hung request;
         # pre-ping hands out no connection the outage killed.
         return create_engine(
             settings.database_url,

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 from app.fields import Absent, absent
-from app.headers import API_CSP, BASELINE
+from app.web.headers import API_CSP, BASELINE
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE = "urn:plan-progress:problem:{slug}"
@@ -105,10 +105,10 @@ class ServiceUnavailable(AppError):
 
 # The problems answered in front of the routes, by middlewares: a missing or bad token
 # (app/auth/guard.py), a token writing too fast (the same), and a write the database kept
-# aborting as transient (app/retry.py).
+# aborting as transient (app/web/retry.py).
 UNAUTHORIZED, TOO_MANY_REQUESTS, BUSY = "unauthorized", "too-many-requests", "busy"
 # The `type` a route's problem of each status has (the slug in PROBLEM_TYPE). A 503 is
-# `not-ready` from /readyz but `busy` from a write: write routes say so (app/http.py).
+# `not-ready` from /readyz but `busy` from a write: write routes say so (app/web/http.py).
 SLUGS: dict[int, str] = {
     **{error.status: error.slug for error in AppError.__subclasses__()},
     401: UNAUTHORIZED,
@@ -218,7 +218,7 @@ def allowed_methods(request: Request) -> list[str]:
                 break
     if not allowed and mounted:
         allowed = ["GET", "HEAD"]
-    if "GET" in allowed and "HEAD" not in allowed:  # app/methods.py answers HEAD as GET
+    if "GET" in allowed and "HEAD" not in allowed:  # app/web/methods.py answers HEAD as GET
         allowed.insert(allowed.index("GET") + 1, "HEAD")
     return allowed
 

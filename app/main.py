@@ -6,45 +6,35 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import health, logs, metrics
-from app.answers import AnswerCacheMiddleware
-from app.auth.guard import WRITE_METHODS, BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
 from app.bulk.schemas import EvaluationItems, InitiativeItems
-from app.caching import NotModified, not_modified_handler, read_cache_control
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
 from app.db import make_engine, postgres_connect_args
-from app.docs import install_docs
 from app.errors import Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.exports.catalog import router as catalog_router
 from app.exports.router import router as exports_router
-from app.faults import DatabaseFaultMiddleware
-from app.headers import SecurityHeadersMiddleware
 from app.initiatives.router import router as initiatives_router
-from app.jsonbody import StrictJsonMiddleware
-from app.limits import RequestLimitsMiddleware
-from app.logs import AccessLogMiddleware
 from app.measures.router import router as measures_router
-from app.methods import MethodsMiddleware
 from app.migrate import current_revision, head_revision
-from app.openapi import declare_headers, declare_links
-from app.origin import OriginMiddleware
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
-from app.query import query_components
-from app.ratelimit import WriteRateLimit
 from app.reads import make_reader
 from app.reports.router import router as reports_router
-from app.retry import RetryTransientMiddleware
 from app.stats.cache import AnswerCache
 from app.stats.router import router as stats_router
+from app.web import health, logs, metrics
+from app.web.caching import NotModified, not_modified_handler, read_cache_control
+from app.web.docs import install_docs
+from app.web.methods import WRITE_METHODS
+from app.web.openapi import declare_headers, declare_links
+from app.web.query import query_components
+from app.web.ratelimit import WriteRateLimit
+from app.web.stack import middleware
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -120,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         openapi_tags=[{"name": tag} for tag in TAGS],
         lifespan=lifespan,
+        middleware=middleware(settings, API_PREFIX),
     )
     app.state.settings = settings
     logs.configure(settings.log_format)
@@ -159,65 +150,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
-    # Starlette runs the last added outermost. From the outside in: the access log
-    # (app/logs.py), security headers, the trusted proxies' X-Forwarded-* (only when
-    # FORWARDED_ALLOW_IPS is set), the origin (app/origin.py), CORS, database faults as
-    # 503/507 (app/faults.py), HEAD and 405 (app/methods.py), header and body limits
-    # (app/limits.py: a declared length over the limit is 413 here; the body itself is read
-    # only after the token is checked), the kept answers of public reads (app/answers.py),
-    # authentication, strict JSON bodies (app/jsonbody.py), then the retry of writes the
-    # database aborted as transient.
-    app.add_middleware(RetryTransientMiddleware, prefix=API_PREFIX)
-    app.add_middleware(StrictJsonMiddleware, rows_prefix=f"{API_PREFIX}/bulk")
-    app.add_middleware(BearerAuthMiddleware, prefix=API_PREFIX)
-    app.add_middleware(
-        AnswerCacheMiddleware,
-        prefix=API_PREFIX,
-        max_bytes=settings.answer_cache_bytes,
-        max_item_bytes=settings.answer_cache_item_bytes,
-    )
-    app.add_middleware(
-        RequestLimitsMiddleware,
-        default_limit=settings.max_body_bytes,
-        large_limit=settings.max_bulk_body_bytes,
-        large_prefix=f"{API_PREFIX}/bulk",
-        max_header_bytes=settings.max_header_bytes,
-        body_timeout=settings.body_timeout,
-    )
-    app.add_middleware(MethodsMiddleware)
-    app.add_middleware(DatabaseFaultMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origin_list,
-        allow_credentials=False,
-        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "If-Match",
-            "If-None-Match",
-            "Idempotency-Key",
-            "Accept-Language",
-        ],
-        expose_headers=[
-            "ETag",
-            "Link",
-            "Location",
-            "Content-Disposition",
-            "Retry-After",
-            "X-Replaced-Characters",
-            "X-Request-ID",
-        ],
-    )
-    app.add_middleware(
-        OriginMiddleware,
-        public_base_url=settings.public_base_url,
-        allowed_hosts=settings.allowed_host_list,
-    )
-    if settings.forwarded_allow_ips:
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(AccessLogMiddleware, prefix=API_PREFIX)
     _declare_extra_schemas(app)
     return app
 
@@ -225,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _declare_extra_schemas(app: FastAPI) -> None:
     """Add the schemas routes refer to by hand: Problem (every error response), the JSON
     bodies of the bulk routes, which read their body themselves (JSON or CSV), and the enums
-    of the query models (app/query.py); and the response headers (app/openapi.py)."""
+    of the query models (app/web/query.py); and the response headers (app/web/openapi.py)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -38,7 +38,7 @@ def utcnow() -> datetime:
 
 
 # Ids are never reused, so an id and a version name one content over the database's whole
-# life: a resource deleted and made again gets a new id, and its ETag (app/http.py) never
+# life: a resource deleted and made again gets a new id, and its ETag (app/web/http.py) never
 # matches an old one. PostgreSQL: an identity column; SQLite: AUTOINCREMENT, set per table
 # with NEVER_REUSE_IDS (without it SQLite gives a deleted row's id to the next row).
 NEVER_REUSED_ID: dict[str, Any] = {"server_default": Identity()}

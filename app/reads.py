@@ -171,7 +171,7 @@ class PostgresReader(Reader):
         if self._pool is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
             # A connection is checked before it is handed out (one an outage killed is
-            # replaced), and waiting for one is bounded: an outage is a 503 (app/faults.py).
+            # replaced), and waiting for one is bounded: an outage is a 503 (app/web/faults.py).
             self._pool = AsyncConnectionPool(
                 self.conninfo,
                 min_size=1,

@@ -3,28 +3,20 @@ deleting with children."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Column, Select, Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
-from app.caching import Versioned, resource_etag
-from app.changes.recorder import NOT_LOGGED, append
+from app.changes.recorder import ENTITIES, NOT_LOGGED, append
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.fields import jsonable
-from app.models import (
-    data_version,
-    evaluations,
-    initiatives,
-    measures,
-    policies,
-    report_highlights,
-    report_lines,
-    reports,
-    utcnow,
-)
+from app.models import Tracked, data_version, utcnow
+from app.versions import Versioned, resource_etag
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def check_if_match(if_match: str | None, row: Versioned) -> None:
@@ -40,7 +32,7 @@ def check_if_match(if_match: str | None, row: Versioned) -> None:
         )
 
 
-def load(session: Session, model: type[SQLModel], entity: str, row_id: int) -> Any:
+def load(session: Session, model: type[Row], entity: str, row_id: int) -> Row:
     row = session.get(model, row_id)
     if row is None:
         raise NotFound(f"{entity} {row_id} does not exist")
@@ -79,104 +71,58 @@ def committing(session: Session) -> Iterator[None]:
         ) from error
 
 
-# What each kind of row takes with it when it is deleted (ON DELETE CASCADE), as queries of ids.
-def _descendants(entity: str, row_id: int) -> dict[str, Select[Any]]:
-    def initiatives_where(*criteria: Any) -> Select[Any]:
-        return select(initiatives.c.id).where(*criteria)
-
-    if entity == "plan":
-        in_plan = initiatives_where(initiatives.c.plan_id == row_id)
-        in_reports = select(reports.c.id).where(reports.c.plan_id == row_id)
-        return {
-            "policy": select(policies.c.id).where(policies.c.plan_id == row_id),
-            "measure": select(measures.c.id).where(measures.c.plan_id == row_id),
-            "initiative": in_plan,
-            "evaluation": select(evaluations.c.id).where(evaluations.c.initiative_id.in_(in_plan)),
-            "report": in_reports,
-            "report_line": select(report_lines.c.id).where(
-                report_lines.c.report_id.in_(in_reports)
-            ),
-            "report_highlight": select(report_highlights.c.id).where(
-                report_highlights.c.report_id.in_(in_reports)
-            ),
-        }
-    if entity == "policy":
-        in_policy = initiatives_where(
-            initiatives.c.measure_id.in_(
-                select(measures.c.id).where(measures.c.policy_id == row_id)
-            )
-        )
-        return {
-            "measure": select(measures.c.id).where(measures.c.policy_id == row_id),
-            "initiative": in_policy,
-            "evaluation": select(evaluations.c.id).where(
-                evaluations.c.initiative_id.in_(in_policy)
-            ),
-            "report_line": select(report_lines.c.id).where(report_lines.c.policy_id == row_id),
-            "report_highlight": select(report_highlights.c.id).where(
-                report_highlights.c.initiative_id.in_(in_policy)
-            ),
-        }
-    if entity == "measure":
-        in_measure = initiatives_where(initiatives.c.measure_id == row_id)
-        return {
-            "initiative": in_measure,
-            "evaluation": select(evaluations.c.id).where(
-                evaluations.c.initiative_id.in_(in_measure)
-            ),
-            "report_highlight": select(report_highlights.c.id).where(
-                report_highlights.c.initiative_id.in_(in_measure)
-            ),
-        }
-    if entity == "initiative":
-        return {
-            "evaluation": select(evaluations.c.id).where(evaluations.c.initiative_id == row_id),
-            "report_highlight": select(report_highlights.c.id).where(
-                report_highlights.c.initiative_id == row_id
-            ),
-        }
-    if entity == "report":
-        return {
-            "report_line": select(report_lines.c.id).where(report_lines.c.report_id == row_id),
-            "report_highlight": select(report_highlights.c.id).where(
-                report_highlights.c.report_id == row_id
-            ),
-        }
-    return {}
+# The rows a delete takes with it are those the database's ON DELETE CASCADE removes: the
+# foreign keys of the models say which. They are read first, to refuse (409) or to log them.
+_TABLES = {model.__table__.name: (model.__table__, entity) for model, entity in ENTITIES.items()}  # type: ignore[attr-defined]
+_ORDER = list(_TABLES)  # parents before children, as the change log lists them
 
 
-TABLES = {
-    "policy": policies,
-    "measure": measures,
-    "initiative": initiatives,
-    "evaluation": evaluations,
-    "report": reports,
-    "report_line": report_lines,
-    "report_highlight": report_highlights,
-}
-PLURALS = {
-    "policy": "policies",
-    "measure": "measures",
-    "initiative": "initiatives",
-    "evaluation": "evaluations",
-    "report": "reports",
-    "report_line": "report lines",
-    "report_highlight": "report highlights",
-}
+def _cascades(table: Table) -> list[tuple[Column[Any], str]]:
+    """The columns of table whose foreign key deletes the row with its parent, and the
+    parent's table."""
+    return [
+        (key.parent, key.column.table.name)
+        for key in table.foreign_keys
+        if key.ondelete == "CASCADE" and key.column.table.name in _TABLES
+    ]
+
+
+def _descendants(root: Table, row_id: int) -> dict[str, Select[Any]]:
+    """The ids of every row the database deletes with root's row, as a query per table (a
+    row reached along several foreign keys is taken once). One pass in ENTITIES' order
+    reaches them all, since a parent is listed before its children (tests/test_cascade.py)."""
+    reached: dict[str, Select[Any]] = {}
+    for name in _ORDER[_ORDER.index(root.name) + 1 :]:
+        table = _TABLES[name][0]
+        criteria = [
+            column == row_id if parent == root.name else column.in_(reached[parent])
+            for column, parent in _cascades(table)
+            if parent == root.name or parent in reached
+        ]
+        if criteria:
+            reached[name] = select(table.c.id).where(or_(*criteria))
+    return reached
+
+
 # A report's lines and highlights are parts of it, not children that block its deletion.
-PARTS = {"report": {"report_line", "report_highlight"}}
+PARTS = {"reports": {"report_lines", "report_highlights"}}
 
 
-def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
+def delete(session: Session, row: Tracked, *, cascade: bool) -> None:
     """Delete row; refuse (409) while it has children, unless cascade, which logs each one."""
+    root: Table = row.__table__  # type: ignore[attr-defined]
+    entity = ENTITIES[type(row)]
+    assert row.id is not None
     found = {
-        name: list(session.scalars(query)) for name, query in _descendants(entity, row.id).items()
+        name: list(session.scalars(query)) for name, query in _descendants(root, row.id).items()
     }
     blocking = {
-        name: len(ids) for name, ids in found.items() if ids and name not in PARTS.get(entity, ())
+        name: len(ids)
+        for name, ids in found.items()
+        if ids and name not in PARTS.get(root.name, ())
     }
     if blocking and not cascade:
-        counts = ", ".join(f"{count} {PLURALS[name]}" for name, count in blocking.items())
+        counts = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in blocking.items())
         raise Conflict(
             f"{entity} {row.id} still has {counts}: delete them first or pass ?cascade=true"
         )
@@ -186,7 +132,7 @@ def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
     for name, ids in found.items():
         if not ids:
             continue
-        table = TABLES[name]
+        table, child_entity = _TABLES[name]
         for child in session.execute(select(table).where(table.c.id.in_(ids))).mappings():
             old = {
                 key: [jsonable(value), None]
@@ -198,7 +144,7 @@ def delete(session: Session, row: Any, entity: str, *, cascade: bool) -> None:
                     "at": now,
                     "actor": actor,
                     "action": "delete",
-                    "entity": name,
+                    "entity": child_entity,
                     "entity_id": child["id"],
                     "changes": old,
                 }

@@ -203,7 +203,7 @@ def make_client() -> Iterator[Callable[[str], TestClient]]:
 
 
 def etag(row_id: int, version: int) -> str:
-    """The ETag of one resource at a version, as the service writes it (app/caching.py)."""
+    """The ETag of one resource at a version, as the service writes it (app/web/caching.py)."""
     return f'"{row_id}.{version}"'
 
 

@@ -1,4 +1,4 @@
-"""The fast read path (app/reads.py) and the kept answers (app/answers.py) change nothing a
+"""The fast read path (app/reads.py) and the kept answers (app/web/answers.py) change nothing a
 client can see: same JSON as the response models, never a stale answer after a write."""
 
 import json
@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app import answers
-from app.answers import AnswerCacheMiddleware, accepts_gzip
 from app.config import Settings
 from app.initiatives import service
 from app.initiatives.schemas import InitiativePublic
 from app.main import create_app
+from app.web import answers
+from app.web.answers import AnswerCacheMiddleware, accepts_gzip
 from tests.conftest import Api, etag
 
 

@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from app.config import Settings
-from app.faults import READ_ONLY, STORAGE_FULL, UNAVAILABLE, classify
 from app.main import create_app
+from app.web.faults import READ_ONLY, STORAGE_FULL, UNAVAILABLE, classify
 from tests.conftest import TEST_DATABASE_URL, wait_until_ready
 from tests.test_auth_and_changes import _free_port
 
@@ -99,7 +99,7 @@ def test_the_causes_are_told_apart() -> None:
     read_only = psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE")
     assert classify(OperationalError("UPDATE", {}, read_only)) is READ_ONLY
     locked = sqlite3.OperationalError("database is locked")
-    assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/retry.py's
+    assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/web/retry.py's
 
 
 @pytest.mark.only_on("postgresql")

@@ -1,7 +1,7 @@
-"""Strict JSON bodies (app/jsonbody.py): a member twice or absurd nesting is a 422 problem;
+"""Strict JSON bodies (app/web/jsonbody.py): a member twice or absurd nesting is a 422 problem;
 brackets inside strings are text."""
 
-from app.jsonbody import MAX_DEPTH, json_problem
+from app.web.jsonbody import MAX_DEPTH, json_problem
 from tests.conftest import Api
 
 

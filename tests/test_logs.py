@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app import logs
 from app.config import Settings
 from app.main import create_app
+from app.web import logs
 from tests.conftest import Api
 
 API = "/api/v1"

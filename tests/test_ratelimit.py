@@ -12,7 +12,7 @@ from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.main import create_app
 from app.models import changes
-from app.ratelimit import WriteRateLimit
+from app.web.ratelimit import WriteRateLimit
 
 
 def test_bucket_refills_at_the_rate() -> None:

@@ -34,11 +34,11 @@ from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy import Engine, make_url, text
 from sqlmodel import Session
 
-from app.auth.guard import WRITE_METHODS
 from app.auth.tokens import Role, digest
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken
+from app.web.methods import WRITE_METHODS
 from tests.conftest import TEST_DATABASE_URL, Api, _admin_engine, _pg_database
 
 SECRET = "ppa_schemathesis-editor-token"
@@ -311,7 +311,7 @@ def private_database(template_url: str, directory: Path) -> Iterator[str]:
 
 
 def test_stateful(template_url: str, tmp_path: Path) -> None:
-    """Chains of calls along the links the schema declares (app/openapi.py: a created
+    """Chains of calls along the links the schema declares (app/web/openapi.py: a created
     resource's id, its ETag as If-Match) and those Schemathesis infers: what one call
     creates, the next reads, changes or deletes (the same checks, the same expected
     statuses, and the stateful ones: a resource created can be read, one deleted cannot).
@@ -358,7 +358,7 @@ def test_stateful(template_url: str, tmp_path: Path) -> None:
             suppress_health_check=list(hypothesis.HealthCheck),
         )
     )
-    # The links the schema declares (app/openapi.py) lead somewhere: at least one was followed
+    # The links the schema declares (app/web/openapi.py) lead somewhere: at least one was followed
     # to a successful answer (with this seed: a plan created, then read back by its id and
     # changed with the ETag of its creation as If-Match).
     assert any(200 <= status < 300 for _, _, status in followed), followed

@@ -24,7 +24,7 @@ from app.models import (
     measures,
     policies,
 )
-from app.stats.rates import achievement_rate, percent_of
+from app.rates import achievement_rate, percent_of
 from app.stats.schemas import Achievement, PlanComparison
 from tests.conftest import Api
 
@@ -499,7 +499,7 @@ def test_every_figure_equals_a_brute_force_count(api: Api, data: st.DataObject) 
 def test_the_query_model_is_documented_and_read_as_fastapi_reads_parameters(
     client: TestClient,
 ) -> None:
-    # The stats routes take their query as one model (app/query.py), not as FastAPI
+    # The stats routes take their query as one model (app/web/query.py), not as FastAPI
     # parameters: the docs must still list each parameter, with schemas that resolve.
     # The JSON operation lists the JSON parameters; the .csv one the CSV options too.
     schema = client.get("/openapi.json").json()

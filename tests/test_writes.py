@@ -22,7 +22,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, Table, func, select
 
-from app.caching import Versioned
 from app.models import (
     changes,
     evaluations,
@@ -34,6 +33,7 @@ from app.models import (
     report_lines,
     reports,
 )
+from app.versions import Versioned
 from tests.conftest import Api, etag
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,21 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.auth.tokens import Actor, Role, find_actor
 from app.db import SessionDep, begin_write
 from app.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, Forbidden, problem_response
-from app.ratelimit import WriteRateLimit
+from app.web.methods import is_api_write
+from app.web.ratelimit import WriteRateLimit
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A refused write's body is never read (it may be large, or never come): the connection is
 # closed after the answer rather than kept for a body nobody will read.
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="plan-progress"', "Connection": "close"}
-
-
-def is_api_write(scope: Scope, prefix: str) -> bool:
-    """Whether the request is a write (POST, PUT, PATCH, DELETE) under the API prefix."""
-    return (
-        scope["type"] == "http"
-        and scope["method"] in WRITE_METHODS
-        and scope["path"].startswith(prefix)
-    )
 
 
 class BearerAuthMiddleware:

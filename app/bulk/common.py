@@ -15,8 +15,8 @@ from app.bulk.parse import RawRow
 from app.changes.recorder import append
 from app.errors import Conflict, ErrorDetail, InvalidInput
 from app.fields import jsonable
-from app.jsonbody import LongNumber
 from app.wareki import fiscal_year_label
+from app.web.jsonbody import LongNumber
 
 CHUNK = 1000
 MAX_ERRORS = 1000
@@ -49,7 +49,7 @@ class Problems:
         )
 
     def validate(self, model: type[Row], raw: RawRow) -> Row | None:
-        # A number too long to read (app/jsonbody.py) gets its own message, not pydantic's
+        # A number too long to read (app/web/jsonbody.py) gets its own message, not pydantic's
         # "a valid integer" for what is one.
         long = {name: v for name, v in raw.values.items() if isinstance(v, LongNumber)}
         for name, number in long.items():

@@ -12,7 +12,7 @@ from typing import Any
 from app.bulk.messages import Text
 from app.errors import ErrorDetail, InvalidInput, PayloadTooLarge
 from app.exports.csv import Column
-from app.jsonbody import LongNumber, read_int
+from app.web.jsonbody import LongNumber, read_int
 
 MAX_ROWS = 10_000
 

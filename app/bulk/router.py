@@ -20,10 +20,10 @@ from app.db import SessionDep, begin_write
 from app.errors import UnsupportedMediaType
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
-from app.http import IdFilter, write_responses
-from app.metrics import BULK_ROWS
 from app.models import data_version, initiatives, utcnow
-from app.stats.service import resolve_plan
+from app.plans.service import resolve_plan
+from app.web.http import IdFilter, write_responses
+from app.web.metrics import BULK_ROWS
 
 router = APIRouter(prefix="/bulk", tags=["bulk"])
 

@@ -2,11 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.caching import CACHED
 from app.changes import service
 from app.changes.schemas import ChangeFeed
 from app.db import SessionDep
-from app.http import MAX_ID, MAX_LIMIT, read_responses
+from app.listing import MAX_ID, MAX_LIMIT
+from app.web.caching import CACHED
+from app.web.http import read_responses
 
 router = APIRouter(prefix="/changes", tags=["changes"])
 

@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.caching import CACHED
 from app.db import SessionDep
 from app.evaluations import service
 from app.evaluations.schemas import (
@@ -13,11 +12,13 @@ from app.evaluations.schemas import (
     StatusFilter,
 )
 from app.fields import FiscalYear
-from app.http import (
+from app.initiatives import service as initiatives_service
+from app.listing import Page
+from app.web.caching import CACHED
+from app.web.http import (
     IdFilter,
     IdPath,
     IfMatchHeader,
-    Page,
     PageDep,
     not_modified,
     paginate,
@@ -27,7 +28,6 @@ from app.http import (
     write_responses,
     written,
 )
-from app.initiatives import service as initiatives_service
 
 router = APIRouter(tags=["evaluations"])
 

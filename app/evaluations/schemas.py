@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.fields import Amount, Narrative
-from app.http import Record
+from app.listing import Record
 
 EVALUATION_EXAMPLE: JsonDict = {
     "id": 1,

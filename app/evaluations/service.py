@@ -14,7 +14,7 @@ from app.evaluations.schemas import (
     EvaluationPut,
     StatusFilter,
 )
-from app.http import PageParams, order_by
+from app.listing import PageParams, order_by
 from app.models import (
     Evaluation,
     Initiative,

@@ -6,16 +6,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from app.caching import cache_headers
 from app.config import Settings
 from app.db import SessionDep
 from app.exports.bundle import licence_of
 from app.exports.router import XLSX
 from app.exports.tables import EXPORTS
 from app.fields import as_utc
-from app.http import read_responses
 from app.models import changes, plans
 from app.wareki import period_label
+from app.web.caching import cache_headers
+from app.web.http import read_responses
 
 router = APIRouter(tags=["exports"])
 

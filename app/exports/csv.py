@@ -96,7 +96,7 @@ CsvOptionsDep = Annotated[CsvOptions, Depends(csv_options)]
 
 class CsvQuery(BaseModel):
     """The format and CSV options of a read that answers JSON or CSV, as a query model
-    (app/query.py): the same parameters as FORMAT_DOC and csv_options document."""
+    (app/web/query.py): the same parameters as FORMAT_DOC and csv_options document."""
 
     format: Format | None = Field(default=None, description=FORMAT_DOC)
     bom: bool = Field(default=True, description=BOM_DOC)

@@ -10,7 +10,6 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.background import BackgroundTask
 
-from app.caching import cache_headers
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import NotFound
@@ -25,8 +24,9 @@ from app.exports.csv import (
     replaced_header,
 )
 from app.exports.tables import EXPORTS, Export
-from app.http import IdFilter, IdPath, read_responses
 from app.models import plans
+from app.web.caching import cache_headers
+from app.web.http import IdFilter, IdPath, read_responses
 
 router = APIRouter(prefix="/export", tags=["exports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -22,7 +22,7 @@ from app.models import (
     report_lines,
     reports,
 )
-from app.stats.rates import achievement_rate
+from app.rates import achievement_rate
 from app.wareki import fiscal_year_label, period_label
 
 STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}

@@ -3,16 +3,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.caching import read_cache_headers
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
 from app.fields import FiscalYear, text_rules
-from app.http import (
+from app.initiatives import service
+from app.initiatives.schemas import (
+    InitiativeCreate,
+    InitiativeFilters,
+    InitiativePublic,
+    InitiativeUpdate,
+)
+from app.listing import Page
+from app.reads import ReaderDep
+from app.text import CODE_PATTERN, normalize_code
+from app.web.caching import read_cache_headers
+from app.web.http import (
     CascadeQuery,
     IdFilter,
     IdPath,
     IfMatchHeader,
-    Page,
     PageDep,
     page_response,
     read_responses,
@@ -22,15 +31,6 @@ from app.http import (
     write_responses,
     written,
 )
-from app.initiatives import service
-from app.initiatives.schemas import (
-    InitiativeCreate,
-    InitiativeFilters,
-    InitiativePublic,
-    InitiativeUpdate,
-)
-from app.reads import ReaderDep
-from app.text import CODE_PATTERN, normalize_code
 
 router = APIRouter(prefix="/initiatives", tags=["initiatives"])
 

@@ -14,7 +14,7 @@ from app.fields import (
     Unit,
     omitted,
 )
-from app.http import Record
+from app.listing import Record
 
 INITIATIVE_EXAMPLE: JsonDict = {
     "id": 1,

@@ -8,13 +8,13 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.evaluations.schemas import EvaluationPublic, StatusFilter
-from app.http import PageParams, order_by
 from app.initiatives.schemas import (
     InitiativeCreate,
     InitiativeFilters,
     InitiativePublic,
     InitiativeUpdate,
 )
+from app.listing import PageParams, order_by
 from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
 from app.reads import Prepared, Projection, Reader, Row, Shapes
 from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
@@ -398,4 +398,4 @@ def delete_initiative(
 ) -> None:
     initiative: Initiative = load(session, Initiative, "initiative", initiative_id)
     check_if_match(if_match, initiative)
-    delete(session, initiative, "initiative", cascade=cascade)
+    delete(session, initiative, cascade=cascade)

@@ -3,14 +3,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.caching import CACHED
 from app.db import SessionDep
-from app.http import (
+from app.listing import Page
+from app.measures import service
+from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
+from app.web.caching import CACHED
+from app.web.http import (
     CascadeQuery,
     IdFilter,
     IdPath,
     IfMatchHeader,
-    Page,
     PageDep,
     not_modified,
     paginate,
@@ -20,8 +22,6 @@ from app.http import (
     write_responses,
     written,
 )
-from app.measures import service
-from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 
 router = APIRouter(prefix="/measures", tags=["measures"])
 

@@ -7,7 +7,7 @@ from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.http import PageParams, order_by
+from app.listing import PageParams, order_by
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 from app.models import Measure, Policy, measures, policies
 from app.writes import check_if_match, committing, delete, load
@@ -120,4 +120,4 @@ def delete_measure(
 ) -> None:
     measure: Measure = load(session, Measure, "measure", measure_id)
     check_if_match(if_match, measure)
-    delete(session, measure, "measure", cascade=cascade)
+    delete(session, measure, cascade=cascade)

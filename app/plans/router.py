@@ -3,13 +3,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import AdminSession, EditorSession
-from app.caching import CACHED
 from app.db import SessionDep
-from app.http import (
+from app.listing import Page
+from app.plans import service
+from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
+from app.web.caching import CACHED
+from app.web.http import (
     CascadeQuery,
     IdPath,
     IfMatchHeader,
-    Page,
     PageDep,
     not_modified,
     paginate,
@@ -19,8 +21,6 @@ from app.http import (
     write_responses,
     written,
 )
-from app.plans import service
-from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 

@@ -12,7 +12,7 @@ from app.fields import (
     Url,
     omitted,
 )
-from app.http import Record
+from app.listing import Record
 
 PLAN_EXAMPLE: JsonDict = {
     "id": 1,

@@ -1,15 +1,18 @@
 """Plan queries."""
 
+from collections.abc import Sequence
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Integer, Row, Select, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.http import PageParams, order_by
+from app.listing import PageParams, order_by
 from app.models import Plan, evaluations, initiatives, plans, reports
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
+from app.reads import Prepared, Reader
 from app.wareki import period_label
 from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
@@ -144,4 +147,55 @@ def update_plan(
 def delete_plan(*, session: Session, plan_id: int, if_match: str | None, cascade: bool) -> None:
     plan: Plan = load(session, Plan, "plan", plan_id)
     check_if_match(if_match, plan)
-    delete(session, plan, "plan", cascade=cascade)
+    delete(session, plan, cascade=cascade)
+
+
+# The plan a statistic or an upload is about: given by id, or the only one there is.
+PLAN = bindparam("plan_id", type_=Integer)
+PLAN_COLUMNS = (
+    plans.c.id,
+    plans.c.slug,
+    plans.c.municipality_code,
+    plans.c.municipality_name,
+    plans.c.start_fiscal_year,
+    plans.c.end_fiscal_year,
+)
+
+
+def resolve_plan(session: Session, plan_id: int | None) -> Any:
+    """Return the plan's row, or the only plan's when plan_id was left out (422 once there
+    are more)."""
+    if plan_id is not None:
+        row = session.execute(select(*PLAN_COLUMNS).where(plans.c.id == plan_id)).first()
+        if row is None:
+            raise NotFound(f"plan {plan_id} does not exist")
+        return row
+    rows = session.execute(select(*PLAN_COLUMNS).order_by(plans.c.id).limit(2)).all()
+    _check_only_plan(rows)
+    return rows[0]
+
+
+def _check_only_plan(rows: Sequence[Any]) -> None:
+    if len(rows) != 1:
+        raise InvalidInput.at(
+            ["query", "plan_id"],
+            "plan_id is required: there are several plans"
+            if rows
+            else "there is no plan yet: create one first",
+        )
+
+
+_PLAN_BY_ID = Prepared(select(*PLAN_COLUMNS).where(plans.c.id == PLAN))
+_FIRST_PLANS = Prepared(select(*PLAN_COLUMNS).order_by(plans.c.id).limit(2))
+
+
+async def read_plan(reader: Reader, plan_id: int | None) -> Any:
+    """resolve_plan, through the reader."""
+    if plan_id is not None:
+        row = await reader.first(_PLAN_BY_ID, plan_id=plan_id)
+        if row is None:
+            raise NotFound(f"plan {plan_id} does not exist")
+        return SimpleNamespace(**row)
+    rows = await reader.all(_FIRST_PLANS)
+    _check_only_plan(rows)
+    return SimpleNamespace(**rows[0])

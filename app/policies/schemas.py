@@ -1,7 +1,7 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.fields import Number, ParentId, Title, omitted
-from app.http import Record
+from app.listing import Record
 
 
 class PolicyPublic(Record):

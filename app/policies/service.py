@@ -7,7 +7,7 @@ from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.http import PageParams, order_by
+from app.listing import PageParams, order_by
 from app.models import Plan, Policy, policies
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.writes import check_if_match, committing, delete, load
@@ -86,4 +86,4 @@ def update_policy(
 def delete_policy(*, session: Session, policy_id: int, if_match: str | None, cascade: bool) -> None:
     policy: Policy = load(session, Policy, "policy", policy_id)
     check_if_match(if_match, policy)
-    delete(session, policy, "policy", cascade=cascade)
+    delete(session, policy, cascade=cascade)

@@ -3,14 +3,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.caching import CACHED
 from app.db import SessionDep
 from app.fields import FiscalYear
-from app.http import (
+from app.listing import Page
+from app.reports import service
+from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
+from app.web.caching import CACHED
+from app.web.http import (
     IdFilter,
     IdPath,
     IfMatchHeader,
-    Page,
     PageDep,
     not_modified,
     paginate,
@@ -20,8 +22,6 @@ from app.http import (
     write_responses,
     written,
 )
-from app.reports import service
-from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

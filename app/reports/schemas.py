@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from app.fields import Count, FiscalYear, IsoDate, Narrative, ParentId, Title, omitted
-from app.http import Record
+from app.listing import Record
 
 
 class HighlightSection(StrEnum):

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from sqlmodel import select as select_rows
 
 from app.errors import Conflict, ErrorDetail, InvalidInput, NotFound
-from app.http import PageParams, order_by
+from app.listing import PageParams, order_by
 from app.models import (
     Plan,
     Report,
@@ -254,4 +254,4 @@ def update_report(
 def delete_report(*, session: Session, report_id: int, if_match: str | None) -> None:
     report: Report = load(session, Report, "report", report_id)
     check_if_match(if_match, report)
-    delete(session, report, "report", cascade=True)
+    delete(session, report, cascade=True)

@@ -1,6 +1,6 @@
 """Statistics in JSON or CSV, cached per data version (see app/stats/cache.py).
 
-The routes take their query as one model (app/query.py): their six parameters, validated one
+The routes take their query as one model (app/web/query.py): their six parameters, validated one
 by one by FastAPI, cost more than the aggregate query of one plan (bench/README.md).
 """
 
@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.caching import current_version, headers_at, known_version, read_version
 from app.errors import problem_responses
 from app.exports.csv import (
     CsvOptions,
@@ -26,12 +25,16 @@ from app.exports.csv import (
     wants_csv,
 )
 from app.fields import FiscalYear
-from app.http import MAX_ID, Digits
-from app.query import parse_query, query_openapi
+from app.listing import MAX_ID
+from app.plans.service import read_plan, resolve_plan
 from app.reads import Reader
 from app.stats import service, tables
 from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
+from app.versions import current_version, read_version
+from app.web.caching import headers_at, known_version
+from app.web.http import Digits
+from app.web.query import parse_query, query_openapi
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
@@ -94,7 +97,7 @@ def _stats_get(
     name: str, answer: type[BaseModel], query: type[BaseModel]
 ) -> Callable[[Endpoint], Endpoint]:
     """Register GET /stats/{name} (JSON: its answer's model) and GET /stats/{name}.csv, each
-    with its query documented from the query model (app/query.py)."""
+    with its query documented from the query model (app/web/query.py)."""
     parameters = query_openapi(query)["parameters"]
 
     def register(endpoint: Endpoint) -> Endpoint:
@@ -141,7 +144,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     """Serve from the cache while the data version holds; otherwise compute, render and keep.
 
     The data version names the answer (its ETag, its key in the cache). Behind the kept
-    answers (app/answers.py) it has been read already. Otherwise it is read before anything
+    answers (app/web/answers.py) it has been read already. Otherwise it is read before anything
     else when that can spare the computation: to answer a conditional request 304, or to
     find the answer in this cache. With neither (STATS_CACHE_SIZE=0, no If-None-Match) it
     is read with the answer's own statements: for the achievement of one plan, in the same
@@ -214,7 +217,7 @@ async def stats_achievement(request: Request) -> Response:
         if chosen is None or year is None:  # the only plan, or the plan's latest year
             if with_version:  # read first, as Compute promises
                 version, with_version = await read_version(reader), False
-            plan = await service.read_plan(reader, chosen)
+            plan = await read_plan(reader, chosen)
             chosen = plan.id
             year = year or await service.read_default_year(reader, plan.id)
         stats, info, read = await service.read_achievement(
@@ -236,7 +239,7 @@ async def stats_trend(request: Request) -> Response:
     query = parse_query(request, PlanStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, query.plan_id)
+        plan = resolve_plan(session, query.plan_id)
         stats = service.trend(session=session, plan_id=plan.id)
         info = _plan_info(plan)
         return stats, lambda: tables.trend_table(stats, info), f"trend-{info.slug}.csv"
@@ -250,7 +253,7 @@ async def stats_summary(request: Request) -> Response:
     query = parse_query(request, PlanStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, query.plan_id)
+        plan = resolve_plan(session, query.plan_id)
         stats = service.summary(session=session, plan_id=plan.id)
         info = _plan_info(plan)
         return stats, lambda: tables.summary_table(stats, info), f"summary-{info.slug}.csv"
@@ -264,7 +267,7 @@ async def stats_targets(request: Request) -> Response:
     query = parse_query(request, PlanYearStatsQuery)
 
     def build(session: Session) -> Built:
-        plan = service.resolve_plan(session, query.plan_id)
+        plan = resolve_plan(session, query.plan_id)
         year = query.fiscal_year or service.default_fiscal_year(session, plan.id)
         stats = service.targets(session=session, plan_id=plan.id, fiscal_year=year)
         info = _plan_info(plan)

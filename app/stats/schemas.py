@@ -1,6 +1,6 @@
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.stats.rates import METHOD
+from app.rates import METHOD
 
 # `method` has a default but is in every answer: the answer's schema says it is required
 # (Achievement sets the same with its examples).

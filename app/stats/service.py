@@ -5,18 +5,16 @@ the per-measure (or per-plan) rows the database returns.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, select
 from sqlmodel import Session
 
-from app.caching import VERSION
 from app.errors import InvalidInput, NotFound
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
+from app.rates import METHOD, achievement_rate, percent_of
 from app.reads import Prepared, Reader
 from app.stats import tables
-from app.stats.rates import METHOD, achievement_rate, percent_of
 from app.stats.schemas import (
     StatusCount,
     Summary,
@@ -26,6 +24,7 @@ from app.stats.schemas import (
     YearCount,
     YearStats,
 )
+from app.versions import VERSION
 from app.wareki import fiscal_year_label
 
 YEAR = bindparam("year", type_=Integer)  # the fiscal year counted, bound per execution
@@ -82,39 +81,6 @@ def _add(parts: Iterable[Mapping[str, Any]]) -> Values:
             totals[name] += part[name]
     totals["rate"] = achievement_rate(totals["achieved"], totals["items"])
     return totals
-
-
-_PLAN_COLUMNS = (
-    plans.c.id,
-    plans.c.slug,
-    plans.c.municipality_code,
-    plans.c.municipality_name,
-    plans.c.start_fiscal_year,
-    plans.c.end_fiscal_year,
-)
-
-
-def resolve_plan(session: Session, plan_id: int | None) -> Any:
-    """Return the plan's row, or the only plan's when plan_id was left out (422 once there
-    are more)."""
-    if plan_id is not None:
-        row = session.execute(select(*_PLAN_COLUMNS).where(plans.c.id == plan_id)).first()
-        if row is None:
-            raise NotFound(f"plan {plan_id} does not exist")
-        return row
-    rows = session.execute(select(*_PLAN_COLUMNS).order_by(plans.c.id).limit(2)).all()
-    _check_only_plan(rows)
-    return rows[0]
-
-
-def _check_only_plan(rows: Sequence[Any]) -> None:
-    if len(rows) != 1:
-        raise InvalidInput.at(
-            ["query", "plan_id"],
-            "plan_id is required: there are several plans"
-            if rows
-            else "there is no plan yet: create one first",
-        )
 
 
 def default_fiscal_year(session: Session, plan_id: int | None) -> int:
@@ -332,8 +298,6 @@ def _achievement_from(
 # The achievement of one plan is a few indexed reads whatever the size of the database
 # (bench/README.md), so it is served on the event loop (app/reads.py). The other statistics
 # scan a plan or all plans, and run in a worker thread with a session.
-_PLAN_BY_ID = Prepared(select(*_PLAN_COLUMNS).where(plans.c.id == PLAN))
-_FIRST_PLANS = Prepared(select(*_PLAN_COLUMNS).order_by(plans.c.id).limit(2))
 _LATEST_EVALUATED = Prepared(
     select(func.max(evaluations.c.fiscal_year))
     .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
@@ -343,18 +307,6 @@ _LATEST_REPORTED = Prepared(
     select(func.max(reports.c.fiscal_year)).where(reports.c.plan_id == PLAN)
 )
 _PLAN_START = Prepared(select(plans.c.start_fiscal_year).where(plans.c.id == PLAN))
-
-
-async def read_plan(reader: Reader, plan_id: int | None) -> Any:
-    """resolve_plan, through the reader."""
-    if plan_id is not None:
-        row = await reader.first(_PLAN_BY_ID, plan_id=plan_id)
-        if row is None:
-            raise NotFound(f"plan {plan_id} does not exist")
-        return SimpleNamespace(**row)
-    rows = await reader.all(_FIRST_PLANS)
-    _check_only_plan(rows)
-    return SimpleNamespace(**rows[0])
 
 
 async def read_default_year(reader: Reader, plan_id: int) -> int:

@@ -14,7 +14,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import allowed_methods, problem_response
 
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_api_write(scope: Scope, prefix: str) -> bool:
+    """Whether the request is a write (POST, PUT, PATCH, DELETE) under the API prefix."""
+    return (
+        scope["type"] == "http"
+        and scope["method"] in WRITE_METHODS
+        and scope["path"].startswith(prefix)
+    )
 
 
 class MethodsMiddleware:
@@ -30,10 +39,10 @@ class MethodsMiddleware:
             # A copy: the server's own scope must still say HEAD (it expects no body).
             as_get = {**scope, "method": "GET"}
             await self.app(as_get, receive, _without_body(send))
-            if "route" in as_get:  # for the access log (app/logs.py)
+            if "route" in as_get:  # for the access log (app/web/logs.py)
                 scope["route"] = as_get["route"]
             return
-        if method in _WRITES:
+        if method in WRITE_METHODS:
             allowed = allowed_methods(Request(scope))
             if method not in allowed:
                 status = 405 if allowed else 404

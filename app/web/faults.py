@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
 
-log = logging.getLogger("app.faults")
+log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
 # SQLite's primary result codes (https://sqlite.org/rescode.html).

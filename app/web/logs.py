@@ -22,12 +22,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.metrics import IN_FLIGHT, LATENCY, POOL_IN_USE, REQUESTS, pool_in_use
+from app.web.metrics import IN_FLIGHT, LATENCY, POOL_IN_USE, REQUESTS, pool_in_use
 
 ACCESS = logging.getLogger("app.access")
 STARTUP = logging.getLogger("app.startup")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/answers.py)
+ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/web/answers.py)
 _PROBLEM_TYPE = re.compile(rb'"type"\s*:\s*"([^"]{1,200})"')
 
 

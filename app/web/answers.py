@@ -4,7 +4,7 @@ The reasoning is the statistics cache's (app/stats/cache.py), applied to every p
 the API: every write transaction moves `data_version` on (app/changes/recorder.py), so the
 answer to an anonymous GET is decided by (data version, origin, path, query, Accept) alone.
 The origin (scheme and Host) is in the key because absolute URLs in an answer (Link, the
-catalogue's) are written with it, unless PUBLIC_BASE_URL fixes it (app/origin.py): an answer
+catalogue's) are written with it, unless PUBLIC_BASE_URL fixes it (app/web/origin.py): an answer
 kept for one host is never given to a request made to another. An
 answer kept under that key can never be served stale, in any worker or process, and no write
 has to invalidate anything: it simply makes new keys. A version read before the route runs
@@ -33,9 +33,10 @@ from typing import NamedTuple
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.caching import DATA_VERSION_KEY, read_version
-from app.logs import ROUTE_TEMPLATE, route_template
-from app.metrics import KEPT_ANSWERS
+from app.versions import read_version
+from app.web.caching import DATA_VERSION_KEY
+from app.web.logs import ROUTE_TEMPLATE, route_template
+from app.web.metrics import KEPT_ANSWERS
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, str, bytes, bytes]
@@ -53,7 +54,7 @@ class Answer(NamedTuple):
     body: bytes
     gzip_headers: Headers = ()  # with the gzip body: its Content-Encoding and Content-Length
     gzip_body: bytes = b""  # empty when the answer is not worth compressing
-    route: str = ""  # the route template that made it, for the access log (app/logs.py)
+    route: str = ""  # the route template that made it, for the access log (app/web/logs.py)
 
     @property
     def size(self) -> int:
@@ -164,7 +165,7 @@ class AnswerCacheMiddleware:
             elif name == b"host":
                 host = value
         version = await read_version(scope["app"].state.reader)
-        # The route's ETag is made from this same read (app/caching.py): one read a request.
+        # The route's ETag is made from this same read (app/web/caching.py): one read a request.
         scope.setdefault("state", {})[DATA_VERSION_KEY] = version
         key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)

@@ -3,19 +3,17 @@
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, BeforeValidator
-from sqlalchemy import ColumnElement, UnaryExpression
+from pydantic import BeforeValidator
 
-from app.caching import Versioned, matches_etag, resource_etag, resource_headers
-from app.errors import BUSY, InvalidInput, problem_responses
-from app.fields import UTCDateTime
+from app.errors import BUSY, problem_responses
+from app.listing import MAX_ID, MAX_LIMIT, Page, PageParams
 from app.reads import json_response
+from app.versions import Versioned, resource_etag
+from app.web.caching import matches_etag, resource_headers
 
-MAX_LIMIT = 500
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot exist
 T = TypeVar("T")
 
 
@@ -30,27 +28,6 @@ def _plain_digits(value: Any) -> Any:
 Digits = BeforeValidator(_plain_digits)
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id."), Digits]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID), Digits]
-
-
-class Record(BaseModel):
-    """Fields every resource has."""
-
-    id: int
-    version: int
-    created_at: UTCDateTime
-    updated_at: UTCDateTime
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-class PageParams(BaseModel):
-    limit: int
-    offset: int
 
 
 async def page_params(
@@ -112,35 +89,6 @@ def sort_description(fields: type[StrEnum], default: str) -> str:
     return f"Comma-separated fields, `-` for descending. One of {names}. Default: {default}."
 
 
-def order_by(
-    sort: str | None,
-    columns: Mapping[str, ColumnElement[object]],
-    default: Sequence[ColumnElement[object] | UnaryExpression[object]],
-    tiebreak: ColumnElement[object],
-) -> list[ColumnElement[object] | UnaryExpression[object]]:
-    """Return ORDER BY clauses for a `sort` parameter already checked against its pattern."""
-    if not sort:
-        return [*default, tiebreak]
-    clauses: list[ColumnElement[object] | UnaryExpression[object]] = []
-    for part in sort.split(","):
-        name = part.removeprefix("-")
-        if name not in columns:  # the Query pattern should have caught it; stay safe anyway
-            raise InvalidInput.at(["query", "sort"], f"cannot sort by {name!r}")
-        column = columns[name]
-        if part.startswith("-"):
-            clause = column.desc()
-            # Where NULLs go differs between databases: say it, the way PostgreSQL does.
-            clauses.append(clause.nulls_first() if _nullable(column) else clause)
-        else:
-            clause = column.asc()
-            clauses.append(clause.nulls_last() if _nullable(column) else clause)
-    return [*clauses, tiebreak]
-
-
-def _nullable(column: ColumnElement[object]) -> bool:
-    return bool(getattr(column, "nullable", True))
-
-
 def not_modified(request: Request, response: Response, row: Versioned) -> Response | None:
     """Set the resource's ETag, Cache-Control and Vary; return a 304 answer carrying the same
     headers when If-None-Match already names the ETag."""
@@ -192,7 +140,7 @@ def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Responses of a write route: auth, size, rate and validation problems, a database
-    that stayed busy through the retries (503, app/retry.py), plus those given."""
+    that stayed busy through the retries (503, app/web/retry.py), plus those given."""
     return problem_responses(401, 413, 422, 429, 503, *statuses, slugs={503: BUSY})
 
 

@@ -2,7 +2,7 @@
 catalogue, the datapackage) are written with.
 
 Left to itself, a framework writes absolute URLs with whatever Host header the client sent,
-and an answer kept for one client (app/answers.py) would carry that host to every other
+and an answer kept for one client (app/web/answers.py) would carry that host to every other
 client (web cache poisoning). Three settings decide instead (app/config.py):
 
 - FORWARDED_ALLOW_IPS: X-Forwarded-For and X-Forwarded-Proto are believed only from these
@@ -11,32 +11,13 @@ client (web cache poisoning). Three settings decide instead (app/config.py):
 - PUBLIC_BASE_URL: when set, every request is answered as made to that origin: its scheme and
   Host are put in the request's scope, so every URL the routes build is canonical and no
   client can change it. When unset, the request's scheme and host are part of every kept
-  answer's key and ETag (app/answers.py, app/caching.py).
+  answer's key and ETag (app/web/answers.py, app/web/caching.py).
 """
-
-from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.config import PublicOrigin
 from app.errors import problem_response
-
-
-class PublicOrigin:
-    """scheme, host and port of PUBLIC_BASE_URL."""
-
-    def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"PUBLIC_BASE_URL must be an http(s) origin, not {base_url!r}")
-        if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
-            raise ValueError(
-                "PUBLIC_BASE_URL is an origin only (https://host[:port]): the API is served"
-                f" at the root of its host, not under a path ({base_url!r})"
-            )
-        self.scheme = parts.scheme
-        self.host = parts.netloc.lower().encode("ascii")
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.hostname = parts.hostname
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:

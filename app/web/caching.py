@@ -13,22 +13,18 @@ ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
 """
 
 import hashlib
-from typing import Protocol
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import data_version
-from app.reads import Prepared, Reader, ReaderDep
+from app.reads import Reader, ReaderDep
+from app.versions import Versioned, current_version, read_version, resource_etag
 
 # What a public read varies on: JSON or CSV (Accept), a gzip copy (Accept-Encoding, see
-# app/answers.py), and a token, which makes the answer private.
+# app/web/answers.py), and a token, which makes the answer private.
 READ_VARY = "Accept, Accept-Encoding, Authorization"
 PRIVATE = "private, no-store"
 DATA_VERSION_KEY = "data_version"  # request state: the version read for this request
-_VERSION = select(data_version.c.version).where(data_version.c.id == 1)
-VERSION = Prepared(_VERSION)  # the data version, for a batch of reads (app/reads.py)
 
 
 class NotModified(Exception):
@@ -39,17 +35,9 @@ class NotModified(Exception):
         self.headers = headers
 
 
-def current_version(session: Session) -> int:
-    return session.scalar(_VERSION) or 0
-
-
-async def read_version(reader: Reader) -> int:
-    return await reader.scalar(VERSION) or 0
-
-
 def known_version(request: Request) -> int | None:
     """The data version read for this request already, by AnswerCacheMiddleware
-    (app/answers.py), or None."""
+    (app/web/answers.py), or None."""
     version: int | None = request.scope.get("state", {}).get(DATA_VERSION_KEY)
     return version
 
@@ -71,7 +59,7 @@ async def read_cache_headers(
     request: Request, reader: Reader, representation: str = ""
 ) -> dict[str, str]:
     """cache_headers for async routes: the data version comes through the reader, or from
-    AnswerCacheMiddleware (app/answers.py), which read it for this request already."""
+    AnswerCacheMiddleware (app/web/answers.py), which read it for this request already."""
     version = known_version(request)
     if version is None:
         version = await read_version(reader)
@@ -98,7 +86,7 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
     NotModified when If-None-Match already names it.
 
     The origin is part of the tag: without PUBLIC_BASE_URL, absolute URLs in an answer
-    (Link, the catalogue's) come from the request's scheme and host (app/origin.py).
+    (Link, the catalogue's) come from the request's scheme and host (app/web/origin.py).
     """
     key = "|".join(
         [
@@ -114,24 +102,6 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
     if matches_etag(request.headers.get("if-none-match"), tag):
         raise NotModified(headers)
     return headers
-
-
-class Versioned(Protocol):
-    @property
-    def id(self) -> int | None: ...
-
-    @property
-    def version(self) -> int: ...
-
-
-def resource_etag(row: Versioned) -> str:
-    """The strong ETag of one resource: its id and version.
-
-    Ids are never reused (app/models.py) and the version counts every change, so a tag
-    names one content over the database's whole life: a resource deleted and made again
-    never matches a tag of the old one, for If-None-Match or If-Match.
-    """
-    return f'"{row.id}.{row.version}"'
 
 
 def resource_headers(request: Request, row: Versioned) -> dict[str, str]:

@@ -51,7 +51,7 @@ IN_FLIGHT = Gauge(
 )
 KEPT_ANSWERS = Counter(
     "plan_progress_kept_answers_total",
-    "Public reads looked up among the kept answers (app/answers.py): hit or miss.",
+    "Public reads looked up among the kept answers (app/web/answers.py): hit or miss.",
     ["result"],
 )
 BULK_ROWS = Counter(

@@ -34,8 +34,8 @@ from collections.abc import Iterator
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.guard import is_api_write
 from app.errors import BUSY, problem_response
+from app.web.methods import is_api_write
 
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.02  # before the second attempt; doubled before each further one
@@ -121,7 +121,7 @@ class RetryTransientMiddleware:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        while True:  # the whole body, as it arrives (app/limits.py counts and times it)
+        while True:  # the whole body, as it arrives (app/web/limits.py counts and times it)
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request" or not message.get("more_body", False):
@@ -132,7 +132,7 @@ class RetryTransientMiddleware:
             attempt_scope = dict(scope)  # each attempt starts from the scope as it came
             try:
                 await self.app(attempt_scope, run.receive, run.send)
-                if "route" in attempt_scope:  # for the access log (app/logs.py)
+                if "route" in attempt_scope:  # for the access log (app/web/logs.py)
                     scope["route"] = attempt_scope["route"]
                 return
             except Exception as error:

@@ -18,9 +18,9 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ErrorDetail, problem_response
-from app.limits import replaying
+from app.web.limits import replaying
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the writes that carry a body
 MAX_DEPTH = 32  # our deepest body (a report with lines) needs 3
 # Python's default int_max_str_digits: read no longer integer, whatever the interpreter allows
 # (an unlimited one would spend quadratic time on a 32 MiB number).
@@ -143,7 +143,7 @@ class StrictJsonMiddleware:
         self.rows_prefix = rows_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS or not _is_json(scope):
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not _is_json(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

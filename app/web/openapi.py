@@ -5,27 +5,27 @@ added to the generated schema in one pass (app/main.py) rather than in every rou
 
 Who sends each header (keep this in step with the code it names):
 
-    X-Request-ID          every answer (app/logs.py)
-    ETag, Cache-Control   a GET of one resource (app/http.py not_modified/resource_response);
-                          every other read (app/caching.py cache_headers: with Vary too),
-                          also on their 304s; a write's new version (app/http.py written)
+    X-Request-ID          every answer (app/web/logs.py)
+    ETag, Cache-Control   a GET of one resource (app/web/http.py not_modified/resource_response);
+                          every other read (app/web/caching.py cache_headers: with Vary too),
+                          also on their 304s; a write's new version (app/web/http.py written)
     Vary                  every answer (Origin: CORSMiddleware, app/main.py); the reads of
-                          app/caching.py add Accept and Authorization, a large kept answer
-                          Accept-Encoding (app/answers.py)
-    Link                  lists: rel="next"/"prev" when there are more pages (app/http.py);
+                          app/web/caching.py add Accept and Authorization, a large kept answer
+                          Accept-Encoding (app/web/answers.py)
+    Link                  lists: rel="next"/"prev" when there are more pages (app/web/http.py);
                           downloads: rel="license"/"describedby" (app/exports/router.py)
     Location              a write that created a resource (201)
     Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
-    Cache-Control         also `no-store` on every write and every error (app/headers.py)
+    Cache-Control         also `no-store` on every write and every error (app/web/headers.py)
     WWW-Authenticate      401 (app/auth/guard.py)
-    Retry-After           429 (app/auth/guard.py) and a write's 503 (app/retry.py)
+    Retry-After           429 (app/auth/guard.py) and a write's 503 (app/web/retry.py)
 """
 
 from typing import Any
 
-from app.auth.guard import WRITE_METHODS
+from app.web.methods import WRITE_METHODS
 
-# Operations whose answer is one resource with its id and version as ETag (app/http.py).
+# Operations whose answer is one resource with its id and version as ETag (app/web/http.py).
 RESOURCE_READS = frozenset(
     {
         "get_plan",
