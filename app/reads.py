@@ -7,11 +7,14 @@ about 30 µs a statement, four times what SQLite needs to answer a primary-key l
 hot public reads (one initiative, a page of initiatives, the ETag check of every cached
 answer, warm statistics) are `async` routes that read through a `Reader`:
 
-- **SQLite:** one connection per process, used only from the event loop. A point or page
-  query on an indexed SQLite file is a function call of a few microseconds; in WAL mode a
-  reader never waits for a writer, so running it on the loop is cheaper than any hand-off
-  and cannot stall the loop. Only short, indexed queries come here: anything that scans
-  (statistics computed afresh, exports) still runs in a worker thread with its own session.
+- **SQLite:** a statement SQLite's planner answers with searches only (an index or the
+  primary key leads to the rows: no SCAN of a table or index, no temporary B-tree to sort or
+  group) runs on the event loop, on one connection per process: a function call of a few
+  microseconds, and in WAL mode a reader never waits for a writer. Any other statement (a
+  search by `?q=`, a sort by an unindexed column, a count) can scan, and runs in a worker
+  thread on a connection of that thread. `SQLiteReader.on_loop` is that rule, the only one:
+  the plan is asked once per statement text. tests/test_reads_off_loop.py catches a
+  statement that scans on the loop.
 - **PostgreSQL:** psycopg's asyncio connections from a small pool: the loop waits on the
   socket, never on a thread or on the synchronous pool the write routes use. (Mixing a
   synchronous pool into `async` routes is what stalls a server under load: one concurrency
@@ -25,8 +28,9 @@ timestamps as ISO text, its booleans as 0/1), which the pydantic response models
 
 import asyncio
 import sqlite3
-from collections import OrderedDict
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, get_args
@@ -42,6 +46,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
 
 from app.fields import as_utc
+from app.lru import LRU
 
 Row = dict[str, Any]
 
@@ -79,18 +84,13 @@ class Shapes:
     first use and kept by a key that names the shape; a small LRU bounds them."""
 
     def __init__(self, size: int = 256) -> None:
-        self._items: OrderedDict[Any, Prepared] = OrderedDict()
-        self._size = size
+        self._items: LRU[Any, Prepared] = LRU(size)
 
     def get(self, key: Any, build: Callable[[], ClauseElement]) -> Prepared:
         prepared = self._items.get(key)
         if prepared is None:
             prepared = Prepared(build())
-            self._items[key] = prepared
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
+            self._items.put(key, prepared)
         return prepared
 
 
@@ -127,33 +127,97 @@ class Reader:
         return 0
 
 
+# What SQLite's EXPLAIN QUERY PLAN says of a step that may read every row of a table or an
+# index ("SCAN t", "SCAN t USING COVERING INDEX i"), or all matching rows to order or group
+# them. "SCAN CONSTANT ROW" reads none.
+_SCANS = ("SCAN ", "USE TEMP B-TREE")
+_READS_NOTHING = "SCAN CONSTANT ROW"
+
+
+def searches_only(plan: list[str]) -> bool:
+    """Whether a query plan's steps (EXPLAIN QUERY PLAN's details) all search, none scans."""
+    return not any(step.startswith(_SCANS) and not step.startswith(_READS_NOTHING) for step in plan)
+
+
 @dataclass
 class SQLiteReader(Reader):
     path: str
     busy_timeout_ms: int
+    workers: int = 4
     dialect: Dialect = field(default=SQLITE_DIALECT)
     _connection: sqlite3.Connection | None = None
+    _on_loop: dict[str, bool] = field(default_factory=dict)
+    _executor: ThreadPoolExecutor | None = None
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[sqlite3.Connection] = field(default_factory=list)
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A new read-only connection to the database file."""
+        # check_same_thread=False: the loop may be another thread's in tests, and close()
+        # closes the workers' connections from the loop's thread.
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA query_only = ON")
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        self._opened.append(connection)
+        return connection
+
+    def _loop_connection(self) -> sqlite3.Connection:
         if self._connection is None:
-            # Used only on the event loop's thread, one statement at a time; the loop may be
-            # another thread's in tests, hence check_same_thread=False.
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA query_only = ON")
-            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            self._connection = connection
+            self._connection = self.connect()
         return self._connection
 
+    def on_loop(self, sql: Sql, parameters: Mapping[str, Any]) -> bool:
+        """The rule: a statement runs on the event loop only when the planner answers it with
+        searches only (asked once per statement text, with the first call's values)."""
+        decided = self._on_loop.get(sql.text)
+        if decided is None:
+            plan = self._loop_connection().execute(f"EXPLAIN QUERY PLAN {sql.text}", parameters)
+            decided = searches_only([str(step[3]) for step in plan.fetchall()])
+            self._on_loop[sql.text] = decided
+        return decided
+
+    def _in_thread(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self.connect()
+        return [_fetch(connection, text, parameters) for text, parameters in statements]
+
+    async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
+        """The rows of each statement, in order: on the loop when every statement may run
+        there, otherwise all of them in one trip to a worker thread."""
+        statements = []
+        everywhere = True
+        for prepared, values in queries:
+            sql = prepared.sql(self.dialect)
+            parameters = sql.parameters(values)
+            everywhere = everywhere and self.on_loop(sql, parameters)
+            statements.append((sql.text, parameters))
+        if everywhere:
+            connection = self._loop_connection()
+            return [_fetch(connection, text, parameters) for text, parameters in statements]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="sqlite-read")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._in_thread, statements)
+
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
-        sql = prepared.sql(self.dialect)
-        cursor = self._connect().execute(sql.text, sql.parameters(values))
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return (await self.batch((prepared, values)))[0]
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        for connection in self._opened:
+            connection.close()
+        self._opened.clear()
+        self._connection = None
+        self._local = threading.local()
+
+
+def _fetch(connection: sqlite3.Connection, text: str, parameters: Mapping[str, Any]) -> list[Row]:
+    cursor = connection.execute(text, parameters)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @dataclass

@@ -122,9 +122,9 @@ def test_conditional_and_authorized_reads_reach_the_route(api: Api) -> None:
 def test_errors_are_not_kept(api: Api) -> None:
     assert api.client.get("/api/v1/initiatives/999999").status_code == 404
     store = _store(api.client)
-    assert store.size == 0
+    assert store.weight == 0
     assert api.client.get("/api/v1/initiatives/1").status_code == 200
-    assert store.size > 0
+    assert store.weight > 0
 
 
 def _store(client: TestClient) -> Any:
@@ -141,8 +141,8 @@ def test_the_cache_stays_within_its_bound(fresh_url: str, max_bytes: int) -> Non
         for initiative_id in range(1, 15):
             assert client.get(f"/api/v1/initiatives/{initiative_id}").status_code == 200
         store = _store(client)
-        assert store.size <= max_bytes
-        assert (store.size > 0) == (max_bytes > 0)
+        assert store.weight <= max_bytes
+        assert (store.weight > 0) == (max_bytes > 0)
     application.state.engine.dispose()
 
 

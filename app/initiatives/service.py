@@ -190,8 +190,11 @@ async def read_initiatives(
     app/reads.py)."""
     rows_statement, count_statement = _page_statements(filters, sort)
     values = _values(filters)
-    rows = await reader.all(rows_statement, **values, limit=page.limit, offset=page.offset)
-    total = await reader.scalar(count_statement, **values) or 0
+    rows, counted = await reader.batch(
+        (rows_statement, {**values, "limit": page.limit, "offset": page.offset}),
+        (count_statement, values),
+    )
+    total = next(iter(counted[0].values())) if counted else 0
     return [_json(row) for row in rows], total
 
 

@@ -9,8 +9,9 @@ writer (the alternative) would make each write slower and every write path a pla
 """
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from app.lru import LRU
 
 
 @dataclass(frozen=True)
@@ -21,29 +22,21 @@ class Cached:
 
 
 class AnswerCache:
-    """A small thread-safe LRU of rendered answers."""
+    """Rendered statistics, at most `size` of them, shared by the threads that compute them."""
 
     def __init__(self, size: int = 512) -> None:
-        self._items: OrderedDict[str, Cached] = OrderedDict()
-        self._size = size
+        self._items: LRU[str, Cached] = LRU(size)
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        return self._size > 0
+        return self._items.limit > 0
 
     def get(self, key: str) -> Cached | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)
 
     def put(self, key: str, answer: Cached) -> None:
-        if self._size <= 0:
-            return
-        with self._lock:
-            self._items[key] = answer
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        if self.enabled:
+            with self._lock:
+                self._items.put(key, answer)

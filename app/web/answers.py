@@ -27,12 +27,12 @@ answer that may have a compressed variant says `Vary: Accept-Encoding`.
 """
 
 import gzip
-from collections import OrderedDict
 from typing import NamedTuple
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.lru import LRU
 from app.versions import read_version
 from app.web.caching import DATA_VERSION_KEY
 from app.web.logs import ROUTE_TEMPLATE, route_template
@@ -111,30 +111,8 @@ def compressed(headers: Headers, body: bytes, route: str) -> Answer:
     return Answer(headers, body, gzip_headers, packed, route)
 
 
-class AnswerStore:
-    """An LRU of answers bounded by their total size in bytes (one per process, used only
-    on the event loop, so it needs no lock)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._items: OrderedDict[Key, Answer] = OrderedDict()
-
-    def get(self, key: Key) -> Answer | None:
-        answer = self._items.get(key)
-        if answer is not None:
-            self._items.move_to_end(key)
-        return answer
-
-    def put(self, key: Key, answer: Answer) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.size -= old.size
-        self._items[key] = answer
-        self.size += answer.size
-        while self.size > self.max_bytes and self._items:
-            _, dropped = self._items.popitem(last=False)
-            self.size -= dropped.size
+def _answer_size(answer: Answer) -> int:
+    return answer.size
 
 
 class AnswerCacheMiddleware:
@@ -142,7 +120,8 @@ class AnswerCacheMiddleware:
         self.app = app
         self.prefix = prefix
         self.max_item_bytes = min(max_item_bytes, max_bytes)
-        self.store = AnswerStore(max_bytes)
+        # One process's kept answers, bounded by their bytes; used only on the event loop.
+        self.store: LRU[Key, Answer] = LRU(max_bytes, weigh=_answer_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
