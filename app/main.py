@@ -30,6 +30,7 @@ from app.stats.router import router as stats_router
 from app.web import health, logs, metrics
 from app.web.caching import NotModified, not_modified_handler, read_cache_control
 from app.web.docs import install_docs
+from app.web.jsonbody import RefusedBody, refused_body_handler
 from app.web.methods import WRITE_METHODS
 from app.web.openapi import declare_headers, declare_links
 from app.web.query import query_components
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_exception_handler(NotModified, not_modified_handler)
+    app.add_exception_handler(RefusedBody, refused_body_handler)
     _declare_extra_schemas(app)
     return app
 

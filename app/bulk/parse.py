@@ -3,7 +3,6 @@ into rows of raw values keyed by the English column names."""
 
 import csv
 import io
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 from app.bulk.messages import Text
 from app.errors import ErrorDetail, InvalidInput, PayloadTooLarge
 from app.exports.csv import Column
-from app.web.jsonbody import LongNumber, read_int
+from app.web.jsonbody import LongNumber, read_int, strict_json
 
 MAX_ROWS = 10_000
 
@@ -32,8 +31,9 @@ def _too_many(count: int) -> PayloadTooLarge:
 
 def parse_json(body: bytes, text: Text) -> list[RawRow]:
     try:
-        # An integer too long stays a LongNumber, which the row's validation names.
-        document = json.loads(body, parse_int=read_int)
+        # Strict (a member twice, nesting too deep: 422, app/web/jsonbody.py), but an integer
+        # too long stays a LongNumber, which the row's validation names.
+        document = strict_json(body, numbers=False)
     except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
         raise InvalidInput.at(["body"], text("json_invalid", error=str(error))) from None
     items = document.get("items") if isinstance(document, dict) else None

@@ -23,9 +23,10 @@ from app.exports.tables import EXPORTS
 from app.models import data_version, initiatives, utcnow
 from app.plans.service import resolve_plan
 from app.web.http import IdFilter, write_responses
+from app.web.jsonbody import StrictJsonRoute
 from app.web.metrics import BULK_ROWS
 
-router = APIRouter(prefix="/bulk", tags=["bulk"])
+router = APIRouter(prefix="/bulk", tags=["bulk"], route_class=StrictJsonRoute)
 
 
 async def raw_body(request: Request) -> bytes:

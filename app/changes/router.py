@@ -8,8 +8,9 @@ from app.db import SessionDep
 from app.listing import MAX_ID, MAX_LIMIT
 from app.web.caching import CACHED
 from app.web.http import read_responses
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/changes", tags=["changes"])
+router = APIRouter(prefix="/changes", tags=["changes"], route_class=StrictJsonRoute)
 
 
 @router.get(

@@ -28,8 +28,9 @@ from app.web.http import (
     write_responses,
     written,
 )
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(tags=["evaluations"])
+router = APIRouter(tags=["evaluations"], route_class=StrictJsonRoute)
 
 SortQuery = Annotated[
     str | None,

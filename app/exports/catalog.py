@@ -16,8 +16,9 @@ from app.models import changes, plans
 from app.wareki import period_label
 from app.web.caching import cache_headers
 from app.web.http import read_responses
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], route_class=StrictJsonRoute)
 
 # Terms whose values are IRIs (links a harvester follows), not strings: "@type": "@id".
 _IRI = {"@type": "@id"}

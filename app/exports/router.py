@@ -27,8 +27,9 @@ from app.exports.tables import EXPORTS, Export
 from app.models import plans
 from app.web.caching import cache_headers
 from app.web.http import IdFilter, IdPath, read_responses
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/export", tags=["exports"])
+router = APIRouter(prefix="/export", tags=["exports"], route_class=StrictJsonRoute)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

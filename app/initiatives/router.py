@@ -31,8 +31,9 @@ from app.web.http import (
     write_responses,
     written,
 )
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/initiatives", tags=["initiatives"])
+router = APIRouter(prefix="/initiatives", tags=["initiatives"], route_class=StrictJsonRoute)
 
 SortQuery = Annotated[
     str | None,

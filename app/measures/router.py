@@ -22,8 +22,9 @@ from app.web.http import (
     write_responses,
     written,
 )
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/measures", tags=["measures"])
+router = APIRouter(prefix="/measures", tags=["measures"], route_class=StrictJsonRoute)
 
 SortQuery = Annotated[
     str | None,

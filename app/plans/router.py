@@ -21,8 +21,9 @@ from app.web.http import (
     write_responses,
     written,
 )
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/plans", tags=["plans"])
+router = APIRouter(prefix="/plans", tags=["plans"], route_class=StrictJsonRoute)
 
 SortQuery = Annotated[
     str | None,

@@ -22,8 +22,9 @@ from app.web.http import (
     write_responses,
     written,
 )
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=StrictJsonRoute)
 
 SortQuery = Annotated[
     str | None,

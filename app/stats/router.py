@@ -34,9 +34,10 @@ from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Tre
 from app.versions import current_version, read_version
 from app.web.caching import headers_at, known_version
 from app.web.http import Digits
+from app.web.jsonbody import StrictJsonRoute
 from app.web.query import parse_query, query_openapi
 
-router = APIRouter(prefix="/stats", tags=["stats"])
+router = APIRouter(prefix="/stats", tags=["stats"], route_class=StrictJsonRoute)
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 

@@ -1,6 +1,10 @@
-"""JSON request bodies are read strictly: a member name twice in one object, nesting
-deeper than any of our bodies could need, or an integer too long to read, is refused with 422
-before a route sees the body.
+"""JSON request bodies are read strictly, and once: a member name twice in one object,
+nesting deeper than any of our bodies could need, or an integer too long to read, is refused
+with 422.
+
+Every API route reads its JSON body through `StrictJsonRequest.json` (the routers'
+`route_class`), and the bulk routes, which read JSON or CSV themselves, through `strict_json`;
+either way the body is parsed once, by the one parser that refuses these.
 
 Python's json module keeps the last of two members with the same name, so without this
 `{"title": "\\u0000", "title": "ok"}` would pass as "ok": what a client meant is unknowable
@@ -11,16 +15,15 @@ parser took for a server error; none of our fields takes a number anywhere near 
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 
 from app.errors import ErrorDetail, problem_response
-from app.web.limits import replaying
 
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the writes that carry a body
 MAX_DEPTH = 32  # our deepest body (a report with lines) needs 3
 # Python's default int_max_str_digits: read no longer integer, whatever the interpreter allows
 # (an unlimited one would spend quadratic time on a 32 MiB number).
@@ -103,65 +106,73 @@ def _long_number(value: Any, path: list[str | int]) -> tuple[list[str | int], Lo
     return None
 
 
-def json_problem(body: bytes, *, numbers: bool = True) -> BodyProblem | None:
-    """Why this JSON body is refused, or None (malformed JSON is left to the route, which
-    says where it breaks). With numbers=False an integer too long is left to the route too."""
+def _parse(body: bytes, numbers: bool) -> Any:
+    """The document, or RefusedBody. Malformed JSON raises json's own ValueError (the caller
+    says where it breaks)."""
     if not _depth_within(body, MAX_DEPTH):
-        return BodyProblem(f"the JSON nests deeper than {MAX_DEPTH} levels")
+        raise RefusedBody(BodyProblem(f"the JSON nests deeper than {MAX_DEPTH} levels"))
     try:
         document = json.loads(body, object_pairs_hook=_unique, parse_int=read_int)
     except DuplicateMember as duplicate:
-        return BodyProblem(
-            f"the member {duplicate.name!r} appears twice in one object: send it once"
-        )
-    except (ValueError, RecursionError):
-        return None
+        raise RefusedBody(
+            BodyProblem(f"the member {duplicate.name!r} appears twice in one object: send it once")
+        ) from None
     found = _long_number(document, ["body"]) if numbers else None
     if found is not None:
-        return BodyProblem(long_number_message(found[1]), found[0], "number_too_long")
+        raise RefusedBody(BodyProblem(long_number_message(found[1]), found[0], "number_too_long"))
+    return document
+
+
+def json_problem(body: bytes, *, numbers: bool = True) -> BodyProblem | None:
+    """Why this JSON body is refused, or None (also for malformed JSON, which the reader
+    reports itself). With numbers=False an integer too long is left to the reader too."""
+    try:
+        _parse(body, numbers)
+    except RefusedBody as refused:
+        return refused.problem
+    except (ValueError, RecursionError):
+        return None
     return None
 
 
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            media: bytes = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return False
+def strict_json(body: bytes, *, numbers: bool = True) -> Any:
+    """Parse a JSON body once, strictly: RefusedBody (422) for what the module refuses;
+    json's ValueError for malformed JSON. With numbers=False an integer too long stays a
+    LongNumber, for a reader that names the row and field it is in (the bulk routes)."""
+    return _parse(body, numbers)
 
 
-class StrictJsonMiddleware:
-    """Check JSON bodies of writes (see the module's docstring). It sits inside the body
-    limit and authentication, so 413 and 401 still come first.
+class RefusedBody(HTTPException):
+    """A JSON body refused (422). An HTTPException, so FastAPI's body reading passes it on
+    as it is rather than as a 400."""
 
-    Under rows_prefix (the bulk routes) an integer too long is left to the route: it reads
-    its rows itself and names the row and field, in the client's language, among the rest
-    of the rows' errors."""
+    def __init__(self, problem: BodyProblem) -> None:
+        super().__init__(422, problem.msg)
+        self.problem = problem
 
-    def __init__(self, app: ASGIApp, *, rows_prefix: str) -> None:
-        self.app = app
-        self.rows_prefix = rows_prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not _is_json(scope):
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        problem = json_problem(body, numbers=not scope["path"].startswith(self.rows_prefix))
-        if problem is not None:
-            error = ErrorDetail(loc=list(problem.loc), msg=problem.msg, type=problem.type)
-            where = ".".join(map(str, problem.loc))
-            response = problem_response(
-                422, f"{where}: {problem.msg}", slug="validation-error", errors=[error]
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, replaying(body, receive), send)
+async def refused_body_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RefusedBody)
+    problem = exc.problem
+    error = ErrorDetail(loc=list(problem.loc), msg=problem.msg, type=problem.type)
+    where = ".".join(map(str, problem.loc))
+    return problem_response(422, f"{where}: {problem.msg}", slug="validation-error", errors=[error])
+
+
+class StrictJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = strict_json(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """The route class of every API router: its request reads JSON with StrictJsonRequest."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict

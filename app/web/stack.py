@@ -13,7 +13,6 @@ from app.config import Settings
 from app.web.answers import AnswerCacheMiddleware
 from app.web.faults import DatabaseFaultMiddleware
 from app.web.headers import SecurityHeadersMiddleware
-from app.web.jsonbody import StrictJsonMiddleware
 from app.web.limits import RequestLimitsMiddleware
 from app.web.logs import AccessLogMiddleware
 from app.web.methods import MethodsMiddleware
@@ -85,7 +84,6 @@ def middleware(settings: Settings, prefix: str) -> list[Middleware]:
         ),
         # The token before the body: a refused write's body is never read.
         Middleware(BearerAuthMiddleware, prefix=prefix),
-        Middleware(StrictJsonMiddleware, rows_prefix=bulk),
         # Innermost: it replays the buffered body when the database aborts a write as
         # transient, so only the route runs again.
         Middleware(RetryTransientMiddleware, prefix=prefix),
