@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI tries a request's path against the routes one by one, included router after
     # included router, so the routers are included flat (not under a shared /api/v1 router,
     # which doubles the walk) and in order of traffic: the public reads come first.
-    # (Measured: about 0.1 ms a request for a route near the end; see bench/README.md.)
+    # (bench/README.md measures what a route near the end pays.)
     for router in (
         initiatives_router,
         stats_router,

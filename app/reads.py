@@ -1,20 +1,20 @@
 """Public reads on the event loop: no thread hop, no ORM, statements compiled once.
 
-Why this module exists (measured in bench/, see bench/README.md): a synchronous route costs a
-trip through the thread pool, about 0.2 ms on our machines, which is more than the queries
-behind a typical read. SQLAlchemy's per-execution work (cache key, result processing) costs
-about 30 µs a statement, four times what SQLite needs to answer a primary-key lookup. So the
-hot public reads (one initiative, a page of initiatives, the ETag check of every cached
-answer, warm statistics) are `async` routes that read through a `Reader`:
+Why this module exists (the figures are in bench/README.md): a synchronous route pays a trip
+through the thread pool, which costs more than the queries behind a typical read, and
+SQLAlchemy's per-execution work (cache key, result processing) costs several times what
+SQLite needs to answer a primary-key lookup. So the hot public reads (one initiative, a page
+of initiatives, the ETag check of every cached answer, warm statistics) are `async` routes
+that read through a `Reader`:
 
 - **SQLite:** a statement SQLite's planner answers with searches only (an index or the
   primary key leads to the rows: no SCAN of a table or index, no temporary B-tree to sort or
-  group) runs on the event loop, on one connection per process: a function call of a few
-  microseconds, and in WAL mode a reader never waits for a writer. Any other statement (a
-  search by `?q=`, a sort by an unindexed column, a count) can scan, and runs in a worker
-  thread on a connection of that thread. `SQLiteReader.on_loop` is that rule, the only one:
-  the plan is asked once per statement text. tests/test_reads_off_loop.py catches a
-  statement that scans on the loop.
+  group) runs on the event loop, on one connection per process: a plain function call, and
+  in WAL mode a reader never waits for a writer. Any other statement (a search by `?q=`, a
+  sort by an unindexed column, a count) can scan, and runs in a worker thread on a
+  connection of that thread. `SQLiteReader.on_loop` is that rule, the only one: the plan is
+  asked once per statement text. tests/test_reads_off_loop.py catches a statement that
+  scans on the loop.
 - **PostgreSQL:** psycopg's asyncio connections from a small pool: the loop waits on the
   socket, never on a thread or on the synchronous pool the write routes use. (Mixing a
   synchronous pool into `async` routes is what stalls a server under load: one concurrency
@@ -316,8 +316,8 @@ ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 # --- Rows straight to JSON -------------------------------------------------------------------
 #
-# Validating each row into a response model costs more than reading it (about 20 µs a row for
-# an initiative, most of it in Python callbacks), so a page of rows would spend most of its
+# Validating each row into a response model costs more than reading it (bench/README.md: most
+# of it in Python callbacks), so a page of rows would spend most of its
 # time proving that the database holds what it holds. A `Projection` turns a row of driver
 # values into exactly the JSON the response model would give (the tests compare the two on
 # every seeded row, on both databases): the model stays the contract and the docs.

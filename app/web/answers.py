@@ -43,7 +43,7 @@ Key = tuple[int, str, bytes, str, bytes, bytes]
 Headers = tuple[tuple[bytes, bytes], ...]
 GZIP_MIN_BYTES = 4096  # below this, a compressed copy saves too little to be worth keeping
 GZIP_LEVEL = 6
-GZIP_THREAD_MIN_BYTES = 128 * 1024  # compressed in a worker thread from this size (~2 ms)
+GZIP_THREAD_MIN_BYTES = 128 * 1024  # from this size, compressed in a worker thread
 _COMPRESSIBLE = (b"application/json", b"text/csv")
 
 

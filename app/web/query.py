@@ -1,7 +1,7 @@
 """A route's query parameters as one pydantic model: documented, and validated in one step.
 
-Why: FastAPI validates declared query parameters one at a time, with about 7-11 µs of its own
-work around each (FastAPI 0.165; measured in bench/README.md). The statistics routes take six
+Why: FastAPI validates declared query parameters one at a time, with work of its own around
+each (measured in bench/README.md). The statistics routes take six
 (plan, year, format and the three CSV options), and for the achievement of one plan that
 bookkeeping cost more than the aggregate query behind the answer. A route that declares its
 query as a model instead takes only `request`, calls `parse_query(request, Model)` (one
