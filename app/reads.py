@@ -29,7 +29,7 @@ timestamps as ISO text, its booleans as 0/1), which the pydantic response models
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,12 +40,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import Dialect, Engine, make_url
+from sqlalchemy import BindParameter, ColumnElement, Dialect, Engine, Select, bindparam, make_url
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
+from sqlmodel import Session
 
 from app.fields import as_utc
+from app.listing import PageParams, order_by
 from app.lru import LRU
 
 Row = dict[str, Any]
@@ -97,6 +99,7 @@ class Shapes:
 # Both dialects render named parameters, so every statement takes a dict of values.
 SQLITE_DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
 POSTGRESQL_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+DIALECTS = {"sqlite": SQLITE_DIALECT, "postgresql": POSTGRESQL_DIALECT}
 
 
 class Reader:
@@ -280,6 +283,67 @@ class PostgresReader(Reader):
         if self._pool is not None and self._loop is asyncio.get_running_loop():
             await self._pool.close()
         self._pool = None
+
+
+def fetch(session: Session, prepared: Prepared, **values: Any) -> list[Row]:
+    """Run a prepared statement on a write's own session: how a write reads back what it
+    wrote, with the statements and the shaping its resource's GET uses."""
+    connection = session.connection()
+    sql = prepared.sql(DIALECTS[connection.dialect.name])
+    result = connection.exec_driver_sql(sql.text, sql.parameters(values))
+    return [dict(row) for row in result.mappings()]
+
+
+class Listing:
+    """The list read of one kind of resource: a page of rows and the number of all that match.
+
+    Both statements are built once per shape (which filters are set, and the sort) and run
+    in one batch. `filters` names each filter's condition, given the filter's bind; a filter
+    is set when its name is among the values passed to `page`.
+    """
+
+    def __init__(
+        self,
+        *,
+        rows: Select[Any],
+        count: Select[Any],
+        filters: Mapping[str, Callable[[BindParameter[Any]], ColumnElement[bool]]],
+        sort_columns: Mapping[str, ColumnElement[Any]],
+        default_sort: Sequence[ColumnElement[Any]],
+        tiebreak: ColumnElement[Any],
+    ) -> None:
+        self.rows = rows
+        self.count = count
+        self.filters = filters
+        self.sort_columns = sort_columns
+        self.default_sort = default_sort
+        self.tiebreak = tiebreak
+        self._shapes = Shapes()
+
+    def filtered(self, query: Select[Any], names: Sequence[str]) -> Select[Any]:
+        for name in names:
+            query = query.where(self.filters[name](bindparam(name)))
+        return query
+
+    def _page(self, names: tuple[str, ...], sort: str | None) -> Select[Any]:
+        order = order_by(sort, self.sort_columns, self.default_sort, self.tiebreak)
+        return (
+            self.filtered(self.rows, names)
+            .order_by(*order)
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    async def page(
+        self, reader: Reader, values: Mapping[str, Any], page: PageParams, sort: str | None
+    ) -> tuple[list[Row], int]:
+        names = tuple(sorted(values))
+        rows = self._shapes.get(("rows", names, sort), lambda: self._page(names, sort))
+        count = self._shapes.get(("count", names), lambda: self.filtered(self.count, names))
+        found, counted = await reader.batch(
+            (rows, {**values, "limit": page.limit, "offset": page.offset}), (count, values)
+        )
+        return found, int(next(iter(counted[0].values())))
 
 
 def make_reader(

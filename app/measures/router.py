@@ -1,22 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.db import SessionDep
 from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
-from app.web.caching import CACHED
+from app.reads import ReaderDep
+from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
     IdFilter,
     IdPath,
     IfMatchHeader,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -35,30 +35,26 @@ SortQuery = Annotated[
 ]
 
 
-def valid_measure(measure_id: IdPath, session: SessionDep) -> MeasurePublic:
-    return service.get_measure(session=session, measure_id=measure_id)
-
-
 @router.get(
     "",
     operation_id="list_measures",
+    response_model=Page[MeasurePublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_measures(
+async def list_measures(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
     sort: SortQuery = None,
-) -> Page[MeasurePublic]:
+) -> Response:
     """List measures (施策), in policy and number order."""
-    items, total = service.list_measures(
-        session=session, plan_id=plan_id, policy_id=policy_id, page=page, sort=sort
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_measures(
+        reader=reader, plan_id=plan_id, policy_id=policy_id, page=page, sort=sort
     )
-    return paginate(request, response, items, total, page)
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -67,13 +63,10 @@ def list_measures(
     response_model=MeasurePublic,
     responses=read_responses(404, 422),
 )
-def get_measure(
-    request: Request,
-    response: Response,
-    measure: Annotated[MeasurePublic, Depends(valid_measure)],
-) -> MeasurePublic | Response:
+async def get_measure(request: Request, reader: ReaderDep, measure_id: IdPath) -> Response:
     """Get one measure."""
-    return not_modified(request, response, measure) or measure
+    measure = await service.read_measure(reader=reader, measure_id=measure_id)
+    return resource_response(request, measure)
 
 
 @router.post(

@@ -3,13 +3,14 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 from app.models import Measure, Policy, measures, policies
+from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.writes import check_if_match, committing, delete, load
 
 
@@ -33,39 +34,49 @@ _SELECT = select(measures, policies.c.number.label("policy_number")).join(
 )
 
 
-def _filtered(query: Select[Any], plan_id: int | None, policy_id: int | None) -> Select[Any]:
-    if plan_id is not None:
-        query = query.where(measures.c.plan_id == plan_id)
-    if policy_id is not None:
-        query = query.where(measures.c.policy_id == policy_id)
-    return query
+_ONE = Prepared(_SELECT.where(measures.c.id == bindparam("measure_id")))
+_LIST = Listing(
+    rows=_SELECT,
+    count=select(func.count()).select_from(measures),
+    filters={
+        "plan_id": lambda value: measures.c.plan_id == value,
+        "policy_id": lambda value: measures.c.policy_id == value,
+    },
+    sort_columns=SORT_COLUMNS,
+    default_sort=[measures.c.plan_id, policies.c.number, measures.c.number],
+    tiebreak=measures.c.id,
+)
+_json = Projection(MeasurePublic)
 
 
-def list_measures(
+async def read_measures(
     *,
-    session: Session,
+    reader: Reader,
     plan_id: int | None,
     policy_id: int | None,
     page: PageParams,
     sort: str | None,
-) -> tuple[list[MeasurePublic], int]:
-    count = _filtered(select(func.count()).select_from(measures), plan_id, policy_id)
-    default = [measures.c.plan_id, policies.c.number, measures.c.number]
-    query = (
-        _filtered(_SELECT, plan_id, policy_id)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, measures.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    rows = session.execute(query).mappings()
-    return [MeasurePublic.model_validate(row) for row in rows], session.scalar(count) or 0
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of measures as JSON objects, and the number of all that match."""
+    filters = {"plan_id": plan_id, "policy_id": policy_id}
+    values = {name: value for name, value in filters.items() if value is not None}
+    rows, total = await _LIST.page(reader, values, page, sort)
+    return [_json(row) for row in rows], total
+
+
+async def read_measure(*, reader: Reader, measure_id: int) -> dict[str, Any]:
+    row = await reader.first(_ONE, measure_id=measure_id)
+    if row is None:
+        raise NotFound(f"measure {measure_id} does not exist")
+    return _json(row)
 
 
 def get_measure(*, session: Session, measure_id: int) -> MeasurePublic:
-    row = session.execute(_SELECT.where(measures.c.id == measure_id)).mappings().first()
-    if row is None:
+    """A measure as written, read back on the write's session."""
+    rows = fetch(session, _ONE, measure_id=measure_id)
+    if not rows:
         raise NotFound(f"measure {measure_id} does not exist")
-    return MeasurePublic.model_validate(row)
+    return MeasurePublic.model_validate(_json(rows[0]))
 
 
 def _check_number_free(

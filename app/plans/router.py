@@ -3,19 +3,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.guard import AdminSession, EditorSession
-from app.db import SessionDep
 from app.listing import Page
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
-from app.web.caching import CACHED
+from app.reads import ReaderDep
+from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
     IdPath,
     IfMatchHeader,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -46,27 +46,23 @@ async def plan_filters(
     return PlanFilters(slug=slug, municipality_code=municipality_code)
 
 
-def valid_plan(plan_id: IdPath, session: SessionDep) -> PlanPublic:
-    return service.get_plan(session=session, plan_id=plan_id)
-
-
 @router.get(
     "",
     operation_id="list_plans",
+    response_model=Page[PlanPublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_plans(
+async def list_plans(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     filters: Annotated[PlanFilters, Depends(plan_filters)],
     sort: SortQuery = None,
-) -> Page[PlanPublic]:
+) -> Response:
     """List plans (one per municipality and period)."""
-    items, total = service.list_plans(session=session, filters=filters, page=page, sort=sort)
-    return paginate(request, response, items, total, page)
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_plans(reader=reader, filters=filters, page=page, sort=sort)
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -75,11 +71,10 @@ def list_plans(
     response_model=PlanPublic,
     responses=read_responses(404, 422),
 )
-def get_plan(
-    request: Request, response: Response, plan: Annotated[PlanPublic, Depends(valid_plan)]
-) -> PlanPublic | Response:
+async def get_plan(request: Request, reader: ReaderDep, plan_id: IdPath) -> Response:
     """Get one plan."""
-    return not_modified(request, response, plan) or plan
+    plan = await service.read_one_plan(reader=reader, plan_id=plan_id)
+    return resource_response(request, plan)
 
 
 @router.post(

@@ -5,14 +5,14 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.models import Plan, evaluations, initiatives, plans, reports
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
-from app.reads import Prepared, Reader
+from app.reads import Listing, Prepared, Projection, Reader, Row, fetch
 from app.wareki import period_label
 from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
@@ -29,39 +29,45 @@ SORT_COLUMNS = {field.value: plans.c[field.value] for field in PlanSort}
 DEFAULT_SORT = "municipality_code,start_fiscal_year"
 
 
-def _public(row: Row[Any]) -> PlanPublic:
-    values = dict(row._mapping)
-    values["period_label"] = period_label(values["start_fiscal_year"], values["end_fiscal_year"])
-    return PlanPublic.model_validate(values)
+_ONE = Prepared(select(plans).where(plans.c.id == bindparam("plan_id")))
+_LIST = Listing(
+    rows=select(plans),
+    count=select(func.count()).select_from(plans),
+    filters={
+        "slug": lambda value: plans.c.slug == value,
+        "municipality_code": lambda value: plans.c.municipality_code == value,
+    },
+    sort_columns=SORT_COLUMNS,
+    default_sort=[plans.c.municipality_code, plans.c.start_fiscal_year],
+    tiebreak=plans.c.id,
+)
+_json = Projection(
+    PlanPublic,
+    {"period_label": lambda row: period_label(row["start_fiscal_year"], row["end_fiscal_year"])},
+)
 
 
-def _filtered(query: Select[Any], filters: PlanFilters) -> Select[Any]:
-    if filters.slug is not None:
-        query = query.where(plans.c.slug == filters.slug)
-    if filters.municipality_code is not None:
-        query = query.where(plans.c.municipality_code == filters.municipality_code)
-    return query
+async def read_plans(
+    *, reader: Reader, filters: PlanFilters, page: PageParams, sort: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of plans as JSON objects, and the number of all that match."""
+    rows, total = await _LIST.page(reader, filters.model_dump(exclude_none=True), page, sort)
+    return [_json(row) for row in rows], total
 
 
-def list_plans(
-    *, session: Session, filters: PlanFilters, page: PageParams, sort: str | None
-) -> tuple[list[PlanPublic], int]:
-    total = session.scalar(_filtered(select(func.count()).select_from(plans), filters)) or 0
-    default = [plans.c.municipality_code, plans.c.start_fiscal_year]
-    query = (
-        _filtered(select(plans), filters)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, plans.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return [_public(row) for row in session.execute(query)], total
+async def read_one_plan(*, reader: Reader, plan_id: int) -> dict[str, Any]:
+    row = await reader.first(_ONE, plan_id=plan_id)
+    if row is None:
+        raise NotFound(f"plan {plan_id} does not exist")
+    return _json(row)
 
 
 def get_plan(*, session: Session, plan_id: int) -> PlanPublic:
-    row = session.execute(select(plans).where(plans.c.id == plan_id)).first()
-    if row is None:
+    """A plan as written, read back on the write's session."""
+    rows = fetch(session, _ONE, plan_id=plan_id)
+    if not rows:
         raise NotFound(f"plan {plan_id} does not exist")
-    return _public(row)
+    return PlanPublic.model_validate(_json(rows[0]))
 
 
 def _check_slug_free(session: Session, slug: str, plan_id: int | None = None) -> None:
@@ -162,40 +168,34 @@ PLAN_COLUMNS = (
 )
 
 
-def resolve_plan(session: Session, plan_id: int | None) -> Any:
-    """Return the plan's row, or the only plan's when plan_id was left out (422 once there
-    are more)."""
+_PLAN_BY_ID = Prepared(select(*PLAN_COLUMNS).where(plans.c.id == PLAN))
+_FIRST_PLANS = Prepared(select(*PLAN_COLUMNS).order_by(plans.c.id).limit(2))
+
+
+def _chosen(plan_id: int | None, rows: Sequence[Row]) -> SimpleNamespace:
+    """The plan asked for, or the only one (422 once there are several)."""
     if plan_id is not None:
-        row = session.execute(select(*PLAN_COLUMNS).where(plans.c.id == plan_id)).first()
-        if row is None:
+        if not rows:
             raise NotFound(f"plan {plan_id} does not exist")
-        return row
-    rows = session.execute(select(*PLAN_COLUMNS).order_by(plans.c.id).limit(2)).all()
-    _check_only_plan(rows)
-    return rows[0]
-
-
-def _check_only_plan(rows: Sequence[Any]) -> None:
-    if len(rows) != 1:
+    elif len(rows) != 1:
         raise InvalidInput.at(
             ["query", "plan_id"],
             "plan_id is required: there are several plans"
             if rows
             else "there is no plan yet: create one first",
         )
-
-
-_PLAN_BY_ID = Prepared(select(*PLAN_COLUMNS).where(plans.c.id == PLAN))
-_FIRST_PLANS = Prepared(select(*PLAN_COLUMNS).order_by(plans.c.id).limit(2))
-
-
-async def read_plan(reader: Reader, plan_id: int | None) -> Any:
-    """resolve_plan, through the reader."""
-    if plan_id is not None:
-        row = await reader.first(_PLAN_BY_ID, plan_id=plan_id)
-        if row is None:
-            raise NotFound(f"plan {plan_id} does not exist")
-        return SimpleNamespace(**row)
-    rows = await reader.all(_FIRST_PLANS)
-    _check_only_plan(rows)
     return SimpleNamespace(**rows[0])
+
+
+async def read_plan(reader: Reader, plan_id: int | None) -> SimpleNamespace:
+    """The plan a statistic is about: given by id, or the only one there is."""
+    if plan_id is None:
+        return _chosen(None, await reader.all(_FIRST_PLANS))
+    return _chosen(plan_id, await reader.all(_PLAN_BY_ID, plan_id=plan_id))
+
+
+def resolve_plan(session: Session, plan_id: int | None) -> SimpleNamespace:
+    """read_plan on a session: for statistics computed in a worker thread, and uploads."""
+    if plan_id is None:
+        return _chosen(None, fetch(session, _FIRST_PLANS))
+    return _chosen(plan_id, fetch(session, _PLAN_BY_ID, plan_id=plan_id))

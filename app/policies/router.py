@@ -1,22 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.db import SessionDep
 from app.listing import Page
 from app.policies import service
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
-from app.web.caching import CACHED
+from app.reads import ReaderDep
+from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
     IdFilter,
     IdPath,
     IfMatchHeader,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -35,27 +35,23 @@ SortQuery = Annotated[
 ]
 
 
-def valid_policy(policy_id: IdPath, session: SessionDep) -> PolicyPublic:
-    return service.get_policy(session=session, policy_id=policy_id)
-
-
 @router.get(
     "",
     operation_id="list_policies",
+    response_model=Page[PolicyPublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_policies(
+async def list_policies(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     sort: SortQuery = None,
-) -> Page[PolicyPublic]:
+) -> Response:
     """List policies (基本方針), in plan and number order."""
-    items, total = service.list_policies(session=session, plan_id=plan_id, page=page, sort=sort)
-    return paginate(request, response, items, total, page)
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_policies(reader=reader, plan_id=plan_id, page=page, sort=sort)
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -64,11 +60,10 @@ def list_policies(
     response_model=PolicyPublic,
     responses=read_responses(404, 422),
 )
-def get_policy(
-    request: Request, response: Response, policy: Annotated[PolicyPublic, Depends(valid_policy)]
-) -> PolicyPublic | Response:
+async def get_policy(request: Request, reader: ReaderDep, policy_id: IdPath) -> Response:
     """Get one policy."""
-    return not_modified(request, response, policy) or policy
+    policy = await service.read_policy(reader=reader, policy_id=policy_id)
+    return resource_response(request, policy)
 
 
 @router.post(

@@ -3,13 +3,14 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.models import Plan, Policy, policies
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
+from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.writes import check_if_match, committing, delete, load
 
 
@@ -24,30 +25,40 @@ SORT_COLUMNS = {field.value: policies.c[field.value] for field in PolicySort}
 DEFAULT_SORT = "plan_id,number"
 
 
-def _filtered(query: Select[Any], plan_id: int | None) -> Select[Any]:
-    return query if plan_id is None else query.where(policies.c.plan_id == plan_id)
+_ONE = Prepared(select(policies).where(policies.c.id == bindparam("policy_id")))
+_LIST = Listing(
+    rows=select(policies),
+    count=select(func.count()).select_from(policies),
+    filters={"plan_id": lambda value: policies.c.plan_id == value},
+    sort_columns=SORT_COLUMNS,
+    default_sort=[policies.c.plan_id, policies.c.number],
+    tiebreak=policies.c.id,
+)
+_json = Projection(PolicyPublic)
 
 
-def list_policies(
-    *, session: Session, plan_id: int | None, page: PageParams, sort: str | None
-) -> tuple[list[PolicyPublic], int]:
-    total = session.scalar(_filtered(select(func.count()).select_from(policies), plan_id)) or 0
-    default = [policies.c.plan_id, policies.c.number]
-    query = (
-        _filtered(select(policies), plan_id)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, policies.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    rows = session.execute(query).mappings()
-    return [PolicyPublic.model_validate(row) for row in rows], total
+async def read_policies(
+    *, reader: Reader, plan_id: int | None, page: PageParams, sort: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of policies as JSON objects, and the number of all that match."""
+    values = {} if plan_id is None else {"plan_id": plan_id}
+    rows, total = await _LIST.page(reader, values, page, sort)
+    return [_json(row) for row in rows], total
+
+
+async def read_policy(*, reader: Reader, policy_id: int) -> dict[str, Any]:
+    row = await reader.first(_ONE, policy_id=policy_id)
+    if row is None:
+        raise NotFound(f"policy {policy_id} does not exist")
+    return _json(row)
 
 
 def get_policy(*, session: Session, policy_id: int) -> PolicyPublic:
-    row = session.execute(select(policies).where(policies.c.id == policy_id)).mappings().first()
-    if row is None:
+    """A policy as written, read back on the write's session."""
+    rows = fetch(session, _ONE, policy_id=policy_id)
+    if not rows:
         raise NotFound(f"policy {policy_id} does not exist")
-    return PolicyPublic.model_validate(row)
+    return PolicyPublic.model_validate(_json(rows[0]))
 
 
 def _check_number_free(
