@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.db import SessionDep
 from app.evaluations import service
 from app.evaluations.schemas import (
     EvaluationFilters,
@@ -12,17 +11,17 @@ from app.evaluations.schemas import (
     StatusFilter,
 )
 from app.fields import FiscalYear
-from app.initiatives import service as initiatives_service
 from app.listing import Page
-from app.web.caching import CACHED
+from app.reads import ReaderDep
+from app.web.caching import read_cache_headers
 from app.web.http import (
     IdFilter,
     IdPath,
     IfMatchHeader,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -48,13 +47,12 @@ StatusQuery = Annotated[
 @router.get(
     "/evaluations",
     operation_id="list_evaluations",
+    response_model=Page[EvaluationPublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_evaluations(
+async def list_evaluations(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
@@ -62,7 +60,7 @@ def list_evaluations(
     fiscal_year: FiscalYearQuery = None,
     status: StatusQuery = None,
     sort: SortQuery = None,
-) -> Page[EvaluationPublic]:
+) -> Response:
     """List evaluations of every initiative (one per initiative and fiscal year)."""
     filters = EvaluationFilters(
         plan_id=plan_id,
@@ -71,32 +69,35 @@ def list_evaluations(
         fiscal_year=fiscal_year,
         status=status,
     )
-    items, total = service.list_evaluations(session=session, filters=filters, page=page, sort=sort)
-    return paginate(request, response, items, total, page)
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_evaluations(
+        reader=reader, filters=filters, page=page, sort=sort
+    )
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
     "/initiatives/{initiative_id}/evaluations",
     operation_id="list_initiative_evaluations",
+    response_model=Page[EvaluationPublic],
     responses=read_responses(404, 422),
-    dependencies=[CACHED],
 )
-def list_initiative_evaluations(
+async def list_initiative_evaluations(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     initiative_id: IdPath,
     sort: SortQuery = None,
-) -> Page[EvaluationPublic]:
+) -> Response:
     """List one initiative's evaluations, one per fiscal year."""
+    headers = await read_cache_headers(request, reader)
     # Looked up here, not in a dependency, so that bad parameters answer 422 before a 404.
-    initiatives_service.ensure_exists(session=session, initiative_id=initiative_id)
+    await service.ensure_initiative(reader=reader, initiative_id=initiative_id)
     filters = EvaluationFilters(initiative_id=initiative_id)
-    items, total = service.list_evaluations(
-        session=session, filters=filters, page=page, sort=sort or "fiscal_year"
+    items, total = await service.read_evaluations(
+        reader=reader, filters=filters, page=page, sort=sort or "fiscal_year"
     )
-    return paginate(request, response, items, total, page)
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -105,19 +106,17 @@ def list_initiative_evaluations(
     response_model=EvaluationPublic,
     responses=read_responses(404, 422),
 )
-def get_initiative_evaluation(
+async def get_initiative_evaluation(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     initiative_id: IdPath,
     fiscal_year: Annotated[FiscalYear, Path()],
-) -> EvaluationPublic | Response:
+) -> Response:
     """Get an initiative's evaluation for one fiscal year (2024, R6 or 令和6年度)."""
-    initiatives_service.ensure_exists(session=session, initiative_id=initiative_id)
-    evaluation = service.get_evaluation(
-        session=session, initiative_id=initiative_id, fiscal_year=fiscal_year
+    evaluation = await service.read_evaluation(
+        reader=reader, initiative_id=initiative_id, fiscal_year=fiscal_year
     )
-    return not_modified(request, response, evaluation) or evaluation
+    return resource_response(request, evaluation)
 
 
 @router.put(

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
@@ -14,7 +14,7 @@ from app.evaluations.schemas import (
     EvaluationPut,
     StatusFilter,
 )
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.models import (
     Evaluation,
     Initiative,
@@ -24,6 +24,7 @@ from app.models import (
     measures,
     utcnow,
 )
+from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.text import search_key
 from app.wareki import fiscal_year_label, period_label
 from app.writes import check_if_match, committing, hold_write_lock, load
@@ -52,65 +53,89 @@ _SELECT = select(*PUBLIC_COLUMNS, initiatives.c.code).join(
 )
 
 
-def public(values: Any) -> EvaluationPublic:
-    """Return the public form of an evaluation row (with the initiative's code)."""
-    data = dict(values)
-    data["fiscal_year_label"] = fiscal_year_label(data["fiscal_year"])
-    return EvaluationPublic.model_validate(data)
+_ONE = Prepared(
+    _SELECT.where(
+        evaluations.c.initiative_id == bindparam("initiative_id"),
+        evaluations.c.fiscal_year == bindparam("fiscal_year"),
+    )
+)
+_INITIATIVE = Prepared(
+    select(initiatives.c.id).where(initiatives.c.id == bindparam("initiative_id"))
+)
+_LIST = Listing(
+    rows=_SELECT,
+    count=select(func.count())
+    .select_from(evaluations)
+    .join(initiatives, initiatives.c.id == evaluations.c.initiative_id),
+    filters={
+        "plan_id": lambda value: initiatives.c.plan_id == value,
+        "policy_id": lambda value: initiatives.c.measure_id.in_(
+            select(measures.c.id).where(measures.c.policy_id == value)
+        ),
+        "measure_id": lambda value: initiatives.c.measure_id == value,
+        "initiative_id": lambda value: evaluations.c.initiative_id == value,
+        "fiscal_year": lambda value: evaluations.c.fiscal_year == value,
+        "status": lambda value: evaluations.c.status == value,
+        # Set by status=none; its value goes unused.
+        "no_status": lambda _value: evaluations.c.status.is_(None),
+    },
+    sort_columns=SORT_COLUMNS,
+    default_sort=[initiatives.c.plan_id, evaluations.c.fiscal_year, initiatives.c.code_sort],
+    tiebreak=evaluations.c.id,
+)
+_json = Projection(
+    EvaluationPublic, {"fiscal_year_label": lambda row: fiscal_year_label(row["fiscal_year"])}
+)
 
 
-def _filtered(query: Select[Any], filters: EvaluationFilters) -> Select[Any]:
-    if filters.plan_id is not None:
-        query = query.where(initiatives.c.plan_id == filters.plan_id)
-    if filters.policy_id is not None:
-        query = query.where(
-            initiatives.c.measure_id.in_(
-                select(measures.c.id).where(measures.c.policy_id == filters.policy_id)
-            )
-        )
-    if filters.measure_id is not None:
-        query = query.where(initiatives.c.measure_id == filters.measure_id)
-    if filters.initiative_id is not None:
-        query = query.where(evaluations.c.initiative_id == filters.initiative_id)
-    if filters.fiscal_year is not None:
-        query = query.where(evaluations.c.fiscal_year == filters.fiscal_year)
+def _values(filters: EvaluationFilters) -> dict[str, Any]:
+    values = filters.model_dump(exclude_none=True, exclude={"status"})
     if filters.status is StatusFilter.none:
-        query = query.where(evaluations.c.status.is_(None))
+        values["no_status"] = True
     elif filters.status is not None:
-        query = query.where(evaluations.c.status == filters.status.value)
-    return query
+        values["status"] = filters.status.value
+    return values
 
 
-def list_evaluations(
-    *, session: Session, filters: EvaluationFilters, page: PageParams, sort: str | None
-) -> tuple[list[EvaluationPublic], int]:
-    count = _filtered(
-        select(func.count())
-        .select_from(evaluations)
-        .join(initiatives, initiatives.c.id == evaluations.c.initiative_id),
-        filters,
+async def read_evaluations(
+    *, reader: Reader, filters: EvaluationFilters, page: PageParams, sort: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of evaluations as JSON objects, and the number of all that match."""
+    rows, total = await _LIST.page(reader, _values(filters), page, sort)
+    return [_json(row) for row in rows], total
+
+
+async def ensure_initiative(*, reader: Reader, initiative_id: int) -> None:
+    if await reader.first(_INITIATIVE, initiative_id=initiative_id) is None:
+        raise NotFound(f"initiative {initiative_id} does not exist")
+
+
+def _missing(initiative_id: int, fiscal_year: int) -> NotFound:
+    return NotFound(
+        f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
     )
-    default = [initiatives.c.plan_id, evaluations.c.fiscal_year, initiatives.c.code_sort]
-    query = (
-        _filtered(_SELECT, filters)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, evaluations.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
+
+
+async def read_evaluation(
+    *, reader: Reader, initiative_id: int, fiscal_year: int
+) -> dict[str, Any]:
+    found, rows = await reader.batch(
+        (_INITIATIVE, {"initiative_id": initiative_id}),
+        (_ONE, {"initiative_id": initiative_id, "fiscal_year": fiscal_year}),
     )
-    rows = session.execute(query).mappings()
-    return [public(row) for row in rows], session.scalar(count) or 0
+    if not found:
+        raise NotFound(f"initiative {initiative_id} does not exist")
+    if not rows:
+        raise _missing(initiative_id, fiscal_year)
+    return _json(rows[0])
 
 
 def get_evaluation(*, session: Session, initiative_id: int, fiscal_year: int) -> EvaluationPublic:
-    query = _SELECT.where(
-        evaluations.c.initiative_id == initiative_id, evaluations.c.fiscal_year == fiscal_year
-    )
-    row = session.execute(query).mappings().first()
-    if row is None:
-        raise NotFound(
-            f"initiative {initiative_id} has no evaluation for {fiscal_year_label(fiscal_year)}"
-        )
-    return public(row)
+    """An evaluation as written, read back on the write's session."""
+    rows = fetch(session, _ONE, initiative_id=initiative_id, fiscal_year=fiscal_year)
+    if not rows:
+        raise _missing(initiative_id, fiscal_year)
+    return EvaluationPublic.model_validate(_json(rows[0]))
 
 
 def derived_columns(*, result: str | None) -> dict[str, str]:

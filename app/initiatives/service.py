@@ -206,12 +206,6 @@ async def read_initiative(*, reader: Reader, initiative_id: int) -> dict[str, An
     return _json(row)
 
 
-def ensure_exists(*, session: Session, initiative_id: int) -> None:
-    found = session.scalar(select(initiatives.c.id).where(initiatives.c.id == initiative_id))
-    if found is None:
-        raise NotFound(f"initiative {initiative_id} does not exist")
-
-
 def get_initiative(*, session: Session, initiative_id: int) -> InitiativePublic:
     """The initiative as a write route answers it, read in the writer's own transaction."""
     statement = _SELECT.where(initiatives.c.id == initiative_id)
