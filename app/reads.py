@@ -325,7 +325,8 @@ class Listing:
             query = query.where(self.filters[name](bindparam(name)))
         return query
 
-    def _page(self, names: tuple[str, ...], sort: str | None) -> Select[Any]:
+    def page_query(self, names: Sequence[str], sort: str | None) -> Select[Any]:
+        """The rows of a page, with the binds `limit` and `offset` and one per filter set."""
         order = order_by(sort, self.sort_columns, self.default_sort, self.tiebreak)
         return (
             self.filtered(self.rows, names)
@@ -338,7 +339,7 @@ class Listing:
         self, reader: Reader, values: Mapping[str, Any], page: PageParams, sort: str | None
     ) -> tuple[list[Row], int]:
         names = tuple(sorted(values))
-        rows = self._shapes.get(("rows", names, sort), lambda: self._page(names, sort))
+        rows = self._shapes.get(("rows", names, sort), lambda: self.page_query(names, sort))
         count = self._shapes.get(("count", names), lambda: self.filtered(self.count, names))
         found, counted = await reader.batch(
             (rows, {**values, "limit": page.limit, "offset": page.offset}), (count, values)

@@ -1,22 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.guard import EditorSession
-from app.db import SessionDep
 from app.fields import FiscalYear
 from app.listing import Page
+from app.reads import ReaderDep
 from app.reports import service
 from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
-from app.web.caching import CACHED
+from app.web.caching import read_cache_headers
 from app.web.http import (
     IdFilter,
     IdPath,
     IfMatchHeader,
     PageDep,
-    not_modified,
-    paginate,
+    page_response,
     read_responses,
+    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -35,30 +35,26 @@ SortQuery = Annotated[
 ]
 
 
-def valid_report(report_id: IdPath, session: SessionDep) -> ReportPublic:
-    return service.get_report(session=session, report_id=report_id)
-
-
 @router.get(
     "",
     operation_id="list_reports",
+    response_model=Page[ReportPublic],
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_reports(
+async def list_reports(
     request: Request,
-    response: Response,
-    session: SessionDep,
+    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     fiscal_year: Annotated[FiscalYear | None, Query()] = None,
     sort: SortQuery = None,
-) -> Page[ReportPublic]:
+) -> Response:
     """List the figures cities published (取組状況の公表), per plan and fiscal year."""
-    items, total = service.list_reports(
-        session=session, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
+    headers = await read_cache_headers(request, reader)
+    items, total = await service.read_reports(
+        reader=reader, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
     )
-    return paginate(request, response, items, total, page)
+    return page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -67,11 +63,10 @@ def list_reports(
     response_model=ReportPublic,
     responses=read_responses(404, 422),
 )
-def get_report(
-    request: Request, response: Response, report: Annotated[ReportPublic, Depends(valid_report)]
-) -> ReportPublic | Response:
+async def get_report(request: Request, reader: ReaderDep, report_id: IdPath) -> Response:
     """Get one published report with its lines per policy and highlighted initiatives."""
-    return not_modified(request, response, report) or report
+    report = await service.read_report(reader=reader, report_id=report_id)
+    return resource_response(request, report)
 
 
 @router.post(

@@ -4,12 +4,12 @@ from collections import defaultdict
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, select
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
 from app.errors import Conflict, ErrorDetail, InvalidInput, NotFound
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.models import (
     Plan,
     Report,
@@ -22,6 +22,7 @@ from app.models import (
     reports,
     utcnow,
 )
+from app.reads import Listing, Prepared, Projection, Reader, Row, Shapes, fetch
 from app.reports.schemas import (
     ReportCreate,
     ReportHighlightIn,
@@ -46,72 +47,113 @@ SORT_COLUMNS = {field.value: reports.c[field.value] for field in ReportSort}
 DEFAULT_SORT = "plan_id,fiscal_year"
 
 
-def _filtered(query: Select[Any], plan_id: int | None, fiscal_year: int | None) -> Select[Any]:
-    if plan_id is not None:
-        query = query.where(reports.c.plan_id == plan_id)
-    if fiscal_year is not None:
-        query = query.where(reports.c.fiscal_year == fiscal_year)
-    return query
+_LINES = select(report_lines, policies.c.number.label("policy_number")).join(
+    policies, policies.c.id == report_lines.c.policy_id
+)
+_HIGHLIGHTS = select(report_highlights, initiatives.c.code).join(
+    initiatives, initiatives.c.id == report_highlights.c.initiative_id
+)
+_LINES_ORDER = [policies.c.number]
+_HIGHLIGHTS_ORDER = [report_highlights.c.section.desc(), initiatives.c.code_sort]
+_LIST = Listing(
+    rows=select(reports),
+    count=select(func.count()).select_from(reports),
+    filters={
+        "plan_id": lambda value: reports.c.plan_id == value,
+        "fiscal_year": lambda value: reports.c.fiscal_year == value,
+    },
+    sort_columns=SORT_COLUMNS,
+    default_sort=[reports.c.plan_id, reports.c.fiscal_year],
+    tiebreak=reports.c.id,
+)
+_SHAPES = Shapes()
+REPORT: BindParameter[int] = bindparam("report_id", type_=Integer)
+_ONE = Prepared(select(reports).where(reports.c.id == REPORT))
+_ONE_LINES = Prepared(_LINES.where(report_lines.c.report_id == REPORT).order_by(*_LINES_ORDER))
+_ONE_HIGHLIGHTS = Prepared(
+    _HIGHLIGHTS.where(report_highlights.c.report_id == REPORT).order_by(*_HIGHLIGHTS_ORDER)
+)
+_line = Projection(ReportLinePublic)
+_highlight = Projection(ReportHighlightPublic)
+_report = Projection(
+    ReportPublic,
+    {
+        "fiscal_year_label": lambda row: fiscal_year_label(row["fiscal_year"]),
+        "lines": lambda row: row["lines"],
+        "highlights": lambda row: row["highlights"],
+    },
+)
 
 
-def _public(session: Session, rows: list[Any]) -> list[ReportPublic]:
-    ids = [row["id"] for row in rows]
-    lines: dict[int, list[ReportLinePublic]] = defaultdict(list)
-    line_rows = session.execute(
-        select(report_lines, policies.c.number.label("policy_number"))
-        .join(policies, policies.c.id == report_lines.c.policy_id)
-        .where(report_lines.c.report_id.in_(ids))
-        .order_by(policies.c.number)
-    ).mappings()
-    for line in line_rows:
-        lines[line["report_id"]].append(ReportLinePublic.model_validate(line))
-    highlights: dict[int, list[ReportHighlightPublic]] = defaultdict(list)
-    highlight_rows = session.execute(
-        select(report_highlights, initiatives.c.code)
-        .join(initiatives, initiatives.c.id == report_highlights.c.initiative_id)
-        .where(report_highlights.c.report_id.in_(ids))
-        .order_by(report_highlights.c.section.desc(), initiatives.c.code_sort)
-    ).mappings()
-    for highlight in highlight_rows:
-        highlights[highlight["report_id"]].append(ReportHighlightPublic.model_validate(highlight))
-    return [
-        ReportPublic.model_validate(
-            {
-                **row,
-                "fiscal_year_label": fiscal_year_label(row["fiscal_year"]),
-                "lines": lines[row["id"]],
-                "highlights": highlights[row["id"]],
-            }
-        )
-        for row in rows
-    ]
+def _json(rows: list[Row], lines: list[Row], highlights: list[Row]) -> list[dict[str, Any]]:
+    """Reports as JSON objects, each with its lines and highlights."""
+    by_report: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(
+        lambda: {"lines": [], "highlights": []}
+    )
+    for line in lines:
+        by_report[line["report_id"]]["lines"].append(_line(line))
+    for highlight in highlights:
+        by_report[highlight["report_id"]]["highlights"].append(_highlight(highlight))
+    return [_report({**row, **by_report[row["id"]]}) for row in rows]
 
 
-def list_reports(
+def _page_parts(names: tuple[str, ...], sort: str | None) -> tuple[Prepared, Prepared]:
+    """The lines and highlights of a page's reports, chosen by the page's own query."""
+
+    def of_page(query: Select[Any], column: Any, order: list[Any]) -> Select[Any]:
+        page = _LIST.page_query(names, sort).subquery()
+        return query.where(column.in_(select(page.c.id))).order_by(*order)
+
+    return (
+        _SHAPES.get(
+            ("lines", names, sort),
+            lambda: of_page(_LINES, report_lines.c.report_id, _LINES_ORDER),
+        ),
+        _SHAPES.get(
+            ("highlights", names, sort),
+            lambda: of_page(_HIGHLIGHTS, report_highlights.c.report_id, _HIGHLIGHTS_ORDER),
+        ),
+    )
+
+
+async def read_reports(
     *,
-    session: Session,
+    reader: Reader,
     plan_id: int | None,
     fiscal_year: int | None,
     page: PageParams,
     sort: str | None,
-) -> tuple[list[ReportPublic], int]:
-    count = _filtered(select(func.count()).select_from(reports), plan_id, fiscal_year)
-    default = [reports.c.plan_id, reports.c.fiscal_year]
-    query = (
-        _filtered(select(reports), plan_id, fiscal_year)
-        .order_by(*order_by(sort, SORT_COLUMNS, default, reports.c.id))
-        .limit(page.limit)
-        .offset(page.offset)
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of reports as JSON objects, and the number of all that match."""
+    filters = {"plan_id": plan_id, "fiscal_year": fiscal_year}
+    values = {name: value for name, value in filters.items() if value is not None}
+    rows, total = await _LIST.page(reader, values, page, sort)
+    if not rows:
+        return [], total
+    lines, highlights = _page_parts(tuple(sorted(values)), sort)
+    paged = {**values, "limit": page.limit, "offset": page.offset}
+    line_rows, highlight_rows = await reader.batch((lines, paged), (highlights, paged))
+    return _json(rows, line_rows, highlight_rows), total
+
+
+async def read_report(*, reader: Reader, report_id: int) -> dict[str, Any]:
+    values = {"report_id": report_id}
+    rows, lines, highlights = await reader.batch(
+        (_ONE, values), (_ONE_LINES, values), (_ONE_HIGHLIGHTS, values)
     )
-    rows = list(session.execute(query).mappings())
-    return _public(session, rows), session.scalar(count) or 0
+    if not rows:
+        raise NotFound(f"report {report_id} does not exist")
+    return _json(rows, lines, highlights)[0]
 
 
 def get_report(*, session: Session, report_id: int) -> ReportPublic:
-    row = session.execute(select(reports).where(reports.c.id == report_id)).mappings().first()
-    if row is None:
+    """A report as written, read back on the write's session."""
+    rows = fetch(session, _ONE, report_id=report_id)
+    if not rows:
         raise NotFound(f"report {report_id} does not exist")
-    return _public(session, [row])[0]
+    lines = fetch(session, _ONE_LINES, report_id=report_id)
+    highlights = fetch(session, _ONE_HIGHLIGHTS, report_id=report_id)
+    return ReportPublic.model_validate(_json(rows, lines, highlights)[0])
 
 
 def _plan(session: Session, plan_id: int) -> Plan:
