@@ -11,9 +11,11 @@ from pydantic import BaseModel
 from sqlalchemy import Table, select, text
 from sqlmodel import Session
 
+from app.changes.schemas import ChangeFeed
 from app.evaluations.schemas import EvaluationPublic
 from app.measures.schemas import MeasurePublic
 from app.models import (
+    changes,
     evaluations,
     initiatives,
     measures,
@@ -152,3 +154,20 @@ def test_a_page_of_reports_carries_only_its_own_lines(api: Api) -> None:
         seen[item["id"]] = item
     assert seen == every
     assert any(report["lines"] for report in every.values())
+
+
+def test_the_change_feed_writes_what_its_model_writes(api: Api) -> None:
+    answer = api.client.patch(
+        "/api/v1/policies/1", json={"focus": "変更のテスト"}, headers=api.editor
+    )
+    assert answer.status_code == 200
+    with Session(api.engine) as session:
+        rows = list(session.execute(select(changes).order_by(changes.c.id)).mappings())
+    assert rows[-1]["entity"] == "policy" and rows[-1]["changes"]["focus"][1] == "変更のテスト"
+    since = rows[-3]["id"]
+    expected = ChangeFeed.model_validate({"items": rows[-2:], "next": rows[-1]["id"]})
+    feed = api.client.get("/api/v1/changes", params={"since": since, "limit": 500})
+    assert feed.status_code == 200
+    assert feed.json() == json.loads(expected.model_dump_json())
+    empty = api.client.get("/api/v1/changes", params={"since": rows[-1]["id"]}).json()
+    assert empty == {"items": [], "next": rows[-1]["id"]}

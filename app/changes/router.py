@@ -1,12 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from app.changes import service
 from app.changes.schemas import ChangeFeed
-from app.db import SessionDep
 from app.listing import MAX_ID, MAX_LIMIT
-from app.web.caching import CACHED
+from app.reads import ReaderDep, json_response
+from app.web.caching import read_cache_headers
 from app.web.http import read_responses
 from app.web.jsonbody import StrictJsonRoute
 
@@ -16,15 +16,17 @@ router = APIRouter(prefix="/changes", tags=["changes"], route_class=StrictJsonRo
 @router.get(
     "",
     operation_id="list_changes",
+    response_model=ChangeFeed,
     responses=read_responses(422),
-    dependencies=[CACHED],
 )
-def list_changes(
-    session: SessionDep,
+async def list_changes(
+    request: Request,
+    reader: ReaderDep,
     since: Annotated[
         int, Query(ge=0, le=MAX_ID, description="The last change id you have; 0 for all.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-) -> ChangeFeed:
+) -> Response:
     """List every write after `since`, oldest first, for incremental sync."""
-    return service.feed(session=session, since=since, limit=limit)
+    headers = await read_cache_headers(request, reader)
+    return json_response(await service.read_feed(reader=reader, since=since, limit=limit), headers)
