@@ -4,15 +4,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import SessionDep
 from app.exports.bundle import licence_of
 from app.exports.router import XLSX
+from app.exports.service import last_writes, plans_in
 from app.exports.tables import EXPORTS
 from app.fields import as_utc
-from app.models import changes, plans
 from app.wareki import period_label
 from app.web.caching import cache_headers
 from app.web.http import read_responses
@@ -64,20 +63,13 @@ def get_catalog(request: Request, session: SessionDep) -> JSONResponse:
     """DCAT metadata of every plan: title, publisher, licence, modified, distributions."""
     headers = cache_headers(request, session)
     settings: Settings = request.app.state.settings
-    modified = dict(
-        session.execute(
-            select(changes.c.entity_id, func.max(changes.c.at))
-            .where(changes.c.entity == "plan")
-            .group_by(changes.c.entity_id)
-        ).all()
-    )
-    last_write = session.scalar(select(func.max(changes.c.at)))
+    modified, last_write = last_writes(session)
     datasets = []
-    for plan in session.execute(select(plans).order_by(plans.c.id)).mappings():
-        licence = licence_of(dict(plan), settings.default_license, settings.default_license_url)
+    for plan in plans_in(session, None):
+        licence = licence_of(plan, settings.default_license, settings.default_license_url)
         stamps = [modified.get(plan["id"]), last_write, plan["updated_at"]]
         stamp = max(as_utc(moment) for moment in stamps if moment is not None)
-        datasets.append(_dataset(request, dict(plan), licence["path"], stamp.isoformat()))
+        datasets.append(_dataset(request, plan, licence["path"], stamp.isoformat()))
     body: dict[str, Any] = {
         "@context": CONTEXT,
         "@id": str(request.url_for("get_catalog")),

@@ -6,13 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import Engine
 from starlette.background import BackgroundTask
 
 from app.config import Settings
 from app.db import SessionDep
-from app.errors import NotFound
 from app.exports import writers
 from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
 from app.exports.csv import (
@@ -23,8 +21,8 @@ from app.exports.csv import (
     media_type,
     replaced_header,
 )
+from app.exports.service import plans_in
 from app.exports.tables import EXPORTS, Export
-from app.models import plans
 from app.web.caching import cache_headers
 from app.web.http import IdFilter, IdPath, read_responses
 from app.web.jsonbody import StrictJsonRoute
@@ -46,16 +44,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"
     xlsx = "xlsx"
-
-
-def _plans(session: Session, plan_id: int | None) -> list[dict[str, Any]]:
-    query = select(plans).order_by(plans.c.id)
-    if plan_id is not None:
-        query = query.where(plans.c.id == plan_id)
-    found = [dict(row) for row in session.execute(query).mappings()]
-    if plan_id is not None and not found:
-        raise NotFound(f"plan {plan_id} does not exist")
-    return found
 
 
 def _links(request: Request, found: list[dict[str, Any]]) -> str:
@@ -102,7 +90,7 @@ def export_table(
     bulk import reads back. In CP932 a character it cannot hold is written 〓 (U+3013), and
     `X-Replaced-Characters` says how many were.
     """
-    found = _plans(session, plan_id)
+    found = plans_in(session, plan_id)
     headers = cache_headers(request, session, format.value)
     headers["Link"] = _links(request, found)
     export = EXPORTS[name.value]
@@ -146,7 +134,7 @@ def export_table(
 def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Response:
     """Download a plan's whole open data: every CSV, a data dictionary, the licence, and a
     Frictionless datapackage.json."""
-    [plan] = _plans(session, plan_id)
+    [plan] = plans_in(session, plan_id)
     headers = cache_headers(request, session, "zip")
     headers["Link"] = _links(request, [plan])
     headers["Content-Disposition"] = content_disposition(f"{plan['slug']}.zip")
@@ -169,7 +157,7 @@ def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Res
 def get_datapackage(request: Request, session: SessionDep, plan_id: IdPath) -> JSONResponse:
     """The Frictionless data package descriptor of a plan's bundle, usable as published: each
     resource's path is the URL of the CSV export that gives exactly the bundle's file."""
-    [plan] = _plans(session, plan_id)
+    [plan] = plans_in(session, plan_id)
     headers = cache_headers(request, session)
     settings: Settings = request.app.state.settings
     licence = licence_of(plan, settings.default_license, settings.default_license_url)
