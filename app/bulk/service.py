@@ -1,0 +1,96 @@
+"""An upload, all or nothing: the write lock, an earlier answer to the same Idempotency-Key,
+the rows planned against the database, written, logged and committed with the key."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from app.bulk import idempotency
+from app.bulk.common import PlanContext, Problems, Writes
+from app.bulk.messages import Text
+from app.bulk.parse import RawRow
+from app.bulk.schemas import BulkResult, RowOutcome
+from app.db import begin_write
+from app.models import initiatives, utcnow
+from app.plans.service import resolve_plan
+from app.web.metrics import BULK_ROWS
+from app.writes import hold_write_lock
+
+Planner = Callable[
+    [Session, PlanContext, list[RawRow], Problems], tuple[list[RowOutcome], Writes, set[int]]
+]
+
+
+def _plan(session: Session, plan_id: int | None) -> PlanContext:
+    row = resolve_plan(session, plan_id)
+    return PlanContext(
+        id=row.id,
+        slug=row.slug,
+        municipality_code=row.municipality_code,
+        municipality_name=row.municipality_name,
+        start_fiscal_year=row.start_fiscal_year,
+        end_fiscal_year=row.end_fiscal_year,
+    )
+
+
+def upload(
+    session: Session,
+    *,
+    actor: str,
+    plan_id: int | None,
+    raws: list[RawRow],
+    planner: Planner,
+    text: Text,
+    japanese: bool,
+    dry_run: bool,
+    idem: idempotency.Key | None,
+) -> tuple[str | bytes, int]:
+    """The answer's JSON and status: what was (or, dry, would be) written, row by row."""
+    try:
+        if not dry_run:
+            # Take the write lock first, so that what is read below cannot change before the
+            # writes: BEGIN IMMEDIATE on SQLite; on PostgreSQL, the data_version row's lock,
+            # which every writer takes first (app/changes/recorder.py, lock_version). The
+            # version itself moves on only if something is written. An upload with the same
+            # Idempotency-Key that is still running holds it: this one waits, then replays.
+            begin_write(session)
+            hold_write_lock(session)
+            if idem is not None and (earlier := idempotency.earlier_answer(session, idem)):
+                session.rollback()
+                return earlier.body, earlier.status
+        plan = _plan(session, plan_id)
+        outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
+        result = BulkResult(
+            dry_run=dry_run,
+            created=sum(1 for row in outcomes if row.action == "created"),
+            updated=sum(1 for row in outcomes if row.action == "updated"),
+            unchanged=sum(1 for row in outcomes if row.action == "unchanged"),
+            rows=outcomes,
+        )
+        answer = result.model_dump_json(exclude_none=True)
+        if not dry_run:
+            now = utcnow()
+            writes.apply(session, actor, now, text)
+            _touch_initiatives(session, touched, now)
+            if idem is not None:
+                idempotency.keep(session, idem, 200, answer)
+            session.commit()
+            for action in ("created", "updated"):
+                BULK_ROWS.labels(writes.entity, action).inc(getattr(result, action))
+    except BaseException:
+        session.rollback()
+        raise
+    return answer, 200
+
+
+def _touch_initiatives(session: Session, ids: set[int], now: datetime) -> None:
+    """An initiative shows its latest evaluation: writing evaluations moves its version on."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 1000):
+        session.execute(
+            update(initiatives)
+            .where(initiatives.c.id.in_(ordered[start : start + 1000]))
+            .values(version=initiatives.c.version + 1, updated_at=now)
+        )
