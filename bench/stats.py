@@ -66,7 +66,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlmodel import Session
 
 from app import migrate
 from app.config import Settings
@@ -83,7 +82,7 @@ from app.models import (
 from app.reads import POSTGRESQL_DIALECT, SQLITE_DIALECT, Prepared, make_reader
 from app.stats import service
 from app.text import natural_sort_key, search_key
-from app.versions import current_version
+from app.versions import read_version
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -866,10 +865,9 @@ def measure_uncached(
         )
         return to_json(answer)
 
-    def all_plans() -> bytes:
-        with Session(engine) as session:  # as the route does, in its worker thread
-            current_version(session)
-            return to_json(service.plan_comparison(session=session, fiscal_year=YEAR))
+    async def all_plans() -> bytes:
+        await read_version(reader)  # as the route does: the version first, then the answer
+        return to_json(await service.plan_comparison(reader=reader, fiscal_year=YEAR))
 
     async def measure() -> tuple[Uncached, Uncached]:
         results = []
@@ -1076,8 +1074,8 @@ def results_markdown(run: Run) -> str:
         "`service.ACHIEVEMENT` or `service.PLAN_COUNTS`) run by the bare driver (sqlite3 or "
         "psycopg) on one connection. **Computed**: the service's uncached answer without HTTP: "
         "every statement it runs and the Python that shapes the JSON, as the route runs them "
-        "(`service.read_achievement` on the app's reader; `service.plan_comparison` on a "
-        "session). **Floor over HTTP**: the floor's SQL and driver behind a bare ASGI app "
+        "(`service.read_achievement` and `service.plan_comparison` on the app's reader"
+        "). **Floor over HTTP**: the floor's SQL and driver behind a bare ASGI app "
         "(`bench/apps/floor.py`) on the same uvicorn command as the service. **HTTP**: the "
         "service's server with `STATS_CACHE_SIZE=0` and `ANSWER_CACHE_BYTES=0`. **Round "
         "trip**: a bare ASGI app answering a constant (`bench/apps/bare.py`): what one HTTP "

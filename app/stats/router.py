@@ -10,9 +10,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
-from sqlalchemy import Engine
-from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.errors import problem_responses
 from app.exports.csv import (
@@ -26,12 +23,12 @@ from app.exports.csv import (
 )
 from app.fields import FiscalYear
 from app.listing import MAX_ID
-from app.plans.service import read_plan, resolve_plan
+from app.plans.service import read_plan
 from app.reads import Reader
 from app.stats import service, tables
 from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
-from app.versions import current_version, read_version
+from app.versions import read_version
 from app.web.caching import headers_at, known_version
 from app.web.http import Digits
 from app.web.jsonbody import StrictJsonRoute
@@ -151,9 +148,8 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     is read with the answer's own statements: for the achievement of one plan, in the same
     round trip to PostgreSQL (service.read_achievement).
 
-    The achievement of one plan (a few indexed reads) is computed on the event loop
-    (app/reads.py); the other statistics may scan many rows and are computed in a worker
-    thread with a session of their own (_in_thread)."""
+    Every statistic reads through the reader (app/reads.py), which runs a statement that
+    may scan in a worker thread and the others on the event loop."""
     as_csv = getattr(request.state, CSV_STATE, False) or wants_csv(request, query.format)
     representation = "csv" if as_csv else "json"
     reader: Reader = request.app.state.reader
@@ -196,15 +192,15 @@ def _render(
     return Cached(to_json(answer), "application/json", {})
 
 
-def _in_thread(request: Request, build: Callable[[Session], Built]) -> Compute:
-    engine: Engine = request.app.state.engine
+def _read(request: Request, build: Callable[[Reader], Awaitable[Built]]) -> Compute:
+    """A statistic computed through the reader, the data version read first when asked."""
+    reader: Reader = request.app.state.reader
 
-    def run(with_version: bool) -> tuple[Built, int | None]:
-        with Session(engine) as session:
-            version = current_version(session) if with_version else None
-            return build(session), version
+    async def run(with_version: bool) -> tuple[Built, int | None]:
+        version = await read_version(reader) if with_version else None
+        return await build(reader), version
 
-    return lambda with_version: run_in_threadpool(run, with_version)
+    return run
 
 
 @_stats_get("achievement", Achievement, PlanYearStatsQuery)
@@ -239,13 +235,13 @@ async def stats_trend(request: Request) -> Response:
     """The totals of every fiscal year of the plan, computed and published."""
     query = parse_query(request, PlanStatsQuery)
 
-    def build(session: Session) -> Built:
-        plan = resolve_plan(session, query.plan_id)
-        stats = service.trend(session=session, plan_id=plan.id)
+    async def build(reader: Reader) -> Built:
+        plan = await read_plan(reader, query.plan_id)
+        stats = await service.trend(reader=reader, plan=plan)
         info = _plan_info(plan)
         return stats, lambda: tables.trend_table(stats, info), f"trend-{info.slug}.csv"
 
-    return await _answer(request, query, _in_thread(request, build))
+    return await _answer(request, query, _read(request, build))
 
 
 @_stats_get("summary", Summary, PlanStatsQuery)
@@ -253,13 +249,13 @@ async def stats_summary(request: Request) -> Response:
     """Counts of the plan's structure and of its evaluations by status and year."""
     query = parse_query(request, PlanStatsQuery)
 
-    def build(session: Session) -> Built:
-        plan = resolve_plan(session, query.plan_id)
-        stats = service.summary(session=session, plan_id=plan.id)
+    async def build(reader: Reader) -> Built:
+        plan = await read_plan(reader, query.plan_id)
+        stats = await service.summary(reader=reader, plan_id=plan.id)
         info = _plan_info(plan)
         return stats, lambda: tables.summary_table(stats, info), f"summary-{info.slug}.csv"
 
-    return await _answer(request, query, _in_thread(request, build))
+    return await _answer(request, query, _read(request, build))
 
 
 @_stats_get("targets", Targets, PlanYearStatsQuery)
@@ -267,14 +263,14 @@ async def stats_targets(request: Request) -> Response:
     """Initiatives with numeric targets (数値目標): target, actual and percent of target."""
     query = parse_query(request, PlanYearStatsQuery)
 
-    def build(session: Session) -> Built:
-        plan = resolve_plan(session, query.plan_id)
-        year = query.fiscal_year or service.default_fiscal_year(session, plan.id)
-        stats = service.targets(session=session, plan_id=plan.id, fiscal_year=year)
+    async def build(reader: Reader) -> Built:
+        plan = await read_plan(reader, query.plan_id)
+        year = query.fiscal_year or await service.read_default_year(reader, plan.id)
+        stats = await service.targets(reader=reader, plan_id=plan.id, fiscal_year=year)
         info = _plan_info(plan)
         return stats, lambda: tables.targets_table(stats, info), f"targets-{info.slug}-{year}.csv"
 
-    return await _answer(request, query, _in_thread(request, build))
+    return await _answer(request, query, _read(request, build))
 
 
 @_stats_get("plans", PlanComparison, YearStatsQuery)
@@ -282,13 +278,13 @@ async def stats_plans(request: Request) -> Response:
     """One row per plan (municipality) with its totals and rate, to compare cities."""
     query = parse_query(request, YearStatsQuery)
 
-    def build(session: Session) -> Built:
-        year = query.fiscal_year or service.default_fiscal_year(session, None)
-        stats = service.plan_comparison(session=session, fiscal_year=year)
+    async def build(reader: Reader) -> Built:
+        year = query.fiscal_year or await service.read_default_year(reader, None)
+        stats = await service.plan_comparison(reader=reader, fiscal_year=year)
         return (
             stats,
             lambda: tables.plans_table(PlanComparison.model_validate(stats)),
             f"plans-{year}.csv",
         )
 
-    return await _answer(request, query, _in_thread(request, build))
+    return await _answer(request, query, _read(request, build))

@@ -5,10 +5,10 @@ the per-measure (or per-plan) rows the database returns.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, select
-from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
@@ -83,25 +83,6 @@ def _add(parts: Iterable[Mapping[str, Any]]) -> Values:
     return totals
 
 
-def default_fiscal_year(session: Session, plan_id: int | None) -> int:
-    """Return the latest evaluated fiscal year (else the latest reported, else the plan's first)."""
-    in_plan = [] if plan_id is None else [initiatives.c.plan_id == plan_id]
-    year = session.scalar(
-        select(func.max(evaluations.c.fiscal_year))
-        .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
-        .where(*in_plan)
-    )
-    if year is None:
-        report_filter = [] if plan_id is None else [reports.c.plan_id == plan_id]
-        year = session.scalar(select(func.max(reports.c.fiscal_year)).where(*report_filter))
-    if year is None:
-        plan_filter = [] if plan_id is None else [plans.c.id == plan_id]
-        year = session.scalar(select(func.min(plans.c.start_fiscal_year)).where(*plan_filter))
-    if year is None:
-        raise InvalidInput.at(["query", "fiscal_year"], "there is no data to choose a year from")
-    return int(year)
-
-
 _PUBLISHED = (
     select(
         reports.c.id,
@@ -121,12 +102,6 @@ _PUBLISHED = (
     .where(reports.c.plan_id == PLAN, reports.c.fiscal_year == YEAR)
     .order_by(policies.c.number)
 )
-
-
-def _published(session: Session, plan_id: int, fiscal_year: int) -> Values | None:
-    """The report of that year with its lines (one query), or None."""
-    rows = session.execute(_PUBLISHED, {"plan_id": plan_id, "year": fiscal_year}).mappings()
-    return _published_from(list(rows))
 
 
 def _published_from(rows: Sequence[Mapping[Any, Any]]) -> Values | None:
@@ -295,41 +270,53 @@ def _achievement_from(
     }
 
 
-# The achievement of one plan is a few indexed reads whatever the size of the database
-# (bench/README.md), so it is served on the event loop (app/reads.py). The other statistics
-# scan a plan or all plans, and run in a worker thread with a session.
-_LATEST_EVALUATED = Prepared(
-    select(func.max(evaluations.c.fiscal_year))
-    .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
-    .where(initiatives.c.plan_id == PLAN)
-)
-_LATEST_REPORTED = Prepared(
-    select(func.max(reports.c.fiscal_year)).where(reports.c.plan_id == PLAN)
-)
-_PLAN_START = Prepared(select(plans.c.start_fiscal_year).where(plans.c.id == PLAN))
+# The year a statistic is about when none is asked for: the latest evaluated, else the
+# latest reported, else the plan's first (of one plan, or of all of them).
+def _in_plan(column: Any, plan: bool) -> list[ColumnElement[bool]]:
+    return [column == PLAN] if plan else []
 
 
-async def read_default_year(reader: Reader, plan_id: int) -> int:
-    """default_fiscal_year of one plan, through the reader."""
-    for statement in (_LATEST_EVALUATED, _LATEST_REPORTED, _PLAN_START):
-        year = await reader.scalar(statement, plan_id=plan_id)
+_DEFAULT_YEAR = {
+    plan: (
+        Prepared(
+            select(func.max(evaluations.c.fiscal_year))
+            .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+            .where(*_in_plan(initiatives.c.plan_id, plan))
+        ),
+        Prepared(select(func.max(reports.c.fiscal_year)).where(*_in_plan(reports.c.plan_id, plan))),
+        Prepared(select(func.min(plans.c.start_fiscal_year)).where(*_in_plan(plans.c.id, plan))),
+    )
+    for plan in (True, False)
+}
+
+
+async def read_default_year(reader: Reader, plan_id: int | None) -> int:
+    """The fiscal year a statistic shows when none is asked for."""
+    values = {} if plan_id is None else {"plan_id": plan_id}
+    for statement in _DEFAULT_YEAR[plan_id is not None]:
+        year = await reader.scalar(statement, **values)
         if year is not None:
             return int(year)
     raise InvalidInput.at(["query", "fiscal_year"], "there is no data to choose a year from")
 
 
-def trend(*, session: Session, plan_id: int) -> Trend:
-    plan = session.execute(
-        select(plans.c.start_fiscal_year, plans.c.end_fiscal_year).where(plans.c.id == plan_id)
-    ).one()
+_PLAN_TOTALS = Prepared(_counts_by([initiatives.c.plan_id], [initiatives.c.plan_id == PLAN]))
+
+
+async def trend(*, reader: Reader, plan: Any) -> Trend:
+    """The totals of each year of the plan's period (at most a handful), computed and
+    published, in one batch."""
     years = range(plan.start_fiscal_year, plan.end_fiscal_year + 1)
-    # One pass per year of the plan's period (at most a handful), each a single GROUP BY.
-    query = _counts_by([initiatives.c.plan_id], [initiatives.c.plan_id == plan_id])
-    rows = []
+    statements = []
     for year in years:
-        found = session.execute(query, {"year": year}).mappings().first()
-        computed = _counts(found) if found is not None else _add([])
-        published = _published(session, plan_id, year)
+        values = {"plan_id": plan.id, "year": year}
+        statements += [(_PLAN_TOTALS, values), (PUBLISHED, values)]
+    found = await reader.batch(*statements)
+    rows = []
+    for index, year in enumerate(years):
+        totals, lines = found[2 * index], found[2 * index + 1]
+        computed = _counts(totals[0]) if totals else _add([])
+        published = _published_from(lines)
         reported = published["total"] if published else None
         rows.append(
             YearStats(
@@ -340,34 +327,42 @@ def trend(*, session: Session, plan_id: int) -> Trend:
                 matches_published=reported is not None and _agree(computed, reported),
             )
         )
-    return Trend(plan_id=plan_id, years=rows)
+    return Trend(plan_id=plan.id, years=rows)
 
 
-def summary(*, session: Session, plan_id: int) -> Summary:
-    policy_count = session.scalar(
-        select(func.count()).select_from(policies).where(policies.c.plan_id == plan_id)
-    )
-    measure_count = session.scalar(
-        select(func.count()).select_from(measures).where(measures.c.plan_id == plan_id)
-    )
-    by_year = session.execute(
+_STATUS = func.coalesce(evaluations.c.status, "none")
+_SUMMARY = (
+    Prepared(select(func.count()).select_from(policies).where(policies.c.plan_id == PLAN)),
+    Prepared(select(func.count()).select_from(measures).where(measures.c.plan_id == PLAN)),
+    Prepared(
         select(
             initiatives.c.fiscal_year,
             func.count().label("initiatives"),
             _is(initiatives.c.numeric_target.is_(True)).label("numeric_targets"),
         )
-        .where(initiatives.c.plan_id == plan_id)
+        .where(initiatives.c.plan_id == PLAN)
         .group_by(initiatives.c.fiscal_year)
         .order_by(initiatives.c.fiscal_year)
-    ).all()
-    status = func.coalesce(evaluations.c.status, "none")
-    by_status = session.execute(
-        select(evaluations.c.fiscal_year, status.label("status"), func.count().label("count"))
+    ),
+    Prepared(
+        select(evaluations.c.fiscal_year, _STATUS.label("status"), func.count().label("count"))
         .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
-        .where(initiatives.c.plan_id == plan_id)
-        .group_by(evaluations.c.fiscal_year, status)
-        .order_by(evaluations.c.fiscal_year, status)
-    ).all()
+        .where(initiatives.c.plan_id == PLAN)
+        .group_by(evaluations.c.fiscal_year, _STATUS)
+        .order_by(evaluations.c.fiscal_year, _STATUS)
+    ),
+)
+
+
+async def summary(*, reader: Reader, plan_id: int) -> Summary:
+    values = {"plan_id": plan_id}
+    policy_rows, measure_rows, by_year_rows, by_status_rows = await reader.batch(
+        *((statement, values) for statement in _SUMMARY)
+    )
+    policy_count = next(iter(policy_rows[0].values()))
+    measure_count = next(iter(measure_rows[0].values()))
+    by_year = [SimpleNamespace(**row) for row in by_year_rows]
+    by_status = [SimpleNamespace(**row) for row in by_status_rows]
     return Summary(
         plan_id=plan_id,
         policies=policy_count or 0,
@@ -403,29 +398,32 @@ def summary(*, session: Session, plan_id: int) -> Summary:
     )
 
 
-def targets(*, session: Session, plan_id: int, fiscal_year: int) -> Targets:
-    rows = session.execute(
-        select(
-            initiatives.c.id,
-            initiatives.c.code,
-            initiatives.c.title,
-            initiatives.c.target_value,
-            initiatives.c.target_unit,
-            evaluations.c.actual_value,
-            evaluations.c.status,
+_TARGETS = Prepared(
+    select(
+        initiatives.c.id,
+        initiatives.c.code,
+        initiatives.c.title,
+        initiatives.c.target_value,
+        initiatives.c.target_unit,
+        evaluations.c.actual_value,
+        evaluations.c.status,
+    )
+    .select_from(
+        initiatives.outerjoin(
+            evaluations,
+            and_(
+                evaluations.c.initiative_id == initiatives.c.id,
+                evaluations.c.fiscal_year == YEAR,
+            ),
         )
-        .select_from(
-            initiatives.outerjoin(
-                evaluations,
-                and_(
-                    evaluations.c.initiative_id == initiatives.c.id,
-                    evaluations.c.fiscal_year == fiscal_year,
-                ),
-            )
-        )
-        .where(initiatives.c.plan_id == plan_id, initiatives.c.numeric_target.is_(True))
-        .order_by(initiatives.c.code_sort)
-    ).mappings()
+    )
+    .where(initiatives.c.plan_id == PLAN, initiatives.c.numeric_target.is_(True))
+    .order_by(initiatives.c.code_sort)
+)
+
+
+async def targets(*, reader: Reader, plan_id: int, fiscal_year: int) -> Targets:
+    rows = await reader.all(_TARGETS, plan_id=plan_id, year=fiscal_year)
     items = [
         TargetRow(
             initiative_id=row["id"],
@@ -489,14 +487,14 @@ def _plans_query() -> Select[Any]:
     )
 
 
-_PLANS = _plans_query()
+_PLANS = Prepared(_plans_query())
 
 
-def plan_comparison(*, session: Session, fiscal_year: int) -> Values:
+async def plan_comparison(*, reader: Reader, fiscal_year: int) -> Values:
     """Every plan's figures for one fiscal year (one statement), as plain data in the field
     order of `PlanComparison` (tests/test_stats.py checks it against the model)."""
     items = []
-    for row in session.execute(_PLANS, {"year": fiscal_year}).mappings():
+    for row in await reader.all(_PLANS, year=fiscal_year):
         reported = row["published_items"] is not None
         achieved = int(row["published_achieved"]) if reported else None
         listed = int(row["published_items"]) if reported else None
