@@ -14,10 +14,10 @@ ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
 
 import hashlib
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from sqlmodel import Session
 
-from app.reads import Reader, ReaderDep
+from app.reads import Reader
 from app.versions import Versioned, current_version, read_version, resource_etag
 
 # What a public read varies on: JSON or CSV (Accept), a gzip copy (Accept-Encoding, see
@@ -107,14 +107,6 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
 def resource_headers(request: Request, row: Versioned) -> dict[str, str]:
     """ETag, Cache-Control and Vary of a GET of one resource (for its 200 and its 304)."""
     return {"ETag": resource_etag(row), "Cache-Control": _cache_control(request), "Vary": READ_VARY}
-
-
-async def cached_collection(request: Request, response: Response, reader: ReaderDep) -> None:
-    """Dependency of list routes: 304 when the client's copy is current, else the headers."""
-    response.headers.update(await read_cache_headers(request, reader))
-
-
-CACHED = Depends(cached_collection)  # for a list route's `dependencies=[...]`
 
 
 async def not_modified_handler(_request: Request, exc: Exception) -> Response:

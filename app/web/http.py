@@ -3,18 +3,16 @@
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BeforeValidator
 
 from app.errors import BUSY, problem_responses
-from app.listing import MAX_ID, MAX_LIMIT, Page, PageParams
+from app.listing import MAX_ID, MAX_LIMIT, PageParams
 from app.reads import json_response
 from app.versions import Versioned, resource_etag
 from app.web.caching import matches_etag, resource_headers
-
-T = TypeVar("T")
 
 
 def _plain_digits(value: Any) -> Any:
@@ -42,16 +40,6 @@ async def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def paginate(
-    request: Request, response: Response, items: Sequence[T], total: int, page: PageParams
-) -> Page[T]:
-    """Return the list envelope and set its Link header (rel="next"/"prev")."""
-    links = page_links(request, total, page)
-    if links:
-        response.headers["Link"] = links
-    return Page[T](items=list(items), total=total, limit=page.limit, offset=page.offset)
-
-
 def page_response(
     request: Request,
     items: Sequence[Any],
@@ -59,7 +47,7 @@ def page_response(
     page: PageParams,
     headers: Mapping[str, str],
 ) -> Response:
-    """paginate for the async reads of app/reads.py, whose items are JSON objects already."""
+    """A page's JSON envelope (its items are JSON objects already) with its Link header."""
     links = page_links(request, total, page)
     content = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     return json_response(content, {**headers, "Link": links} if links else headers)
@@ -87,16 +75,6 @@ def sort_pattern(fields: type[StrEnum]) -> str:
 def sort_description(fields: type[StrEnum], default: str) -> str:
     names = ", ".join(f"`{field.value}`" for field in fields)
     return f"Comma-separated fields, `-` for descending. One of {names}. Default: {default}."
-
-
-def not_modified(request: Request, response: Response, row: Versioned) -> Response | None:
-    """Set the resource's ETag, Cache-Control and Vary; return a 304 answer carrying the same
-    headers when If-None-Match already names the ETag."""
-    headers = resource_headers(request, row)
-    response.headers.update(headers)
-    if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return None
 
 
 class _Row:

@@ -6,7 +6,7 @@ added to the generated schema in one pass (app/main.py) rather than in every rou
 Who sends each header (keep this in step with the code it names):
 
     X-Request-ID          every answer (app/web/logs.py)
-    ETag, Cache-Control   a GET of one resource (app/web/http.py not_modified/resource_response);
+    ETag, Cache-Control   a GET of one resource (app/web/http.py resource_response);
                           every other read (app/web/caching.py cache_headers: with Vary too),
                           also on their 304s; a write's new version (app/web/http.py written)
     Vary                  every answer (Origin: CORSMiddleware, app/main.py); the reads of
