@@ -7,7 +7,7 @@ keys of kept answers (app/web/answers.py).
 
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlmodel import Session
 
 from app.models import data_version
@@ -17,7 +17,7 @@ _VERSION = select(data_version.c.version).where(data_version.c.id == 1)
 VERSION = Prepared(_VERSION)  # the data version, for a batch of reads (app/reads.py)
 
 
-def current_version(session: Session) -> int:
+def current_version(session: Session | Connection) -> int:
     return session.scalar(_VERSION) or 0
 
 

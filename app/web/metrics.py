@@ -26,10 +26,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.errors import NotFound, problem_response
-from app.models import data_version
+from app.versions import current_version
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -74,7 +74,7 @@ class DataVersion(Collector):
 
     def collect(self) -> Any:
         with self.engine.connect() as connection:
-            version = connection.scalar(select(data_version.c.version)) or 0
+            version = current_version(connection)
         yield GaugeMetricFamily(
             "plan_progress_data_version", "Write transactions committed so far.", value=version
         )
