@@ -4,7 +4,8 @@ What a client writes of a resource is one pydantic class (InitiativeFields, Eval
 each field's type with its limits, its default on create, and, for the exported resources, its
 export column's Label. The create schema is that class; the update and bulk-row schemas are
 made from it here, and the exports list its labelled fields (app/exports/tables.py). A new
-writable field is then the model, a migration, one line in the declaration, and its test.
+writable field is then the model, a migration, one line in the declaration, and its test (and
+the line that answers it in the public schema, whose order mixes in read-only fields).
 
 mypy reads a made class as it is written (the declaration's fields, with their declared
 types); pydantic gets the class made here, with the same name, docstring and configuration.
@@ -112,6 +113,8 @@ def clearable(table: Table, name: str) -> bool:
 
 
 def _made(cls: type[Model], fields: dict[str, Any]) -> type[Model]:
+    # Made anew rather than subclassed: a subclass keeps its base's fields, first and all,
+    # while a row follows the export's column order and an update leaves fixed fields out.
     made = create_model(
         cls.__name__,
         __config__=cls.model_config,
@@ -148,15 +151,16 @@ def row(cls: type[Model]) -> type[Model]:
     which follows its fiscal year; then each declared field, optional (left out, it stays as it
     is), unless the class writes it again (a key, or a field a CSV spells its own way)."""
     (declaration,) = cls.__bases__
+    names = declared(declaration)
     own = dict(cls.__dict__.get("__annotations__", {}))
 
     def field(name: str, annotation: Any) -> tuple[Any, Any]:
         info = cls.model_fields[name]
         return annotation, ... if info.is_required() else info.default
 
-    fields = {name: field(name, own[name]) for name in own if name not in declared(declaration)}
-    era = fields.pop(ERA_LABEL) if "fiscal_year" in declared(declaration) else None
-    for name, annotation in declared(declaration).items():
+    fields = {name: field(name, own[name]) for name in own if name not in names}
+    era = fields.pop(ERA_LABEL, None) if "fiscal_year" in names else None
+    for name, annotation in names.items():
         fields[name] = field(name, own[name]) if name in own else (nullable(annotation), None)
         if name == "fiscal_year" and era is not None:
             fields[ERA_LABEL] = era
