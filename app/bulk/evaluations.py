@@ -8,11 +8,14 @@ from sqlmodel import Session
 from app.bulk.common import PlanContext, Problems, Writes, diff
 from app.bulk.parse import RawRow
 from app.bulk.schemas import Action, EvaluationRow, RowOutcome
+from app.declare import declared
+from app.evaluations.schemas import EvaluationFields
 from app.evaluations.service import derived_columns
 from app.models import evaluations, initiatives
 from app.wareki import fiscal_year_label, period_label
 
-FIELDS = ("status", "actual_value", "result", "source")
+# What an evaluation row can set: the declared fields (its key is the code and the year).
+FIELDS = tuple(declared(EvaluationFields))
 
 
 def plan_evaluations(

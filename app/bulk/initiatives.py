@@ -7,29 +7,20 @@ from sqlmodel import Session
 
 from app.bulk.common import PlanContext, Problems, Writes, diff
 from app.bulk.parse import RawRow
-from app.bulk.schemas import Action, InitiativeRow, RowOutcome
+from app.bulk.schemas import NOT_NULL, Action, InitiativeRow, RowOutcome
+from app.declare import declared
+from app.initiatives.schemas import InitiativeFields
 from app.initiatives.service import YearRuleBroken, derived_columns, initiative_fiscal_year
 from app.models import evaluations, initiatives, measures, policies
 from app.wareki import fiscal_year_label, period_label
 
-# What an initiative row can set, and what the change log records of it.
-FIELDS = (
-    "measure_id",
-    "title",
-    "description",
-    "plan_page",
-    "fiscal_year",
-    "numeric_target",
-    "target_value",
-    "target_unit",
-)
-NOT_NULL = {"title", "numeric_target"}
+# What an initiative row can set (the declared fields but its key, the code), and what the
+# change log records of it; a new initiative starts from their defaults on create.
+FIELDS = tuple(name for name in declared(InitiativeFields) if name != "code")
 DEFAULTS: dict[str, Any] = {
-    "description": None,
-    "plan_page": None,
-    "numeric_target": False,
-    "target_value": None,
-    "target_unit": None,
+    name: field.default
+    for name, field in InitiativeFields.model_fields.items()
+    if not field.is_required()
 }
 
 

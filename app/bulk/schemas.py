@@ -5,21 +5,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.evaluations.schemas import EvaluationStatus
-from app.fields import (
-    Absent,
-    Amount,
-    Code,
-    FiscalYear,
-    Flag,
-    LongTitle,
-    Narrative,
-    Number,
-    ParentId,
-    PlanPage,
-    Unit,
-    absent,
-)
+from app import declare
+from app.evaluations.schemas import EvaluationFields, EvaluationStatus
+from app.fields import Absent, Code, FiscalYear, Number, absent
+from app.initiatives.schemas import InitiativeFields
+from app.models import initiatives
 
 STATUS_NAMES = {"達成": "achieved", "未達成": "not_achieved", "数値未確定": "unconfirmed"}
 
@@ -29,11 +19,19 @@ def _status(value: Any) -> Any:
 
 
 # A row is validated in two steps: this model (types and limits), then the planner
-# (app/bulk/initiatives.py), which refuses null where a field cannot be cleared: title and
-# numeric_target (NOT_NULL), and the measure named by numbers or by id. The fields stay
-# `| None` here so that a CSV's empty cell gets the planner's message ("title may not be
-# empty", in Japanese too); the declared JSON schema says what is accepted.
-NOT_NULL_WHEN_SENT = ("title", "numeric_target", "policy_number", "measure_number")
+# (app/bulk/initiatives.py), which refuses null where a field cannot be cleared: those whose
+# column is NOT NULL (NOT_NULL: title, numeric_target), and the measure named by numbers or by
+# id. The fields stay `| None` here so that a CSV's empty cell gets the planner's message
+# ("title may not be empty", in Japanese too); the declared JSON schema says what is accepted.
+# The code, the measure and the fiscal year have rules of their own: the code is the row's
+# key, the measure may be named by its numbers instead, an empty fiscal year comes from the code.
+OWN_RULES = ("code", "measure_id", "fiscal_year")
+NOT_NULL = tuple(
+    name
+    for name in declare.declared(InitiativeFields)
+    if name not in OWN_RULES and not declare.clearable(initiatives, name)
+)
+NOT_NULL_WHEN_SENT = (*NOT_NULL, "policy_number", "measure_number")
 
 
 def _initiative_row_schema(schema: dict[str, Any]) -> None:
@@ -66,7 +64,8 @@ def _evaluation_row_schema(schema: dict[str, Any]) -> None:
     }
 
 
-class InitiativeRow(BaseModel):
+@declare.row
+class InitiativeRow(InitiativeFields):
     """An initiative keyed by code. Fields left out stay as they are; null clears them (title,
     numeric_target and the measure cannot be cleared)."""
 
@@ -77,19 +76,12 @@ class InitiativeRow(BaseModel):
     plan_slug: str | None = None
     policy_number: Number | None = None
     measure_number: Number | None = None
-    measure_id: ParentId | None = None
-    code: Code
-    title: LongTitle | None = None
-    description: Narrative | None = None
-    plan_page: PlanPage | None = None
-    fiscal_year: FiscalYear | None = None
     fiscal_year_label: str | None = None
-    numeric_target: Flag | None = None
-    target_value: Amount | None = None
-    target_unit: Unit | None = None
+    code: Code
 
 
-class EvaluationRow(BaseModel):
+@declare.row
+class EvaluationRow(EvaluationFields):
     """An evaluation keyed by code and fiscal year; status 達成/未達成/数値未確定 or English."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_evaluation_row_schema)
@@ -101,9 +93,6 @@ class EvaluationRow(BaseModel):
     fiscal_year: FiscalYear
     fiscal_year_label: str | None = None
     status: Annotated[EvaluationStatus | None, BeforeValidator(_status)] = None
-    actual_value: Amount | None = None
-    result: Narrative | None = None
-    source: Narrative | None = None
 
 
 class Action(StrEnum):

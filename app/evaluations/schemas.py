@@ -1,8 +1,10 @@
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from app.declare import Label
 from app.fields import Amount, Narrative
 from app.listing import Record
 
@@ -61,7 +63,30 @@ class EvaluationFilters(BaseModel):
     status: StatusFilter | None = None
 
 
-class EvaluationPut(BaseModel):
+class EvaluationFields(BaseModel):
+    """What a client writes of an evaluation, declared once (app/declare.py): the PUT and
+    bulk-row schemas and the export's columns are made from it. The initiative and the fiscal
+    year are its key, not fields: the path names them, or the bulk row's own columns."""
+
+    status: Annotated[
+        EvaluationStatus | None,
+        Label(
+            "評価",
+            "達成 / 未達成 / 数値未確定（空欄は評価なし）",
+            "Evaluation: achieved / not_achieved / unconfirmed"
+            " (達成 / 未達成 / 数値未確定 under Japanese headers); empty = no status",
+        ),
+    ] = None
+    actual_value: Annotated[Amount | None, Label("実績値", "実績値", "Actual value")] = None
+    result: Annotated[
+        Narrative | None, Label("実績", "取組の実績", "What was done (narrative)")
+    ] = None
+    source: Annotated[
+        Narrative | None, Label("出典", "評価の出典（推定であればその旨）", "Source")
+    ] = None
+
+
+class EvaluationPut(EvaluationFields):
     """The whole evaluation of one fiscal year; fields left out become null."""
 
     model_config = ConfigDict(
@@ -77,8 +102,3 @@ class EvaluationPut(BaseModel):
             ]
         },
     )
-
-    status: EvaluationStatus | None = None
-    actual_value: Amount | None = None
-    result: Narrative | None = None
-    source: Narrative | None = None

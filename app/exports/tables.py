@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from pydantic import BaseModel
+from sqlalchemy import Select, Table, select
 
+from app.declare import ERA_LABEL, FISCAL_YEAR, column_type, labelled
+from app.evaluations.schemas import EvaluationFields
 from app.exports.csv import Column, HeaderLanguage
+from app.initiatives.schemas import InitiativeFields
 from app.models import (
     evaluations,
     initiatives,
@@ -43,19 +47,36 @@ MUNICIPALITY = [
 YEAR = [
     Column(
         "fiscal_year",
-        "年度",
+        FISCAL_YEAR.ja,
         "integer",
-        "年度（西暦、その年の4月に始まる年度）",
-        "Fiscal year (Western year in which it starts in April)",
+        FISCAL_YEAR.description,
+        FISCAL_YEAR.description_en,
     ),
     Column(
-        "fiscal_year_label",
+        ERA_LABEL,
         "年度（和暦）",
         "string",
         "年度（和暦）: 令和6年度など",
         "Fiscal year in the Japanese era (e.g. 令和6年度)",
     ),
 ]
+
+
+def declared_columns(model: type[BaseModel]) -> list[Column]:
+    """The export's columns of a resource's declared fields (app/declare.py), in declared
+    order; a fiscal year comes with its era label beside it."""
+    columns: list[Column] = []
+    for name, annotation, label in labelled(model):
+        kind = column_type(annotation)
+        columns.append(Column(name, label.ja, kind, label.description, label.description_en))
+        if name == "fiscal_year":
+            columns.append(YEAR[1])
+    return columns
+
+
+def _selected(table: Table, model: type[BaseModel]) -> list[Any]:
+    """The table's columns of a resource's exported declared fields."""
+    return [table.c[name] for name, _, _ in labelled(model)]
 
 
 @dataclass(frozen=True)
@@ -140,14 +161,7 @@ def _initiatives(plan_id: int | None) -> Select[Any]:
             *_plan_columns(),
             policies.c.number.label("policy_number"),
             measures.c.number.label("measure_number"),
-            initiatives.c.code,
-            initiatives.c.title,
-            initiatives.c.description,
-            initiatives.c.plan_page,
-            initiatives.c.fiscal_year,
-            initiatives.c.numeric_target,
-            initiatives.c.target_value,
-            initiatives.c.target_unit,
+            *_selected(initiatives, InitiativeFields),
         )
         .join(measures, measures.c.id == initiatives.c.measure_id)
         .join(policies, policies.c.id == measures.c.policy_id)
@@ -163,10 +177,7 @@ def _evaluations(plan_id: int | None) -> Select[Any]:
             *_plan_columns(),
             initiatives.c.code,
             evaluations.c.fiscal_year,
-            evaluations.c.status,
-            evaluations.c.actual_value,
-            evaluations.c.result,
-            evaluations.c.source,
+            *_selected(evaluations, EvaluationFields),
         )
         .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
         .join(plans, plans.c.id == initiatives.c.plan_id)
@@ -300,32 +311,7 @@ EXPORTS: dict[str, Export] = {
             Column(
                 "measure_number", "施策番号", "integer", "施策の番号", "Measure number ((1) is 1)"
             ),
-            Column(
-                "code",
-                "取組番号",
-                "string",
-                "取組番号（R6-7 など、計画内で一意）",
-                "Initiative code (e.g. R6-7), unique in the plan",
-            ),
-            Column("title", "取組事項", "string", "取組事項の名称", "Name of the initiative"),
-            Column("description", "内容", "string", "取組の内容", "What the initiative does"),
-            Column(
-                "plan_page",
-                "掲載ページ",
-                "integer",
-                "計画書の掲載ページ",
-                "Page in the plan document",
-            ),
-            *YEAR,
-            Column(
-                "numeric_target",
-                "数値目標",
-                "boolean",
-                "数値目標の有無（true/false）",
-                "Has a numeric target (true/false)",
-            ),
-            Column("target_value", "目標値", "number", "目標値", "Target value"),
-            Column("target_unit", "単位", "string", "目標値の単位", "Unit of the target"),
+            *declared_columns(InitiativeFields),
         ],
         _initiatives,
     ),
@@ -342,17 +328,7 @@ EXPORTS: dict[str, Export] = {
                 "Initiative code (e.g. R6-7), unique in the plan",
             ),
             *YEAR,
-            Column(
-                "status",
-                "評価",
-                "string",
-                "達成 / 未達成 / 数値未確定（空欄は評価なし）",
-                "Evaluation: achieved / not_achieved / unconfirmed"
-                " (達成 / 未達成 / 数値未確定 under Japanese headers); empty = no status",
-            ),
-            Column("actual_value", "実績値", "number", "実績値", "Actual value"),
-            Column("result", "実績", "string", "取組の実績", "What was done (narrative)"),
-            Column("source", "出典", "string", "評価の出典（推定であればその旨）", "Source"),
+            *declared_columns(EvaluationFields),
         ],
         _evaluations,
         _status_derive,

@@ -1,6 +1,10 @@
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from app import declare
+from app.declare import FISCAL_YEAR, Label
 from app.evaluations.schemas import EVALUATION_EXAMPLE, EvaluationPublic, StatusFilter
 from app.fields import (
     Amount,
@@ -12,9 +16,9 @@ from app.fields import (
     ParentId,
     PlanPage,
     Unit,
-    omitted,
 )
 from app.listing import Record
+from app.models import initiatives
 
 INITIATIVE_EXAMPLE: JsonDict = {
     "id": 1,
@@ -72,7 +76,40 @@ class InitiativeFilters(BaseModel):
     q: str | None = None
 
 
-class InitiativeCreate(BaseModel):
+class InitiativeFields(BaseModel):
+    """What a client writes of an initiative, declared once (app/declare.py): the create,
+    update and bulk-row schemas and the export's columns (those with a Label) are made from
+    it. measure_id is not exported: the export names the measure by its numbers."""
+
+    measure_id: ParentId
+    code: Annotated[
+        Code,
+        Label(
+            "取組番号",
+            "取組番号（R6-7 など、計画内で一意）",
+            "Initiative code (e.g. R6-7), unique in the plan",
+        ),
+    ]
+    title: Annotated[LongTitle, Label("取組事項", "取組事項の名称", "Name of the initiative")]
+    description: Annotated[
+        Narrative | None, Label("内容", "取組の内容", "What the initiative does")
+    ] = None
+    plan_page: Annotated[
+        PlanPage | None, Label("掲載ページ", "計画書の掲載ページ", "Page in the plan document")
+    ] = None
+    # Null, or left out, on create: the code R<n>-… gives it. It is never stored empty.
+    fiscal_year: Annotated[FiscalYear | None, FISCAL_YEAR] = Field(
+        default=None, description="Needed unless the code is R<n>-… (which gives 令和n)."
+    )
+    numeric_target: Annotated[
+        Flag,
+        Label("数値目標", "数値目標の有無（true/false）", "Has a numeric target (true/false)"),
+    ] = False
+    target_value: Annotated[Amount | None, Label("目標値", "目標値", "Target value")] = None
+    target_unit: Annotated[Unit | None, Label("単位", "目標値の単位", "Unit of the target")] = None
+
+
+class InitiativeCreate(InitiativeFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -90,33 +127,12 @@ class InitiativeCreate(BaseModel):
         },
     )
 
-    measure_id: ParentId
-    code: Code
-    title: LongTitle
-    description: Narrative | None = None
-    plan_page: PlanPage | None = None
-    fiscal_year: FiscalYear | None = Field(
-        default=None, description="Needed unless the code is R<n>-… (which gives 令和n)."
-    )
-    numeric_target: Flag = False
-    target_value: Amount | None = None
-    target_unit: Unit | None = None
 
-
-class InitiativeUpdate(BaseModel):
+@declare.update(initiatives)
+class InitiativeUpdate(InitiativeFields):
     """Fields to change; those left out stay as they are. The measure must be of the same plan."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"plan_page": 38, "numeric_target": True}]},
     )
-
-    measure_id: ParentId = omitted()
-    code: Code = omitted()
-    title: LongTitle = omitted()
-    description: Narrative | None = None
-    plan_page: PlanPage | None = None
-    fiscal_year: FiscalYear = omitted()
-    numeric_target: Flag = omitted()
-    target_value: Amount | None = None
-    target_unit: Unit | None = None

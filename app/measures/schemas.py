@@ -1,7 +1,9 @@
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.fields import Number, ParentId, Title, omitted
+from app import declare
+from app.fields import Number, ParentId, Title
 from app.listing import Record
+from app.models import measures
 
 
 class MeasurePublic(Record):
@@ -30,7 +32,16 @@ class MeasurePublic(Record):
     title: str
 
 
-class MeasureCreate(BaseModel):
+class MeasureFields(BaseModel):
+    """What a client writes of a measure, declared once (app/declare.py): the create and
+    update schemas are made from it."""
+
+    policy_id: ParentId
+    number: Number
+    title: Title
+
+
+class MeasureCreate(MeasureFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -38,19 +49,12 @@ class MeasureCreate(BaseModel):
         },
     )
 
-    policy_id: ParentId
-    number: Number
-    title: Title
 
-
-class MeasureUpdate(BaseModel):
+@declare.update(measures)
+class MeasureUpdate(MeasureFields):
     """Fields to change; those left out stay as they are. The policy must be of the same plan."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"title": "行政データの活用と伝わる情報発信"}]},
     )
-
-    policy_id: ParentId = omitted()
-    number: Number = omitted()
-    title: Title = omitted()

@@ -1,6 +1,7 @@
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
+from app import declare
 from app.fields import (
     FiscalYear,
     MunicipalityCode,
@@ -10,9 +11,9 @@ from app.fields import (
     Slug,
     Title,
     Url,
-    omitted,
 )
 from app.listing import Record
+from app.models import plans
 
 PLAN_EXAMPLE: JsonDict = {
     "id": 1,
@@ -56,7 +57,24 @@ class PlanFilters(BaseModel):
     municipality_code: str | None = None
 
 
-class PlanCreate(BaseModel):
+class PlanFields(BaseModel):
+    """What a client writes of a plan, declared once (app/declare.py): the create and update
+    schemas are made from it."""
+
+    slug: Slug
+    title: Title
+    municipality_code: MunicipalityCode
+    municipality_name: Name
+    philosophy: Note | None = None
+    start_fiscal_year: FiscalYear
+    end_fiscal_year: FiscalYear
+    source: Narrative | None = None
+    license: Name | None = None
+    license_url: Url | None = None
+    attribution: Note | None = None
+
+
+class PlanCreate(PlanFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -74,18 +92,6 @@ class PlanCreate(BaseModel):
         },
     )
 
-    slug: Slug
-    title: Title
-    municipality_code: MunicipalityCode
-    municipality_name: Name
-    philosophy: Note | None = None
-    start_fiscal_year: FiscalYear
-    end_fiscal_year: FiscalYear
-    source: Narrative | None = None
-    license: Name | None = None
-    license_url: Url | None = None
-    attribution: Note | None = None
-
     @model_validator(mode="after")
     def _period_in_order(self) -> "PlanCreate":
         if self.start_fiscal_year > self.end_fiscal_year:
@@ -93,22 +99,11 @@ class PlanCreate(BaseModel):
         return self
 
 
-class PlanUpdate(BaseModel):
+@declare.update(plans)
+class PlanUpdate(PlanFields):
     """Fields to change; those left out stay as they are."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"philosophy": "質の高い市民サービスを創り続ける"}]},
     )
-
-    slug: Slug = omitted()
-    title: Title = omitted()
-    municipality_code: MunicipalityCode = omitted()
-    municipality_name: Name = omitted()
-    philosophy: Note | None = None
-    start_fiscal_year: FiscalYear = omitted()
-    end_fiscal_year: FiscalYear = omitted()
-    source: Narrative | None = None
-    license: Name | None = None
-    license_url: Url | None = None
-    attribution: Note | None = None

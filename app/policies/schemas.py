@@ -1,7 +1,9 @@
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.fields import Number, ParentId, Title, omitted
+from app import declare
+from app.fields import Number, ParentId, Title
 from app.listing import Record
+from app.models import policies
 
 
 class PolicyPublic(Record):
@@ -28,7 +30,17 @@ class PolicyPublic(Record):
     focus: str | None = Field(description="The focus written in brackets after the title.")
 
 
-class PolicyCreate(BaseModel):
+class PolicyFields(BaseModel):
+    """What a client writes of a policy, declared once (app/declare.py): the create and update
+    schemas are made from it. Its plan is set on create only."""
+
+    plan_id: ParentId
+    number: Number
+    title: Title
+    focus: Title | None = None
+
+
+class PolicyCreate(PolicyFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -43,19 +55,11 @@ class PolicyCreate(BaseModel):
         },
     )
 
-    plan_id: ParentId
-    number: Number
-    title: Title
-    focus: Title | None = None
 
-
-class PolicyUpdate(BaseModel):
+@declare.update(policies, exclude=("plan_id",))
+class PolicyUpdate(PolicyFields):
     """Fields to change; those left out stay as they are."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"focus": "ヒトとの連携の推進"}]}
     )
-
-    number: Number = omitted()
-    title: Title = omitted()
-    focus: Title | None = None

@@ -5,8 +5,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from app.fields import Count, FiscalYear, IsoDate, Narrative, ParentId, Title, omitted
+from app import declare
+from app.fields import Count, FiscalYear, IsoDate, Narrative, ParentId, Title
 from app.listing import Record
+from app.models import reports
 
 
 class HighlightSection(StrEnum):
@@ -108,8 +110,9 @@ REPORT_IN_EXAMPLE: JsonDict = {
 }
 
 
-class ReportCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [REPORT_IN_EXAMPLE]})
+class ReportFields(BaseModel):
+    """What a client writes of a report, declared once (app/declare.py): the create and update
+    schemas are made from it. Its plan is set on create only."""
 
     plan_id: ParentId
     fiscal_year: FiscalYear
@@ -120,16 +123,14 @@ class ReportCreate(BaseModel):
     highlights: Highlights = Field(default_factory=list)
 
 
-class ReportUpdate(BaseModel):
+class ReportCreate(ReportFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [REPORT_IN_EXAMPLE]})
+
+
+@declare.update(reports, exclude=("plan_id",))
+class ReportUpdate(ReportFields):
     """Fields to change; `lines` and `highlights`, when given, replace the whole list."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"published_on": "2025-08-01"}]}
     )
-
-    fiscal_year: FiscalYear = omitted()
-    title: Title = omitted()
-    published_on: IsoDate | None = None
-    source: Narrative | None = None
-    lines: Lines = omitted()
-    highlights: Highlights = omitted()
