@@ -14,12 +14,10 @@ import json
 import re
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,11 +44,8 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api, etag
+from tests.helpers import SEED, assert_problem, media_type, snapshot
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = tomllib.loads(
-    (ROOT / "seed" / "kanazawa-2023-2026.toml").read_text(encoding="utf-8")
-)
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 JSON_TYPE = "application/json"
@@ -96,18 +91,6 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 # --------------------------------------------------------------------------------------------
 # Database helpers
 # --------------------------------------------------------------------------------------------
-
-
-def snapshot(engine: Engine, tables: Sequence[Table] = EVERYTHING) -> Snapshot:
-    """Every row of each table, in primary-key order."""
-    with engine.connect() as connection:
-        return {
-            table.name: [
-                tuple(row)
-                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
-            ]
-            for table in tables
-        }
 
 
 def seed_plan_id(engine: Engine) -> int:
@@ -212,10 +195,6 @@ def versions(engine: Engine, table: Table) -> dict[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
-def media_type(response: httpx.Response) -> str:
-    return str(response.headers.get("content-type", "")).split(";")[0].strip()
-
-
 def json_bytes(items: Sequence[Item]) -> bytes:
     return json.dumps({"items": list(items)}, ensure_ascii=False).encode("utf-8")
 
@@ -288,17 +267,6 @@ def assert_result(
     assert (body["created"], body["updated"], body["unchanged"]) == (created, updated, unchanged)
     assert len(body["rows"]) == created + updated + unchanged
     assert [row["row"] for row in body["rows"]] == list(range(len(body["rows"])))
-    return body
-
-
-def assert_problem(response: httpx.Response, status: int) -> Item:
-    assert response.status_code == status, response.text
-    assert media_type(response) == PROBLEM
-    body: Item = response.json()
-    assert body["status"] == status
-    for key in ("type", "title", "detail"):
-        assert isinstance(body[key], str) and body[key], key
-    assert "Traceback" not in response.text
     return body
 
 
@@ -424,12 +392,12 @@ def test_upload_that_changes_nothing_keeps_cached_reads_valid(api: Api) -> None:
     listed = api.client.get(f"{API}/initiatives")
     etag = listed.headers["etag"]
     assert api.client.get(f"{API}/initiatives", headers={"If-None-Match": etag}).status_code == 304
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = post_bulk(api, "evaluations", exported.content, "text/csv")
 
     assert_result(response, unchanged=len(EVALUATED))
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
     again = api.client.get(f"{API}/initiatives", headers={"If-None-Match": etag})
     assert again.status_code == 304
 
@@ -505,7 +473,7 @@ def test_staff_story_one_bad_row_then_fixed(api: Api, bad: str) -> None:
     broken = [list(row) for row in rows]
     broken[index][STORY_HEADER.index(column)] = value
     body = csv_bytes(STORY_HEADER, broken)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
     stats_before = api.client.get(f"{API}/stats/achievement?fiscal_year={STORY_YEAR}").json()
     assert stats_before["total"]["items"] == 0
     assert stats_before["total"]["not_evaluated"] == len(CODES)
@@ -524,7 +492,7 @@ def test_staff_story_one_bad_row_then_fixed(api: Api, bad: str) -> None:
     japanese_messages = [error["msg"] for error in japanese.json()["errors"]]
     assert all(map(has_japanese, japanese_messages)), japanese_messages
     assert japanese_messages != english_messages
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
     since = last_change(api.engine)
     # Fixed, and sent with the same Idempotency-Key: the 422 was not kept.
@@ -543,12 +511,12 @@ def test_staff_story_one_bad_row_then_fixed(api: Api, bad: str) -> None:
         assert stored["version"] == 1
     assert len(changes_after(api.engine, since)) == len(CODES)
     # The network dropped before the answer arrived: the retry cannot apply it twice.
-    after_upload = snapshot(api.engine)
+    after_upload = snapshot(api.engine, EVERYTHING)
     retry = post_bulk(
         api, "evaluations", csv_bytes(STORY_HEADER, rows), "text/csv", headers=with_key(api)
     )
     assert (retry.status_code, retry.content) == (200, fixed.content)
-    assert snapshot(api.engine) == after_upload
+    assert snapshot(api.engine, EVERYTHING) == after_upload
 
     statuses = [STORY_STATUS_OF[row[6]] for row in rows]
     achieved = statuses.count("achieved")
@@ -576,13 +544,13 @@ def test_one_bad_row_among_a_thousand_writes_nothing(api: Api) -> None:
     bad = 637
     broken = [list(row) for row in rows]
     broken[bad][2] = "4"  # there is no policy 4
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_csv(api, "initiatives", header, broken)
 
     problem = assert_rows_invalid(response, {bad: "measure_number"})
     assert {error["line"] for error in problem["errors"]} == {bad + 2}
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
     fixed = send_csv(api, "initiatives", header, rows)
 
@@ -718,12 +686,12 @@ def test_json_key_left_out_leaves_field_null_clears_it(api: Api) -> None:
 @pytest.mark.parametrize("field", ["title", "numeric_target", "measure_id"])
 def test_null_for_a_required_initiative_field_is_refused(api: Api, field: str) -> None:
     """null clears a field; a field that cannot be empty is refused, not silently kept."""
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(api, "initiatives", [{"code": "R7-1", field: None}])
 
     assert_rows_invalid(response, {0: field})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 # Derived columns: empty is fine, equal is fine, anything else → 422.
@@ -766,7 +734,7 @@ def test_derived_columns_empty_or_equal_are_accepted(api: Api, table: str, fille
 def test_derived_column_mismatch_is_refused(api: Api, table: str, field: str, form: str) -> None:
     names, key = KEY_COLUMNS[table]
     wrong = DERIVED[field][2]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     if form == "csv":
         response = send_csv(api, table, [*names, DERIVED[field][0]], [[*key, wrong]])
@@ -777,7 +745,7 @@ def test_derived_column_mismatch_is_refused(api: Api, table: str, field: str, fo
         response = send_json(api, table, [item])
 
     assert_rows_invalid(response, {0: field})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 UNKNOWN_COLUMNS = {
@@ -792,13 +760,13 @@ UNKNOWN_COLUMNS = {
 )
 def test_csv_unknown_column_is_refused(api: Api, table: str, column: str) -> None:
     names, key = KEY_COLUMNS[table]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_csv(api, table, [*names, column], [[*key, "x"]])
 
     body = assert_problem(response, 422)
     assert any(column in error["msg"] for error in body["errors"]), body
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
@@ -806,12 +774,12 @@ def test_json_unknown_field_is_refused(api: Api, table: str) -> None:
     item: Item = {"code": "R6-7", "fiscal_year": 2024, "remarks": "x"}
     if table == "initiatives":
         del item["fiscal_year"]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(api, table, [item])
 
     assert_rows_invalid(response, {0: "remarks"})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 MEASURE_WAYS = {
@@ -876,12 +844,12 @@ def test_bad_measure_is_refused(api: Api, case: str) -> None:
     item: Item = {"code": "R7-1", **fields}
     if item.get("measure_id") == "<2-3>":
         item["measure_id"] = measure_id(api.engine, 2, 3)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(api, "initiatives", [{"code": "R7-10", "title": "正しい行"}, item])
 
     assert_rows_invalid(response, {1: field})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 def make_other_plan(api: Api) -> tuple[int, int]:
@@ -919,7 +887,7 @@ def make_other_plan(api: Api) -> tuple[int, int]:
 def test_another_plans_measure_is_refused_and_plans_are_kept_apart(api: Api) -> None:
     other_plan, other_measure = make_other_plan(api)
     kanazawa = seed_plan_id(api.engine)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     by_id = send_json(
         api,
@@ -955,7 +923,7 @@ def test_another_plans_measure_is_refused_and_plans_are_kept_apart(api: Api) -> 
     assert_rows_invalid(wrong_numbers, {0: "measure_number"})
     assert_rows_invalid(evaluation, {0: "code"})
     assert_problem(unnamed, 422)
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
     # The same code in the other plan is another initiative, under that plan's measure.
     created = send_json(
@@ -968,9 +936,9 @@ def test_another_plans_measure_is_refused_and_plans_are_kept_apart(api: Api) -> 
     assert_result(created, created=1)
     toyama = initiative_row(api.engine, "R7-1", other_plan)
     assert (toyama["measure_id"], toyama["fiscal_year"]) == (other_measure, 2025)
-    assert [row for row in snapshot(api.engine)["initiatives"] if row[0] != toyama["id"]] == before[
-        "initiatives"
-    ]
+    assert [
+        row for row in snapshot(api.engine, EVERYTHING)["initiatives"] if row[0] != toyama["id"]
+    ] == before["initiatives"]
 
 
 NEW_ROW_ERRORS: dict[str, tuple[Item, str]] = {
@@ -988,12 +956,12 @@ NEW_ROW_ERRORS: dict[str, tuple[Item, str]] = {
 @pytest.mark.parametrize("case", list(NEW_ROW_ERRORS))
 def test_invalid_initiative_row_is_refused(api: Api, case: str) -> None:
     item, field = NEW_ROW_ERRORS[case]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(api, "initiatives", [new_initiative("R7-51"), item])
 
     assert_rows_invalid(response, {1: field})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 NEW_ROWS: dict[str, tuple[Item, str, int]] = {
@@ -1039,7 +1007,7 @@ def test_new_initiative_is_created(api: Api, case: str) -> None:
 
 
 def test_same_initiative_twice_names_both_rows(api: Api) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(
         api,
@@ -1050,11 +1018,11 @@ def test_same_initiative_twice_names_both_rows(api: Api) -> None:
     body = assert_rows_invalid(response, {0: "code", 2: "code"})
     for error in body["errors"]:
         assert re.search(r"\b0\b", error["msg"]) and re.search(r"\b2\b", error["msg"]), error
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 def test_same_evaluation_twice_names_both_rows(api: Api) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_csv(
         api,
@@ -1069,7 +1037,7 @@ def test_same_evaluation_twice_names_both_rows(api: Api) -> None:
 
     body = assert_rows_invalid(response, {0: "code", 2: "code"})
     assert sorted(error["line"] for error in body["errors"]) == [2, 4]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 def test_same_code_in_two_years_is_two_evaluations(api: Api) -> None:
@@ -1115,7 +1083,7 @@ def test_status_values(api: Api, sent: str, stored: str, form: str) -> None:
 
 @pytest.mark.parametrize("sent", ["済", "達成済", "ACHIEVED", "done"])
 def test_unknown_status_is_refused(api: Api, sent: str) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_csv(
         api,
@@ -1128,11 +1096,11 @@ def test_unknown_status_is_refused(api: Api, sent: str) -> None:
     )
 
     assert_rows_invalid(response, {1: "status"})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 def test_every_bad_row_is_listed(api: Api) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_csv(
         api,
@@ -1151,14 +1119,14 @@ def test_every_bad_row_is_listed(api: Api) -> None:
         response, {0: "status", 2: "fiscal_year", 3: "actual_value", 4: "code"}
     )
     assert {error["row"]: error["line"] for error in body["errors"]} == {0: 2, 2: 4, 3: 5, 4: 6}
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 @pytest.mark.parametrize("form", ["csv", "json"])
 def test_malformed_row_is_named_by_row(api: Api, form: str) -> None:
     """A CSV line with a cell too many, or a JSON item that is not an object, is still
     reported with its row (and line), as every bulk error is (API.md)."""
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     if form == "csv":
         response = send_csv(
@@ -1174,7 +1142,7 @@ def test_malformed_row_is_named_by_row(api: Api, form: str) -> None:
     body = assert_problem(response, 422)
     found = [(error.get("row"), error.get("line")) for error in body["errors"]]
     assert found == [(1, 3 if form == "csv" else None)], body
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 ACCEPT_LANGUAGES: dict[str, bool] = {
@@ -1229,19 +1197,19 @@ def mixed_upload(table: str, *, broken: bool = False) -> tuple[bytes, str]:
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 def test_dry_run_answers_as_the_real_run_and_writes_nothing(api: Api, table: str) -> None:
     body, content_type = mixed_upload(table)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     dry = post_bulk(api, table, body, content_type, query="?dry_run=true")
 
     dry_answer = assert_result(dry, created=1, updated=1, unchanged=1, dry_run=True)
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
     real = post_bulk(api, table, body, content_type)
 
     real_answer = assert_result(real, created=1, updated=1, unchanged=1)
     assert {**dry_answer, "dry_run": False} == real_answer
     assert [row["action"] for row in real_answer["rows"]] == ["updated", "unchanged", "created"]
-    after = snapshot(api.engine)
+    after = snapshot(api.engine, EVERYTHING)
     assert after[table] != before[table]
     assert len(after["changes"]) == len(before["changes"]) + 2
 
@@ -1249,7 +1217,7 @@ def test_dry_run_answers_as_the_real_run_and_writes_nothing(api: Api, table: str
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 def test_invalid_dry_run_answers_the_same_422(api: Api, table: str) -> None:
     body, content_type = mixed_upload(table, broken=True)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     dry = post_bulk(api, table, body, content_type, query="?dry_run=true")
     real = post_bulk(api, table, body, content_type)
@@ -1257,7 +1225,7 @@ def test_invalid_dry_run_answers_the_same_422(api: Api, table: str) -> None:
     assert_rows_invalid(dry, {3: "measure_id" if table == "initiatives" else "status"})
     assert dry.json() == real.json()
     assert real.status_code == dry.status_code
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 # --------------------------------------------------------------------------------------------
@@ -1275,7 +1243,7 @@ def test_retry_with_same_key_replays_without_writing(api: Api) -> None:
     assert (stored["key"], stored["response_status"]) == (KEY, 200)
     assert json.loads(stored["response_body"]) == first_answer
     assert stored["expires_at"].replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(hours=23)
-    after_first = snapshot(api.engine)
+    after_first = snapshot(api.engine, EVERYTHING)
 
     retry = post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api))
 
@@ -1283,7 +1251,7 @@ def test_retry_with_same_key_replays_without_writing(api: Api) -> None:
     assert retry.status_code == 200
     assert media_type(retry) == JSON_TYPE
     assert retry.content == first.content
-    assert snapshot(api.engine) == after_first
+    assert snapshot(api.engine, EVERYTHING) == after_first
 
     without_key = post_bulk(api, "evaluations", body, JSON_TYPE)
 
@@ -1293,7 +1261,7 @@ def test_retry_with_same_key_replays_without_writing(api: Api) -> None:
 def test_same_key_with_another_body_is_refused(api: Api) -> None:
     first = send_json(api, "evaluations", CREATE_ONE, headers=with_key(api))
     assert_result(first, created=1)
-    after_first = snapshot(api.engine)
+    after_first = snapshot(api.engine, EVERYTHING)
 
     other = send_json(
         api,
@@ -1304,7 +1272,7 @@ def test_same_key_with_another_body_is_refused(api: Api) -> None:
 
     body = assert_problem(other, 422)
     assert ["header", "Idempotency-Key"] in [error["loc"] for error in body["errors"]]
-    assert snapshot(api.engine) == after_first
+    assert snapshot(api.engine, EVERYTHING) == after_first
     assert must_evaluation(api.engine, "R7-1", 2025)["status"] == "achieved"
 
 
@@ -1345,12 +1313,12 @@ def test_same_key_in_another_scope_is_independent(api: Api, scope: str) -> None:
 def test_error_answer_is_not_stored_and_fixed_body_succeeds(api: Api) -> None:
     broken = [*CREATE_ONE, {"code": "R7-10", "fiscal_year": 2025, "status": "済"}]
     fixed = [*CREATE_ONE, {"code": "R7-10", "fiscal_year": 2025, "status": "unconfirmed"}]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     refused = send_json(api, "evaluations", broken, headers=with_key(api))
 
     assert_rows_invalid(refused, {1: "status"})
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
     assert stored_keys(api.engine) == []
 
     accepted = send_json(api, "evaluations", fixed, headers=with_key(api))
@@ -1363,12 +1331,12 @@ def test_error_answer_is_not_stored_and_fixed_body_succeeds(api: Api) -> None:
 
 
 def test_dry_run_is_not_stored(api: Api) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     dry = send_json(api, "evaluations", CREATE_ONE, query="?dry_run=true", headers=with_key(api))
 
     assert_result(dry, created=1, dry_run=True)
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
     real = send_json(api, "evaluations", CREATE_ONE, headers=with_key(api))
 
@@ -1413,7 +1381,7 @@ def test_replay_survives_a_restart(api: Api, make_client: Callable[[str], TestCl
     """The key is kept in the database: another process on it recognises the retry."""
     first = send_json(api, "evaluations", CREATE_ONE, headers=with_key(api))
     assert_result(first, created=1)
-    after_first = snapshot(api.engine)
+    after_first = snapshot(api.engine, EVERYTHING)
     restarted = make_client(api.engine.url.render_as_string(hide_password=False))
 
     retry = restarted.post(
@@ -1424,7 +1392,7 @@ def test_replay_survives_a_restart(api: Api, make_client: Callable[[str], TestCl
 
     assert retry.status_code == 200
     assert retry.content == first.content
-    assert snapshot(api.engine) == after_first
+    assert snapshot(api.engine, EVERYTHING) == after_first
 
 
 def test_expired_key_is_not_replayed(api: Api) -> None:
@@ -1445,7 +1413,7 @@ def test_expired_key_is_not_replayed(api: Api) -> None:
 
 @pytest.mark.parametrize("key", ["k" * 256, "キー"], ids=["too long", "not ASCII"])
 def test_malformed_key_is_refused(api: Api, key: str) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
     headers = {**api.editor, "Content-Type": JSON_TYPE}
     raw = [(name.encode(), value.encode()) for name, value in headers.items()]
     response: httpx.Response = api.client.post(
@@ -1456,7 +1424,7 @@ def test_malformed_key_is_refused(api: Api, key: str) -> None:
 
     body = assert_problem(response, 422)
     assert ["header", "Idempotency-Key"] in [error["loc"] for error in body["errors"]]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 # --------------------------------------------------------------------------------------------
@@ -1607,7 +1575,7 @@ def test_statements_do_not_grow_with_rows(api: Api, table: str) -> None:
 )
 def test_more_than_10000_rows_is_413(api: Api, table: str, form: str) -> None:
     codes = [f"R7-{1000 + index}" for index in range(MAX_ROWS + 1)]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     if form == "json":
         response = send_json(api, table, bulk_upload(table, codes, 0))
@@ -1618,7 +1586,7 @@ def test_more_than_10000_rows_is_413(api: Api, table: str, form: str) -> None:
     body = assert_problem(response, 413)
 
     assert "10,000" in body["detail"] or "10000" in body["detail"], body
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
     assert count(api.engine, initiatives) == len(CODES)
 
 
@@ -1687,12 +1655,12 @@ def test_bulk_body_limit_is_configurable(fresh_url: str) -> None:
     assert len(under) < limit < len(over)
     try:
         with TestClient(application) as client:
-            before = snapshot(engine)
+            before = snapshot(engine, EVERYTHING)
             refused = client.post(f"{API}/bulk/initiatives", content=over, headers=editor)
             anonymous = client.post(
                 f"{API}/bulk/initiatives", content=over, headers={"Content-Type": JSON_TYPE}
             )
-            after_refusals = snapshot(engine)
+            after_refusals = snapshot(engine, EVERYTHING)
             accepted = client.post(f"{API}/bulk/initiatives", content=under, headers=editor)
     finally:
         engine.dispose()
@@ -1712,20 +1680,20 @@ UNAUTHORIZED = {
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 @pytest.mark.parametrize("who", list(UNAUTHORIZED))
 def test_no_token_is_401(api: Api, table: str, who: str) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = send_json(api, table, bulk_upload(table, ["R7-1"], 1), headers=UNAUTHORIZED[who])
 
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_other_media_types_are_refused(api: Api, content_type: str) -> None:
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, EVERYTHING)
 
     response = post_bulk(api, "evaluations", json_bytes(CREATE_ONE), content_type)
 
     assert_problem(response, 415)
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, EVERYTHING) == before

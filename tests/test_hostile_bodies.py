@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api
-from tests.test_bulk import EVERYTHING, snapshot
+from tests.helpers import snapshot
+from tests.test_bulk import EVERYTHING
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"

@@ -7,12 +7,10 @@ session and only read here.
 
 import json
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,11 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.conftest import Api, etag
+from tests.helpers import ROOT, SEED, assert_problem, by_code, natural
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = tomllib.loads(
-    (ROOT / "seed" / "kanazawa-2023-2026.toml").read_text(encoding="utf-8")
-)
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 UNKNOWN_ID = 999_999
@@ -40,19 +35,6 @@ Item = dict[str, Any]
 # --------------------------------------------------------------------------------------------
 # What the seed file says
 # --------------------------------------------------------------------------------------------
-
-
-def natural(code: str) -> list[tuple[int, int, str]]:
-    """Sort key for codes in natural order: R6-7 before R6-10, R6-* before R7-*."""
-    return [
-        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
-        for part in re.split(r"(\d+)", code)
-        if part
-    ]
-
-
-def by_code(codes: list[str]) -> list[str]:
-    return sorted(codes, key=natural)
 
 
 INITIATIVES: dict[str, Item] = {item["code"]: item for item in SEED["initiatives"]}
@@ -129,18 +111,6 @@ def get_all(client: TestClient, path: str, **params: Any) -> list[Item]:
 
 def codes_of(items: list[Item]) -> list[str]:
     return [item["code"] for item in items]
-
-
-def assert_problem(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    for key in ("type", "title", "detail"):
-        assert isinstance(body[key], str) and body[key], key
-    assert "Traceback" not in response.text
-    assert "SELECT" not in response.text.upper()
-    return body
 
 
 def assert_invalid(response: httpx.Response, loc: list[str | int]) -> None:

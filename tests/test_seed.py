@@ -1,21 +1,12 @@
 """Seeding the Kanazawa plan: what lands in the database, and that a second run changes nothing."""
 
-from typing import Any
-
 from sqlalchemy import Engine, create_engine, select, update
 from sqlmodel import Session
 
 from app import migrate
-from app.models import evaluations, initiatives, metadata, plans, report_lines
+from app.models import evaluations, initiatives, plans, report_lines
 from app.seed import seed
-
-
-def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as connection:
-        return {
-            name: sorted(tuple(row) for row in connection.execute(select(table)))
-            for name, table in metadata.tables.items()
-        }
+from tests.helpers import snapshot
 
 
 def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
@@ -24,10 +15,10 @@ def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
     try:
         with Session(engine) as session:
             first = seed(session)
-        before = _snapshot(engine)
+        before = snapshot(engine)
         with Session(engine) as session:
             second = seed(session)
-        assert _snapshot(engine) == before
+        assert snapshot(engine) == before
     finally:
         engine.dispose()
     assert first.created == {
