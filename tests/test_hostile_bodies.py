@@ -19,9 +19,9 @@ from httpx import Response
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.bulk_helpers import EVERYTHING
 from tests.conftest import Api
 from tests.helpers import snapshot
-from tests.test_bulk import EVERYTHING
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"

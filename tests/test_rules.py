@@ -24,7 +24,7 @@ import pytest
 from app.models import initiatives, plans
 from tests.conftest import Api
 from tests.helpers import SEED, assert_problem, snapshot
-from tests.test_writes import (
+from tests.writes_helpers import (
     API,
     CONTENT_TABLES,
     LABELS,
