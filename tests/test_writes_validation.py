@@ -49,12 +49,6 @@ from tests.writes_helpers import (
 )
 
 
-@pytest.fixture
-def openapi(api: Api) -> Item:
-    schema: Item = api.client.get("/openapi.json").json()
-    return schema
-
-
 def max_length(openapi: Item, schema: str, field: str) -> int:
     prop = openapi["components"]["schemas"][schema]["properties"][field]
     for option in [prop, *prop.get("anyOf", [])]:
