@@ -196,6 +196,7 @@ def _listed(url: str, cwd: Path) -> tuple[str, dict[str, list[str]]]:
     return result.stdout, lines
 
 
+@pytest.mark.slow
 def test_create_prints_the_secret_alone_on_the_last_line_and_it_writes(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -225,6 +226,7 @@ def test_create_prints_the_secret_alone_on_the_last_line_and_it_writes(
     )
 
 
+@pytest.mark.slow
 def test_only_a_digest_is_stored_and_no_secret_reaches_the_log_or_the_feed(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -258,6 +260,7 @@ def test_only_a_digest_is_stored_and_no_secret_reaches_the_log_or_the_feed(
     assert secret not in listing
 
 
+@pytest.mark.slow
 def test_tokens_list_shows_name_role_and_state_never_the_secret(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -288,6 +291,7 @@ def test_tokens_list_shows_name_role_and_state_never_the_secret(
         assert secret not in listing
 
 
+@pytest.mark.slow
 def test_a_revoked_token_is_refused(api: Api, fresh_url: str, tmp_path: Path) -> None:
     secret = _create(fresh_url, tmp_path, "kikaku-ka")
     assert _write(api.client, _bearer(secret), "取消前").status_code == 200
@@ -304,6 +308,7 @@ def test_a_revoked_token_is_refused(api: Api, fresh_url: str, tmp_path: Path) ->
     assert _write(api.client, api.editor, "他の鍵").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("revoke_first", [False, True], ids=["unknown", "already revoked"])
 def test_revoking_a_name_without_an_active_token_fails(
     api: Api, fresh_url: str, tmp_path: Path, revoke_first: bool
@@ -321,6 +326,7 @@ def test_revoking_a_name_without_an_active_token_fails(
     assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 def test_a_duplicate_name_is_refused_and_the_first_token_kept(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -338,6 +344,7 @@ def test_a_duplicate_name_is_refused_and_the_first_token_kept(
     assert _write(api.client, _bearer(first), "最初の鍵").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_revoked_tokens_name_can_be_given_again(api: Api, fresh_url: str, tmp_path: Path) -> None:
     """A person whose token was revoked gets a new one under their own name; the revoked
     token stays listed, and still opens nothing."""
@@ -366,6 +373,7 @@ _NOW = datetime.now(UTC)
 _LATER = _NOW.year + 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("expires", "duration"),
     [
@@ -393,6 +401,7 @@ def test_a_token_with_a_future_expiry_works_until_then(
     assert _philosophy(api.engine) == "期限付き"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "expires",
     [
@@ -418,6 +427,7 @@ def test_an_expired_token_is_refused(
     assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", [pytest.param("", id="empty"), pytest.param("k" * 101, id="101 characters")]
 )
@@ -434,6 +444,7 @@ def test_a_name_the_log_cannot_hold_is_refused(
     assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -471,6 +482,7 @@ WRITES_NEEDING_A_TOKEN: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "authorization",
     [
@@ -627,6 +639,7 @@ def test_malformed_json_is_401_without_a_token_and_422_with_one(
     assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 def test_no_answer_and_no_stored_row_holds_a_token_secret(api: Api) -> None:
     """Whatever a token's holder does, right or wrong, no answer (status line, headers or
     body) carries a secret back, and no row of any table stores one: not the tokens in use,
@@ -712,6 +725,7 @@ def _assert_rfc3339_utc(value: str) -> datetime:
     return moment
 
 
+@pytest.mark.slow
 def test_the_seeded_feed_holds_the_seeds_creates_in_order(
     client: TestClient, engine: Engine
 ) -> None:
@@ -752,6 +766,7 @@ def test_nothing_after_next_and_next_stays(client: TestClient) -> None:
         assert response.json() == {"items": [], "next": since}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [1, 7, 61, 62, 100])
 def test_pages_chain_through_every_change_exactly_once(client: TestClient, limit: int) -> None:
     everything = feed(client)
@@ -897,6 +912,7 @@ ENTRY_WRITES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "body", "entity", "row_id", "action", "derived"), ENTRY_WRITES
 )
@@ -951,6 +967,7 @@ def test_a_write_adds_one_entry_with_the_fields_it_changed(
         assert not BOOKKEEPING & set(entry["changes"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -1031,6 +1048,7 @@ FAILED_WRITES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "path", "body", "extra", "token", "status"), FAILED_WRITES)
 def test_a_failed_write_adds_no_entry_and_changes_nothing(
     api: Api,
@@ -1052,6 +1070,7 @@ def test_a_failed_write_adds_no_entry_and_changes_nothing(
     assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "token", "entity", "row_id"),
     [

@@ -23,6 +23,8 @@ from tests.bad_input_table import (
     url_of,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fleet(template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:

@@ -99,6 +99,7 @@ SCOPES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scope", list(SCOPES))
 def test_same_key_in_another_scope_is_independent(api: Api, scope: str) -> None:
     table, query, token, items = SCOPES[scope]
@@ -160,6 +161,7 @@ def test_dry_run_is_not_stored(api: Api) -> None:
     assert len(stored_keys(api.engine)) == 1
 
 
+@pytest.mark.slow
 def test_a_duplicate_sent_while_the_first_runs_waits_and_replays(api: Api) -> None:
     """Two uploads with one key at once: one runs, the other waits for it on the write lock
     and replays its answer; neither is told to come back later, and it is written once."""

@@ -50,6 +50,7 @@ def expected_round_trip(table: str) -> list[Item]:
     return row_outcomes(EVALUATED, "unchanged", SEED_EVALUATION_YEAR)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 @pytest.mark.parametrize("variant", list(ROUND_TRIPS))
 def test_export_read_back_is_unchanged(api: Api, table: str, variant: str) -> None:

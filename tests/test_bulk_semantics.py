@@ -131,6 +131,7 @@ def test_csv_evaluation_absent_and_empty_columns(api: Api) -> None:
     assert (after["actual_value"], after["source"]) == (3.0, None)
 
 
+@pytest.mark.slow
 def test_json_key_left_out_leaves_field_null_clears_it(api: Api) -> None:
     before = initiative_row(api.engine, "R7-1")
     evaluation_before = must_evaluation(api.engine, "R6-7", 2024)
@@ -196,6 +197,7 @@ def test_derived_columns_empty_or_equal_are_accepted(api: Api, table: str, fille
     assert snapshot(api.engine, (*CONTENT, idempotency_keys)) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 @pytest.mark.parametrize("field", list(DERIVED))
 @pytest.mark.parametrize("form", ["csv", "json"])
@@ -259,6 +261,7 @@ MEASURE_WAYS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", list(MEASURE_WAYS.values()), ids=list(MEASURE_WAYS))
 def test_measure_named_by_numbers_or_id(api: Api, way: str) -> None:
     target = measure_id(api.engine, 2, 3)
@@ -533,6 +536,7 @@ STATUS_VALUES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sent", "stored"), STATUS_VALUES)
 @pytest.mark.parametrize("form", ["csv", "json"])
 def test_status_values(api: Api, sent: str, stored: str, form: str) -> None:
@@ -623,6 +627,7 @@ ACCEPT_LANGUAGES: dict[str, bool] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accept", list(ACCEPT_LANGUAGES))
 def test_messages_follow_accept_language(api: Api, accept: str) -> None:
     japanese = ACCEPT_LANGUAGES[accept]

@@ -211,6 +211,7 @@ def test_more_than_10000_rows_is_413(api: Api, table: str, form: str) -> None:
     assert count(api.engine, initiatives) == len(CODES)
 
 
+@pytest.mark.slow
 def test_10000_rows_are_written(api: Api) -> None:
     codes = [f"R7-{1000 + index}" for index in range(MAX_ROWS)]
     since = last_change(api.engine)

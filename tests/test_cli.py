@@ -14,6 +14,8 @@ from app.config import Settings
 from tests.conftest import TEST_DATABASE_URL
 from tests.helpers import child_env, free_port
 
+pytestmark = pytest.mark.slow
+
 
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

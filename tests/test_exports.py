@@ -455,6 +455,7 @@ def _store(api: Api, table: str, code: str, field: str, char: str) -> None:
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("table", "code", "field", "char"), CP932_CASES)
 def test_cp932_writes_geta_for_a_character_it_cannot_hold(
     api: Api, table: str, code: str, field: str, char: str

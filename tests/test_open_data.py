@@ -132,6 +132,7 @@ def _serving(url: str, log: Path) -> Iterator[str]:
                 server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_the_published_datapackage_validates_from_its_url(fresh_url: str, tmp_path: Path) -> None:
     """`frictionless validate <URL>`: every resource is fetched over HTTP, typed, and its
     primary and foreign keys hold."""
@@ -357,6 +358,7 @@ NEW_PLAN = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "path", "field", "value"), REFUSED_TEXT)
 def test_a_control_character_in_text_is_refused_naming_the_field(
     api: Api, method: str, path: str, field: str, value: str

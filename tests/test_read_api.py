@@ -238,6 +238,7 @@ def test_list_envelope(client: TestClient, path: str, count: int) -> None:
     assert links(response) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", COLLECTIONS)
 @pytest.mark.parametrize(
     ("name", "value"),
@@ -342,6 +343,7 @@ def test_initiative_sort_by_plan_page(client: TestClient, descending: bool) -> N
     assert sorted(codes_of(items), key=natural) == ALL_CODES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [*COLLECTIONS, "/initiatives/{initiative}/evaluations"])
 @pytest.mark.parametrize(
     "sort", ["bogus", "code,", ",code", "--code", "code desc", "search_text", "code_sort", ""]
@@ -453,6 +455,7 @@ def test_get_one_sends_its_version_as_etag(client: TestClient, ids: Ids, kind: s
     assert response.headers["etag"] == etag(body["id"], body["version"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", SINGLE)
 @pytest.mark.parametrize("form", ["{}", "W/{}", '"999", {}', "*"])
 def test_if_none_match_gives_304(client: TestClient, ids: Ids, kind: str, form: str) -> None:
@@ -488,6 +491,7 @@ ID_PATHS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), ID_PATHS)
 @pytest.mark.parametrize("unknown", [UNKNOWN_ID, LARGEST_ID])
 def test_unknown_id_is_404(client: TestClient, path: str, name: str, unknown: int) -> None:
@@ -496,6 +500,7 @@ def test_unknown_id_is_404(client: TestClient, path: str, name: str, unknown: in
     assert "errors" not in body or body["errors"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), ID_PATHS)
 @pytest.mark.parametrize("bad", ["0", "-1", str(2**63), "abc", "1.5"])
 def test_malformed_id_is_422(client: TestClient, path: str, name: str, bad: str) -> None:
@@ -625,6 +630,7 @@ def test_search_examples_from_the_brief(client: TestClient) -> None:
     assert found("伝票") == ["R6-7"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/initiatives", "/evaluations", "/reports"])
 @pytest.mark.parametrize(
     "value",
@@ -719,6 +725,7 @@ def test_evaluation_filters_by_plan_policy_and_measure(client: TestClient, ids: 
         assert codes_of(get_all(client, "/evaluations", measure_id=measure_id)) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", ALL_CODES)
 def test_evaluations_of_an_initiative(client: TestClient, ids: Ids, code: str) -> None:
     initiative_id = ids.initiatives[code]
@@ -1012,6 +1019,7 @@ def test_unknown_path_is_404(client: TestClient, path: str) -> None:
     assert_problem(client.get(path), 404)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("path", ["/evaluations", "/initiatives/{}/evaluations"])
 def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str) -> None:
@@ -1021,6 +1029,7 @@ def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str)
     assert "GET" in {m.strip() for m in response.headers["allow"].split(",")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [

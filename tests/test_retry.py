@@ -128,6 +128,7 @@ def _assert_busy_503(response: httpx.Response) -> None:
     assert "SQL" not in body["detail"] and "locked" not in body["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failures", range(1, ATTEMPTS))
 @pytest.mark.parametrize("kind", TRANSIENT)
 def test_a_write_aborted_as_transient_is_run_again_and_written_once(

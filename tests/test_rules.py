@@ -293,6 +293,7 @@ def race(
         return earlier.result(timeout=30), later.result(timeout=30)
 
 
+@pytest.mark.slow
 def test_an_evaluation_cannot_slip_outside_a_period_being_narrowed(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -311,6 +312,7 @@ def test_an_evaluation_cannot_slip_outside_a_period_being_narrowed(
     assert evaluation_row(api.engine, target, 2026) is None
 
 
+@pytest.mark.slow
 def test_an_evaluation_cannot_slip_before_an_initiative_year_being_moved(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,6 @@
 """Seeding the Kanazawa plan: what lands in the database, and that a second run changes nothing."""
 
+import pytest
 from sqlalchemy import Engine, create_engine, select, update
 from sqlmodel import Session
 
@@ -9,6 +10,7 @@ from app.seed import seed
 from tests.helpers import snapshot
 
 
+@pytest.mark.slow
 def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     engine = create_engine(scratch_url)
@@ -35,6 +37,7 @@ def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
     assert second.existing == first.created
 
 
+@pytest.mark.slow
 def test_seeding_never_overwrites_an_edited_row(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     engine = create_engine(scratch_url)

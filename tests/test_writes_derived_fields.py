@@ -74,6 +74,7 @@ def test_an_initiative_moves_within_its_plan_only(api: Api) -> None:
     assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("explicit", [None, 2025, "R7", "令和7年度", "令和７年度"])
 def test_initiative_fiscal_year_comes_from_its_code(api: Api, explicit: int | str | None) -> None:
     body: Item = {"measure_id": measure_id(api.engine, 1, 1), "code": "R7-99", "title": "新規"}

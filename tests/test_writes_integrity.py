@@ -186,6 +186,7 @@ DUPLICATES: list[tuple[str, Callable[[Engine], Item], list[str]]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "body", "named"),
     DUPLICATES,
@@ -216,6 +217,7 @@ PATCH_DUPLICATES: list[tuple[str, Callable[[Api], int], Item, str]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "locate", "change", "named"),
     PATCH_DUPLICATES,
@@ -231,6 +233,7 @@ def test_patch_onto_a_taken_natural_key_is_409(
     assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
+@pytest.mark.slow
 def test_patch_report_onto_a_taken_fiscal_year_is_409(api: Api) -> None:
     second = post(
         api, "/reports", {"plan_id": plan_id(api.engine), "fiscal_year": 2025, "title": "R7"}
@@ -294,6 +297,7 @@ CASCADES: list[tuple[str, Callable[[Engine], int]]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "locate"), CASCADES, ids=["plan", "policy", "measure", "initiative", "highlighted"]
 )

@@ -58,6 +58,7 @@ from tests.writes_helpers import (
 BOOKKEEPING = {"version", "updated_at"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_patch_changes_only_the_fields_sent(api: Api, target: Target) -> None:
     row_id = target.locate(api.engine)
@@ -121,6 +122,7 @@ SAME_VALUES: list[tuple[str, Table, Callable[[Engine], int], Callable[[dict[str,
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "table", "locate", "same"), SAME_VALUES, ids=[case[0] for case in SAME_VALUES]
 )
@@ -206,6 +208,7 @@ REQUIRED_FIELDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_patch_null_for_a_required_field_is_422(api: Api, target: Target) -> None:
     path = path_of(target, api.engine)
@@ -222,6 +225,7 @@ def test_patch_null_for_a_required_field_is_422(api: Api, target: Target) -> Non
 UNKNOWN_FIELDS = ["colour", "id", "version", "created_at", "plan_id_x"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_unknown_or_read_only_fields_are_422(api: Api, target: Target) -> None:
     before = snapshot(api.engine, CONTENT_TABLES)
@@ -252,6 +256,7 @@ def test_read_only_parents_cannot_be_sent(api: Api, kind: str, field: str) -> No
     assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_patch_if_match(api: Api, target: Target) -> None:
     row_id = target.locate(api.engine)
@@ -312,6 +317,7 @@ def updates_of(engine: Engine, initiative: int) -> int:
     )
 
 
+@pytest.mark.slow
 def test_two_clients_patching_at_the_same_time_one_wins_one_gets_412(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,7 @@ from tests.writes_helpers import (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "written", ["2025", "R7", "r7", "令和7", "令和7年度", "令和７年度", "㋿7", "Ｒ７"]
 )

@@ -92,6 +92,7 @@ def write_string(api: Api, kind: str, field: str, value: str) -> tuple[httpx.Res
     return api.client.post(f"{API}/{kind}", json=body, headers=api.editor), TABLES[kind]
 
 
+@pytest.mark.slow
 def test_strings_over_their_maximum_are_422(api: Api, openapi: Item) -> None:
     before = snapshot(api.engine, CONTENT_TABLES)
     for kind, schema, field in STRING_FIELDS:
@@ -102,6 +103,7 @@ def test_strings_over_their_maximum_are_422(api: Api, openapi: Item) -> None:
             assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "schema", "field"), STRING_FIELDS, ids=[f"{s}.{f}" for _, s, f in STRING_FIELDS]
 )
@@ -120,6 +122,7 @@ def test_a_string_of_its_maximum_length_is_stored_whole(
 SHORT_FIELDS = [case for case in STRING_FIELDS if max_length_hint(case[2]) < 1000]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "schema", "field"), SHORT_FIELDS, ids=[f"{s}.{f}" for _, s, f in SHORT_FIELDS]
 )
@@ -155,6 +158,7 @@ BAD_TEXT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_blank_or_nul_title_is_422(api: Api, target: Target) -> None:
     before = snapshot(api.engine, CONTENT_TABLES)
@@ -194,6 +198,7 @@ def test_a_lone_surrogate_is_422_not_500(api: Api) -> None:
 NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", str(10**30), str(-(10**30))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", NON_FINITE)
 def test_non_finite_or_huge_numbers_are_422(api: Api, number: str) -> None:
     before = snapshot(api.engine, CONTENT_TABLES)
@@ -387,6 +392,7 @@ def credentials(api: Api, which: str) -> dict[str, str]:
     }[which]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path"), WRITE_PATHS, ids=[f"{m} {i}" for i, (m, _) in enumerate(WRITE_PATHS)]
 )
