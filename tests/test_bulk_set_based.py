@@ -163,6 +163,7 @@ def bulk_upload(table: str, codes: Sequence[str], round_: int) -> list[Item]:
     return [{"code": code, "fiscal_year": 2025, "status": status} for code in codes]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["initiatives", "evaluations"])
 def test_statements_do_not_grow_with_rows(api: Api, table: str) -> None:
     """A constant number of statements per chunk of rows: 10 rows and 1,000 take as many."""

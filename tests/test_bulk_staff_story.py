@@ -170,6 +170,7 @@ def test_staff_story_one_bad_row_then_fixed(api: Api, bad: str) -> None:
     }
 
 
+@pytest.mark.slow
 def test_one_bad_row_among_a_thousand_writes_nothing(api: Api) -> None:
     header = ["code", "title", "policy_number", "measure_number", "fiscal_year"]
     rows = [
