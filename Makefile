@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lock clean
+.PHONY: run test test-fast lint lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(STAMP)
 ## test: run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## test-fast: the inner loop: the tests not marked slow (`make test` runs them all)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## lint: ruff and mypy
 lint: $(STAMP)

@@ -150,6 +150,13 @@ def api(fresh_url: str) -> Iterator[Api]:
     engine.dispose()
 
 
+@pytest.fixture
+def openapi(api: Api) -> dict[str, Any]:
+    """The OpenAPI schema the write side's app serves (tests/test_writes_*.py)."""
+    schema: dict[str, Any] = api.client.get("/openapi.json").json()
+    return schema
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str) -> Iterator[FastAPI]:
     application = create_app(Settings(database_url=database_url))

@@ -6,9 +6,7 @@ problem+json bodies, the /changes feed; and what the database holds afterwards.
 
 import hashlib
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api, wait_until_ready
+from tests.helpers import child_env, feed, free_port, snapshot
 
 PROBLEM_JSON = "application/problem+json"
 API = "/api/v1"
@@ -53,6 +52,8 @@ TABLES: dict[str, Table] = {
     "report_line": report_lines,
     "report_highlight": report_highlights,
 }
+# What a refused request must leave as it was: the content, the change log and the tokens.
+SNAPSHOT_TABLES: tuple[Table, ...] = (*TABLES.values(), changes, api_tokens)
 SEED_COUNTS = {
     "plan": 1,
     "policy": 3,
@@ -111,17 +112,6 @@ def _headers(api: Api, kind: str) -> dict[str, str]:
     }[kind]
 
 
-def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the content tables, the change log and the tokens, to compare."""
-    with engine.connect() as connection:
-        return {
-            table.name: [
-                tuple(row) for row in connection.execute(select(table).order_by(table.c.id))
-            ]
-            for table in (*TABLES.values(), changes, api_tokens)
-        }
-
-
 def _ids(engine: Engine) -> set[tuple[str, int]]:
     with engine.connect() as connection:
         return {
@@ -154,13 +144,6 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def _feed(client: TestClient, since: int = 0) -> list[dict[str, Any]]:
-    response = client.get(f"{API}/changes", params={"since": since, "limit": 500})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
 def _change_count(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(changes)) or 0
@@ -184,15 +167,10 @@ def _philosophy(engine: Engine) -> str | None:
 # --- the command line ----------------------------------------------------------------------
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
-    return env | extra
-
-
 def _cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        env=_env(DATABASE_URL=url),
+        env=child_env(DATABASE_URL=url),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -218,6 +196,7 @@ def _listed(url: str, cwd: Path) -> tuple[str, dict[str, list[str]]]:
     return result.stdout, lines
 
 
+@pytest.mark.slow
 def test_create_prints_the_secret_alone_on_the_last_line_and_it_writes(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -238,7 +217,7 @@ def test_create_prints_the_secret_alone_on_the_last_line_and_it_writes(
     with api.engine.connect() as connection:
         title = connection.scalar(select(plans.c.title).where(plans.c.slug == NEW_PLAN["slug"]))
     assert title == NEW_PLAN["title"]
-    (entry,) = _feed(api.client, SEED_TOTAL)
+    (entry,) = feed(api.client, SEED_TOTAL)
     assert (entry["actor"], entry["action"], entry["entity"], entry["entity_id"]) == (
         "kikaku-ka",
         "create",
@@ -247,6 +226,7 @@ def test_create_prints_the_secret_alone_on_the_last_line_and_it_writes(
     )
 
 
+@pytest.mark.slow
 def test_only_a_digest_is_stored_and_no_secret_reaches_the_log_or_the_feed(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -280,6 +260,7 @@ def test_only_a_digest_is_stored_and_no_secret_reaches_the_log_or_the_feed(
     assert secret not in listing
 
 
+@pytest.mark.slow
 def test_tokens_list_shows_name_role_and_state_never_the_secret(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -310,6 +291,7 @@ def test_tokens_list_shows_name_role_and_state_never_the_secret(
         assert secret not in listing
 
 
+@pytest.mark.slow
 def test_a_revoked_token_is_refused(api: Api, fresh_url: str, tmp_path: Path) -> None:
     secret = _create(fresh_url, tmp_path, "kikaku-ka")
     assert _write(api.client, _bearer(secret), "取消前").status_code == 200
@@ -318,14 +300,15 @@ def test_a_revoked_token_is_refused(api: Api, fresh_url: str, tmp_path: Path) ->
 
     assert revoked.returncode == 0, revoked.stderr
     assert _token_row(api.engine, "kikaku-ka")["revoked_at"] is not None
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
     _assert_challenge(_write(api.client, _bearer(secret), "取消後"))
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
     assert _philosophy(api.engine) == "取消前"
     # The fixture's editor token, revoked by nobody, still works.
     assert _write(api.client, api.editor, "他の鍵").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("revoke_first", [False, True], ids=["unknown", "already revoked"])
 def test_revoking_a_name_without_an_active_token_fails(
     api: Api, fresh_url: str, tmp_path: Path, revoke_first: bool
@@ -334,32 +317,34 @@ def test_revoking_a_name_without_an_active_token_fails(
         with Session(api.engine) as session:
             create_token(session, name="kikaku-ka", role=Role.editor)
             assert revoke_token(session, name="kikaku-ka")
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     result = _cli(fresh_url, tmp_path, "tokens", "revoke", "kikaku-ka" if revoke_first else "dare")
 
     assert result.returncode != 0
     assert result.stderr.strip()
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 def test_a_duplicate_name_is_refused_and_the_first_token_kept(
     api: Api, fresh_url: str, tmp_path: Path
 ) -> None:
     with Session(api.engine) as session:
         first = create_token(session, name="kikaku-ka", role=Role.editor)
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     again = _cli(fresh_url, tmp_path, "tokens", "create", "--name", "kikaku-ka", "--role", "admin")
 
     assert again.returncode != 0
     assert "kikaku-ka" in again.stderr
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
     row = _token_row(api.engine, "kikaku-ka")
     assert (row["role"], row["digest"]) == ("editor", hashlib.sha256(first.encode()).hexdigest())
     assert _write(api.client, _bearer(first), "最初の鍵").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_revoked_tokens_name_can_be_given_again(api: Api, fresh_url: str, tmp_path: Path) -> None:
     """A person whose token was revoked gets a new one under their own name; the revoked
     token stays listed, and still opens nothing."""
@@ -388,6 +373,7 @@ _NOW = datetime.now(UTC)
 _LATER = _NOW.year + 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("expires", "duration"),
     [
@@ -415,6 +401,7 @@ def test_a_token_with_a_future_expiry_works_until_then(
     assert _philosophy(api.engine) == "期限付き"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "expires",
     [
@@ -432,14 +419,15 @@ def test_an_expired_token_is_refused(
     api: Api, fresh_url: str, tmp_path: Path, expires: str
 ) -> None:
     secret = _create(fresh_url, tmp_path, "kikaku-ka", "--expires", expires)
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     response = _write(api.client, _bearer(secret), "期限切れ")
 
     _assert_challenge(response)
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", [pytest.param("", id="empty"), pytest.param("k" * 101, id="101 characters")]
 )
@@ -447,15 +435,16 @@ def test_a_name_the_log_cannot_hold_is_refused(
     api: Api, fresh_url: str, tmp_path: Path, name: str
 ) -> None:
     """The name is who the change log says wrote: it may be neither blank nor overlong."""
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     result = _cli(fresh_url, tmp_path, "tokens", "create", "--name", name, "--role", "editor")
 
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -470,14 +459,14 @@ def test_a_name_the_log_cannot_hold_is_refused(
 def test_bad_arguments_are_a_usage_error(
     api: Api, fresh_url: str, tmp_path: Path, args: list[str]
 ) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     result = _cli(fresh_url, tmp_path, "tokens", "create", *args)
 
     assert result.returncode == 2
     assert "usage:" in result.stderr
     assert result.stdout == ""
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
 # --- authentication and roles over HTTP ----------------------------------------------------
@@ -493,6 +482,7 @@ WRITES_NEEDING_A_TOKEN: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "authorization",
     [
@@ -517,13 +507,13 @@ def test_a_write_without_a_valid_token_is_401_and_writes_nothing(
         headers["Authorization"] = authorization.format(
             editor=editor, digest=hashlib.sha256(editor.encode()).hexdigest()
         )
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     for method, path, body in WRITES_NEEDING_A_TOKEN:
         response = api.client.request(method, path, json=body, headers=headers)
         _assert_challenge(response)
 
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
@@ -550,7 +540,7 @@ def test_editors_and_admins_write_content(api: Api, token: str) -> None:
     assert deleted.status_code == 204, deleted.text
 
     assert _row(api.engine, "policy", policy_id) is None
-    entries = _feed(api.client, SEED_TOTAL)
+    entries = feed(api.client, SEED_TOTAL)
     assert [(e["actor"], e["action"], e["entity_id"]) for e in entries] == [
         (token, action, policy_id) for action in ("create", "update", "delete")
     ]
@@ -567,12 +557,12 @@ def test_editors_and_admins_write_content(api: Api, token: str) -> None:
     ],
 )
 def test_an_editor_may_not_delete_a_plan(api: Api, path: str) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     response = api.client.delete(path, headers=api.editor)
 
     _problem(response, 403)
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
     assert _row(api.engine, "plan", 1) is not None
 
 
@@ -614,7 +604,7 @@ def test_reads_need_no_token_and_ignore_a_bad_one(api: Api, authorization: str |
 def test_an_oversized_body_is_413_before_authentication(api: Api, token: str) -> None:
     body = json.dumps(NEW_PLAN | {"philosophy": "あ" * 400_000}).encode()  # 1.2 MB of UTF-8
     assert len(body) > 1024 * 1024
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     response = api.client.post(
         f"{API}/plans",
@@ -623,7 +613,7 @@ def test_an_oversized_body_is_413_before_authentication(api: Api, token: str) ->
     )
 
     _problem(response, 413)
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
 @pytest.mark.parametrize(
@@ -632,7 +622,7 @@ def test_an_oversized_body_is_413_before_authentication(api: Api, token: str) ->
 def test_malformed_json_is_401_without_a_token_and_422_with_one(
     api: Api, token: str, status: int
 ) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     for content in (b'{"slug": ', b"\xff\xfe", b"[1, 2"):
         response = api.client.post(
@@ -646,9 +636,10 @@ def test_malformed_json_is_401_without_a_token_and_422_with_one(
         else:
             assert body["errors"]
 
-    assert _snapshot(api.engine) == before
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 def test_no_answer_and_no_stored_row_holds_a_token_secret(api: Api) -> None:
     """Whatever a token's holder does, right or wrong, no answer (status line, headers or
     body) carries a secret back, and no row of any table stores one: not the tokens in use,
@@ -734,6 +725,7 @@ def _assert_rfc3339_utc(value: str) -> datetime:
     return moment
 
 
+@pytest.mark.slow
 def test_the_seeded_feed_holds_the_seeds_creates_in_order(
     client: TestClient, engine: Engine
 ) -> None:
@@ -774,9 +766,10 @@ def test_nothing_after_next_and_next_stays(client: TestClient) -> None:
         assert response.json() == {"items": [], "next": since}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [1, 7, 61, 62, 100])
 def test_pages_chain_through_every_change_exactly_once(client: TestClient, limit: int) -> None:
-    everything = _feed(client)
+    everything = feed(client)
     seen: list[dict[str, Any]] = []
     since = 0
     for _ in range(SEED_TOTAL + 2):
@@ -795,9 +788,9 @@ def test_pages_chain_through_every_change_exactly_once(client: TestClient, limit
 
 
 def test_the_feed_starts_at_since_exclusive(client: TestClient) -> None:
-    everything = _feed(client)
+    everything = feed(client)
     middle = everything[30]["id"]
-    assert _feed(client, middle) == everything[31:]
+    assert feed(client, middle) == everything[31:]
 
 
 @pytest.mark.parametrize(
@@ -919,6 +912,7 @@ ENTRY_WRITES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "body", "entity", "row_id", "action", "derived"), ENTRY_WRITES
 )
@@ -944,7 +938,7 @@ def test_a_write_adds_one_entry_with_the_fields_it_changed(
     row_id = row_id if row_id is not None else response.json()["id"]
     assert row_id is not None
     new = _row(api.engine, entity, row_id)
-    (entry,) = _feed(api.client, SEED_TOTAL)
+    (entry,) = feed(api.client, SEED_TOTAL)
     assert entry["id"] > SEED_TOTAL
     assert (entry["actor"], entry["action"], entry["entity"], entry["entity_id"]) == (
         "editor",
@@ -973,6 +967,7 @@ def test_a_write_adds_one_entry_with_the_fields_it_changed(
         assert not BOOKKEEPING & set(entry["changes"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -986,21 +981,21 @@ def test_a_write_adds_one_entry_with_the_fields_it_changed(
 def test_a_patch_that_changes_nothing_adds_no_entry(
     api: Api, path: str, body: dict[str, Any]
 ) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
     version = api.client.get(path).json()["version"]
 
     response = api.client.patch(path, json=body, headers=api.editor)
 
     assert response.status_code == 200, response.text
     assert response.json()["version"] == version
-    assert _snapshot(api.engine) == before
-    assert _feed(api.client, SEED_TOTAL) == []
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
+    assert feed(api.client, SEED_TOTAL) == []
 
 
 def test_replacing_an_evaluation_with_itself_adds_no_entry(api: Api) -> None:
     path = f"{API}/initiatives/1/evaluations/R6"
     current = api.client.get(path).json()
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
 
     response = api.client.put(
         path,
@@ -1009,8 +1004,8 @@ def test_replacing_an_evaluation_with_itself_adds_no_entry(api: Api) -> None:
     )
 
     assert response.status_code == 200, response.text
-    assert _snapshot(api.engine) == before
-    assert _feed(api.client, SEED_TOTAL) == []
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
+    assert feed(api.client, SEED_TOTAL) == []
 
 
 FAILED_WRITES = [
@@ -1053,6 +1048,7 @@ FAILED_WRITES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "path", "body", "extra", "token", "status"), FAILED_WRITES)
 def test_a_failed_write_adds_no_entry_and_changes_nothing(
     api: Api,
@@ -1063,17 +1059,18 @@ def test_a_failed_write_adds_no_entry_and_changes_nothing(
     token: str,
     status: int,
 ) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine, SNAPSHOT_TABLES)
     count = _change_count(api.engine)
 
     response = api.client.request(method, path, json=body, headers=_headers(api, token) | extra)
 
     _problem(response, status)
     assert _change_count(api.engine) == count
-    assert _feed(api.client, SEED_TOTAL) == []
-    assert _snapshot(api.engine) == before
+    assert feed(api.client, SEED_TOTAL) == []
+    assert snapshot(api.engine, SNAPSHOT_TABLES) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "token", "entity", "row_id"),
     [
@@ -1097,7 +1094,7 @@ def test_a_cascade_delete_logs_every_row_that_went_with_it(
     gone = before - _ids(api.engine)
     assert (entity, row_id) in gone
     assert len(gone) > 1  # it had children (or parts) that went with it
-    entries = _feed(api.client, SEED_TOTAL)
+    entries = feed(api.client, SEED_TOTAL)
     logged = [(entry["entity"], entry["entity_id"]) for entry in entries]
     assert sorted(logged) == sorted(gone)  # every row that went, exactly once, nothing else
     assert {(entry["actor"], entry["action"]) for entry in entries} == {(token, "delete")}
@@ -1114,17 +1111,10 @@ def test_a_cascade_delete_logs_every_row_that_went_with_it(
 # --- the development admin token of `serve` ------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serving(cwd: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """Run `python -m app serve` in cwd until the block ends; its output goes to log."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (
         log.open("w") as output,
@@ -1161,7 +1151,7 @@ def test_serve_on_the_default_database_prints_a_development_admin_token_once(
 ) -> None:
     """The README's first command, then its first write with the token it printed."""
     first_log = tmp_path / "first.log"
-    with _serving(tmp_path, _env(), first_log) as base:
+    with _serving(tmp_path, child_env(), first_log) as base:
         output = first_log.read_text()
         announced = [line for line in output.splitlines() if "development admin token" in line]
         assert announced, output
@@ -1187,7 +1177,7 @@ def test_serve_on_the_default_database_prints_a_development_admin_token_once(
 
     # A second start on the same (now seeded) database makes and prints no other token.
     second_log = tmp_path / "second.log"
-    with _serving(tmp_path, _env(), second_log):
+    with _serving(tmp_path, child_env(), second_log):
         pass
     again = second_log.read_text()
     assert "development admin token" not in again
@@ -1199,7 +1189,7 @@ def test_serve_on_the_default_database_prints_a_development_admin_token_once(
 def test_serve_with_database_url_set_prints_no_token(tmp_path: Path) -> None:
     database = tmp_path / "configured.db"
     log = tmp_path / "serve.log"
-    with _serving(tmp_path, _env(DATABASE_URL=f"sqlite:///{database}"), log) as base:
+    with _serving(tmp_path, child_env(DATABASE_URL=f"sqlite:///{database}"), log) as base:
         refused = httpx.post(f"{base}{API}/plans", json=NEW_PLAN)
     output = log.read_text()
     assert "62 rows added" in output  # it created and seeded the database, as on the default

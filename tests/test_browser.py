@@ -10,7 +10,6 @@ skipped, unless REQUIRE_SYSTEM_TOOLS=1 (as .ci/run sets, after installing it), w
 """
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from tests.conftest import wait_until_ready
+from tests.helpers import child_env, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine's notes advise: no sandbox as root, and no background traffic to the
@@ -45,13 +45,6 @@ if not CHROMIUM.exists():
     pytestmark.append(pytest.mark.skip(reason=f"{CHROMIUM} is not installed"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(fresh_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The service on a database of its own, served by uvicorn; its base URL and a token."""
@@ -59,10 +52,10 @@ def served(fresh_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     with Session(engine) as session:
         token = create_token(session, name="browser", role=Role.editor)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    env = child_env()
     with (
         log.open("w") as output,
         subprocess.Popen(

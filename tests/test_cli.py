@@ -1,7 +1,5 @@
 """The command line as a script or a person uses it: migrate, seed, and serve."""
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +12,9 @@ from sqlalchemy import make_url
 
 from app.config import Settings
 from tests.conftest import TEST_DATABASE_URL
+from tests.helpers import child_env, free_port
 
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
-    return env | extra
+pytestmark = pytest.mark.slow
 
 
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -34,7 +30,7 @@ def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
 
 
 def test_migrate_then_seed_twice(scratch_url: str, tmp_path: Path) -> None:
-    env = _env(DATABASE_URL=scratch_url)
+    env = child_env(DATABASE_URL=scratch_url)
     migrated = _run("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "database migrated to" in migrated.stdout
@@ -47,16 +43,9 @@ def test_migrate_then_seed_twice(scratch_url: str, tmp_path: Path) -> None:
 
 
 def test_an_unknown_command_fails_with_usage(tmp_path: Path) -> None:
-    result = _run("frobnicate", env=_env(), cwd=tmp_path)
+    result = _run("frobnicate", env=child_env(), cwd=tmp_path)
     assert result.returncode == 2
     assert "usage:" in result.stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until_ready(server: "subprocess.Popen[str]", base: str) -> None:
@@ -77,11 +66,11 @@ def _wait_until_ready(server: "subprocess.Popen[str]", base: str) -> None:
 @pytest.mark.slow
 def test_serve_creates_migrates_and_seeds_a_local_sqlite_database(tmp_path: Path) -> None:
     """What the README's first command does, on a fresh working directory."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with subprocess.Popen(
         [sys.executable, "-m", "app", "serve"],
-        env=_env(PORT=str(port)),
+        env=child_env(PORT=str(port)),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -118,7 +107,7 @@ def test_migrate_takes_a_postgres_url_as_platforms_give_it(
     scratch_url: str, tmp_path: Path
 ) -> None:
     plain = scratch_url.replace("postgresql+psycopg://", "postgres://", 1)
-    migrated = _run("migrate", env=_env(DATABASE_URL=plain), cwd=tmp_path)
+    migrated = _run("migrate", env=child_env(DATABASE_URL=plain), cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "database migrated to" in migrated.stdout
 
@@ -129,7 +118,7 @@ def test_a_missing_database_is_one_line_naming_createdb(tmp_path: Path) -> None:
     missing = make_url(TEST_DATABASE_URL).set(database="no_such_plans_db")
     url = missing.render_as_string(hide_password=False)
     for command in (["migrate"], ["serve"], ["tokens", "list"]):
-        result = _run(*command, env=_env(DATABASE_URL=url), cwd=tmp_path)
+        result = _run(*command, env=child_env(DATABASE_URL=url), cwd=tmp_path)
         assert result.returncode == 1, command
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr

@@ -12,7 +12,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +30,7 @@ from sqlmodel import Session
 from app.auth.tokens import Role, create_token
 from app.models import changes, initiatives
 from tests.conftest import etag, wait_until_ready
+from tests.helpers import child_env, feed, free_port
 
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
@@ -44,21 +43,8 @@ READS_EACH = 300  # at most; readers stop when the writers are done
 TOKEN_NAME = "concurrency"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _env(url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
-    return env | {
-        "DATABASE_URL": url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-    }
+    return child_env(DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), PYTHONUNBUFFERED="1")
 
 
 def _stop(server: "subprocess.Popen[bytes]") -> None:
@@ -80,7 +66,7 @@ def _stop(server: "subprocess.Popen[bytes]") -> None:
 @contextmanager
 def _serving(url: str, cwd: Path, log: Path) -> Iterator[str]:
     """Run `python -m app serve --workers 2` until the block ends; its output goes to log."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -171,19 +157,6 @@ def _read(base: str, number: int, start: threading.Barrier, done: threading.Even
     return seen
 
 
-def _feed(base: str, since: int) -> list[dict[str, Any]]:
-    """Every change after since, page by page."""
-    items: list[dict[str, Any]] = []
-    while True:
-        response = httpx.get(f"{base}{API}/changes", params={"since": since, "limit": 500})
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["items"]
-        if not page["items"]:
-            return items
-        since = page["next"]
-
-
 @pytest.mark.slow
 def test_fifty_writers_lose_no_update_and_get_only_200_or_412(
     scratch_url: str, tmp_path: Path
@@ -197,7 +170,8 @@ def test_fifty_writers_lose_no_update_and_get_only_200_or_412(
             headers = {"Authorization": f"Bearer {secret}"}
             before = httpx.get(f"{base}{API}/initiatives/{TARGET}").json()
             before["description"] = before["description"] or ""
-            since = _feed(base, 0)[-1]["id"]  # the seed's entries
+            with httpx.Client(base_url=base) as reader:
+                since = feed(reader, 0)[-1]["id"]  # the seed's entries
 
             start, done = threading.Barrier(WRITERS + READERS, timeout=60), threading.Event()
             with ThreadPoolExecutor(max_workers=WRITERS + READERS) as pool:
@@ -214,7 +188,8 @@ def test_fifty_writers_lose_no_update_and_get_only_200_or_412(
                 readers = [future.result() for future in reading]
 
             after = httpx.get(f"{base}{API}/initiatives/{TARGET}")
-            entries = _feed(base, since)
+            with httpx.Client(base_url=base) as reader:
+                entries = feed(reader, since)
         with engine.connect() as connection:
             stored = (
                 connection.execute(

@@ -27,7 +27,7 @@ from sqlmodel import Session
 from app.auth.tokens import Role, create_token
 from app.models import changes, idempotency_keys, initiatives
 from tests.conftest import wait_until_ready
-from tests.test_auth_and_changes import _free_port
+from tests.helpers import child_env, free_port
 
 ROWS = 10_000
 KEY = "r7-initiatives-crash-1"
@@ -69,7 +69,7 @@ def _counts(url: str) -> tuple[int, int, int]:
 
 
 def _serve(url: str, port: int, cwd: Path, log: IO[bytes]) -> "subprocess.Popen[bytes]":
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env = child_env()
     env |= {"DATABASE_URL": url, "PORT": str(port)}
     return subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--workers", "2"],
@@ -106,7 +106,7 @@ def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
         "Content-Type": "application/json",
         "Idempotency-Key": KEY,
     }
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/api/v1/bulk/initiatives"
     log = tmp_path / "serve.log"

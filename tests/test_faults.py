@@ -2,7 +2,6 @@
 a short problem+json with Retry-After, never a 500 or a hung request, nothing partly
 written, and the same request succeeding once the cause is gone."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,28 +13,26 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url
 from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.main import create_app
+from app.models import changes, evaluations, initiatives
 from app.web.faults import READ_ONLY, STORAGE_FULL, UNAVAILABLE, classify
 from tests.conftest import TEST_DATABASE_URL, wait_until_ready
-from tests.test_auth_and_changes import _free_port
+from tests.helpers import Snapshot, child_env, free_port, snapshot
 
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
 
 
-def _snapshot(url: str) -> dict[str, int]:
+def _snapshot(url: str) -> Snapshot:
+    """The rows of the tables a bulk upload writes (a database of its own: the app's is closed)."""
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            return {
-                table: int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
-                for table in ("initiatives", "evaluations", "changes")
-            }
+        return snapshot(engine, (initiatives, evaluations, changes))
     finally:
         engine.dispose()
 
@@ -225,10 +222,10 @@ def outage(fresh_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Proxy]]:
     with Session(engine) as session:
         token = create_token(session, name="outage", role=Role.editor)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env = child_env()
     env |= {
         "DATABASE_URL": through,
         "PORT": str(port),

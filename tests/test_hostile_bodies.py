@@ -19,8 +19,9 @@ from httpx import Response
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.bulk_helpers import EVERYTHING
 from tests.conftest import Api
-from tests.test_bulk import EVERYTHING, snapshot
+from tests.helpers import snapshot
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -120,6 +121,7 @@ LONG_FIELDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dry_run", [True, False])
 @pytest.mark.parametrize(("route", "field", "rest"), LONG_FIELDS)
 def test_a_5000_digit_integer_in_bulk_json_names_its_row_and_field(
@@ -141,6 +143,7 @@ def test_a_5000_digit_integer_in_bulk_json_names_its_row_and_field(
     assert snapshot(api.engine, EVERYTHING) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
 @pytest.mark.parametrize(("route", "field", "rest"), LONG_FIELDS)
 def test_a_5000_digit_csv_cell_names_its_row_line_and_field(
@@ -220,6 +223,7 @@ CONTENT_TYPES = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(route=ROUTES, content_type=CONTENT_TYPES, body=st.binary(max_size=2000))
 # What the fault probe found, so that this test cannot miss it by chance.
@@ -283,6 +287,7 @@ def json_bodies(draw: st.DrawFn, route: str) -> bytes:
     return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + text.encode()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), route=ROUTES, dry_run=st.booleans())
 def test_random_json_is_never_a_server_error(
@@ -371,6 +376,7 @@ def csv_bodies(draw: st.DrawFn, route: str) -> tuple[bytes, str]:
     return body, f"text/csv{declared}"
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), route=ROUTES, dry_run=st.booleans())
 def test_random_csv_is_never_a_server_error(

@@ -3,7 +3,6 @@ or hostile client meets the server: a body that stops arriving, a write whose to
 checked before its body is read, oversized headers, and a token in a query string."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from tests.conftest import Api, wait_until_ready
-from tests.test_auth_and_changes import _free_port
+from tests.helpers import child_env, free_port
 
 API = "/api/v1"
 
@@ -30,9 +29,9 @@ def server(fresh_url: str, tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
     with Session(engine) as session:
         token = create_token(session, name="slow-client", role=Role.editor)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env = child_env()
     env |= {"DATABASE_URL": fresh_url, "PORT": str(port), "BODY_TIMEOUT": "1", "LOG_FORMAT": "json"}
     with (
         log.open("w") as output,

@@ -1,7 +1,6 @@
 """/metrics in Prometheus' text format, as a scraper reads it, in one process and over workers."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from app.config import Settings
 from app.main import create_app
 from app.models import data_version
 from tests.conftest import Api, wait_until_ready
-from tests.test_auth_and_changes import _free_port
+from tests.helpers import child_env, free_port
 
 API = "/api/v1"
 
@@ -100,10 +99,10 @@ def test_two_workers_add_their_requests_up_and_log_json_lines(
 ) -> None:
     """`serve --workers 2` as deployed: every scrape, whichever worker answers it, counts
     every request made to either worker; each request is one JSON line in the log."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
+    env = child_env()
     env |= {
         "DATABASE_URL": fresh_url,
         "PORT": str(port),

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.script import Script, ScriptDirectory
 from fastapi.testclient import TestClient
@@ -32,6 +33,7 @@ def test_models_and_migrations_do_not_drift(scratch_url: str) -> None:
     command.check(migrate.alembic_config(scratch_url))
 
 
+@pytest.mark.slow
 def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
     config = migrate.alembic_config(scratch_url)
     command.upgrade(config, "head")
@@ -140,6 +142,7 @@ def _current(url: str) -> str | None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_every_revision_goes_up_and_down_one_step_and_back(scratch_url: str) -> None:
     """pytest-alembic's up/down consistency, and more: each downgrade leaves exactly the
     schema its upgrade found, and upgrading again gives exactly the schema it gave."""
@@ -188,6 +191,7 @@ def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_downgrading_one_step_and_upgrading_again_keeps_every_row(
     scratch_url: str, make_client: Callable[[str], TestClient]
 ) -> None:
@@ -237,6 +241,7 @@ def test_downgrading_one_step_and_upgrading_again_keeps_every_row(
         assert client.get("/api/v1/plans/1").json()["philosophy"] == "市民とともに"
 
 
+@pytest.mark.slow
 def test_claims_left_running_by_a_crash_are_forgotten_and_answers_kept(
     scratch_url: str, make_client: Callable[[str], TestClient]
 ) -> None:

@@ -8,9 +8,7 @@ a response. The shared database (`client`) is only read; tests that write use `a
 
 import io
 import json
-import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -30,10 +28,10 @@ from sqlalchemy import text
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Api, wait_until_ready
+from tests.helpers import SEED, child_env, free_port
 from tests.test_exports import (
     API,
     EVALUATED_CODES,
-    SEED,
     TABLES,
     XLSX,
     export_url,
@@ -107,19 +105,12 @@ def test_every_numeric_column_is_a_number_in_json_and_xlsx(client: TestClient, n
 # --------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serving(url: str, log: Path) -> Iterator[str]:
     """Serve the app with uvicorn on a free port of 127.0.0.1 until the block ends."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env = child_env()
     with log.open("wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
@@ -141,6 +132,7 @@ def _serving(url: str, log: Path) -> Iterator[str]:
                 server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_the_published_datapackage_validates_from_its_url(fresh_url: str, tmp_path: Path) -> None:
     """`frictionless validate <URL>`: every resource is fetched over HTTP, typed, and its
     primary and foreign keys hold."""
@@ -366,6 +358,7 @@ NEW_PLAN = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "path", "field", "value"), REFUSED_TEXT)
 def test_a_control_character_in_text_is_refused_naming_the_field(
     api: Api, method: str, path: str, field: str, value: str

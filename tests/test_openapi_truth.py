@@ -373,6 +373,7 @@ def names_parameter(response: Any, location: str, name: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_every_parameters_declared_limits_are_the_servers(api: Api) -> None:
     """At each declared limit the server accepts the value (no error about that parameter),
     one past it the server refuses it (422 naming the parameter); and the values used are

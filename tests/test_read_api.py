@@ -7,12 +7,10 @@ session and only read here.
 
 import json
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,11 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.conftest import Api, etag
+from tests.helpers import ROOT, SEED, assert_problem, by_code, natural
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = tomllib.loads(
-    (ROOT / "seed" / "kanazawa-2023-2026.toml").read_text(encoding="utf-8")
-)
 API = "/api/v1"
 PROBLEM = "application/problem+json"
 UNKNOWN_ID = 999_999
@@ -40,19 +35,6 @@ Item = dict[str, Any]
 # --------------------------------------------------------------------------------------------
 # What the seed file says
 # --------------------------------------------------------------------------------------------
-
-
-def natural(code: str) -> list[tuple[int, int, str]]:
-    """Sort key for codes in natural order: R6-7 before R6-10, R6-* before R7-*."""
-    return [
-        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
-        for part in re.split(r"(\d+)", code)
-        if part
-    ]
-
-
-def by_code(codes: list[str]) -> list[str]:
-    return sorted(codes, key=natural)
 
 
 INITIATIVES: dict[str, Item] = {item["code"]: item for item in SEED["initiatives"]}
@@ -129,18 +111,6 @@ def get_all(client: TestClient, path: str, **params: Any) -> list[Item]:
 
 def codes_of(items: list[Item]) -> list[str]:
     return [item["code"] for item in items]
-
-
-def assert_problem(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    for key in ("type", "title", "detail"):
-        assert isinstance(body[key], str) and body[key], key
-    assert "Traceback" not in response.text
-    assert "SELECT" not in response.text.upper()
-    return body
 
 
 def assert_invalid(response: httpx.Response, loc: list[str | int]) -> None:
@@ -268,6 +238,7 @@ def test_list_envelope(client: TestClient, path: str, count: int) -> None:
     assert links(response) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", COLLECTIONS)
 @pytest.mark.parametrize(
     ("name", "value"),
@@ -372,6 +343,7 @@ def test_initiative_sort_by_plan_page(client: TestClient, descending: bool) -> N
     assert sorted(codes_of(items), key=natural) == ALL_CODES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [*COLLECTIONS, "/initiatives/{initiative}/evaluations"])
 @pytest.mark.parametrize(
     "sort", ["bogus", "code,", ",code", "--code", "code desc", "search_text", "code_sort", ""]
@@ -483,6 +455,7 @@ def test_get_one_sends_its_version_as_etag(client: TestClient, ids: Ids, kind: s
     assert response.headers["etag"] == etag(body["id"], body["version"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", SINGLE)
 @pytest.mark.parametrize("form", ["{}", "W/{}", '"999", {}', "*"])
 def test_if_none_match_gives_304(client: TestClient, ids: Ids, kind: str, form: str) -> None:
@@ -518,6 +491,7 @@ ID_PATHS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), ID_PATHS)
 @pytest.mark.parametrize("unknown", [UNKNOWN_ID, LARGEST_ID])
 def test_unknown_id_is_404(client: TestClient, path: str, name: str, unknown: int) -> None:
@@ -526,6 +500,7 @@ def test_unknown_id_is_404(client: TestClient, path: str, name: str, unknown: in
     assert "errors" not in body or body["errors"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), ID_PATHS)
 @pytest.mark.parametrize("bad", ["0", "-1", str(2**63), "abc", "1.5"])
 def test_malformed_id_is_422(client: TestClient, path: str, name: str, bad: str) -> None:
@@ -655,6 +630,7 @@ def test_search_examples_from_the_brief(client: TestClient) -> None:
     assert found("伝票") == ["R6-7"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/initiatives", "/evaluations", "/reports"])
 @pytest.mark.parametrize(
     "value",
@@ -749,6 +725,7 @@ def test_evaluation_filters_by_plan_policy_and_measure(client: TestClient, ids: 
         assert codes_of(get_all(client, "/evaluations", measure_id=measure_id)) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", ALL_CODES)
 def test_evaluations_of_an_initiative(client: TestClient, ids: Ids, code: str) -> None:
     initiative_id = ids.initiatives[code]
@@ -1042,6 +1019,7 @@ def test_unknown_path_is_404(client: TestClient, path: str) -> None:
     assert_problem(client.get(path), 404)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("path", ["/evaluations", "/initiatives/{}/evaluations"])
 def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str) -> None:
@@ -1051,6 +1029,7 @@ def test_read_only_collection_is_405(api: Api, ids: Ids, method: str, path: str)
     assert "GET" in {m.strip() for m in response.headers["allow"].split(",")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from sqlmodel import Session, create_engine
 
 from app.auth.tokens import Role, create_token
 from tests.conftest import wait_until_ready
+from tests.helpers import child_env, free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ORIGIN = "http://127.0.0.1:8000"
@@ -67,21 +67,14 @@ class Ran:
     output: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`python -m app serve` on a fresh SQLite file; yield its origin and an admin token."""
     home = tmp_path / "server"
     home.mkdir()
     url = f"sqlite:///{home / 'plan_progress.db'}"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    port = free_port()
+    env = child_env()
     env |= {"DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     base = f"http://127.0.0.1:{port}"
     log = home / "server.log"

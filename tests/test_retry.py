@@ -31,9 +31,10 @@ from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.db import SQLITE_BEGIN
 from app.main import create_app
-from app.models import changes, data_version, idempotency_keys, initiatives, metadata
+from app.models import changes, data_version, idempotency_keys, initiatives
 from app.web.retry import ATTEMPTS, RETRY_AFTER_SECONDS, transient_reason
 from tests.conftest import Api, etag
+from tests.helpers import feed, snapshot
 
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
@@ -104,28 +105,9 @@ def abort_commits() -> Iterator[Callable[[int, Callable[[], Exception]], Aborts]
         event.remove(OrmSession, "before_commit", listener)
 
 
-def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table."""
-    with engine.connect() as connection:
-        return {
-            table.name: [
-                tuple(row)
-                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
-            ]
-            for table in metadata.sorted_tables
-        }
-
-
 def _last_change(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.max(changes.c.id))) or 0
-
-
-def _feed(client: TestClient, since: int) -> list[dict[str, Any]]:
-    response = client.get(f"{API}/changes", params={"since": since, "limit": 500})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 def _initiative(engine: Engine, initiative_id: int = 1) -> dict[str, Any]:
@@ -146,6 +128,7 @@ def _assert_busy_503(response: httpx.Response) -> None:
     assert "SQL" not in body["detail"] and "locked" not in body["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failures", range(1, ATTEMPTS))
 @pytest.mark.parametrize("kind", TRANSIENT)
 def test_a_write_aborted_as_transient_is_run_again_and_written_once(
@@ -175,7 +158,7 @@ def test_a_write_aborted_as_transient_is_run_again_and_written_once(
     assert aborts.commits == failures + 1  # each aborted attempt, then the one that held
     stored = _initiative(api.engine)
     assert (stored["title"], stored["version"]) == ("再試行した取組", version + 1)
-    (entry,) = _feed(api.client, since)
+    (entry,) = feed(api.client, since)
     assert (entry["actor"], entry["action"], entry["entity"], entry["entity_id"]) == (
         "editor",
         "update",
@@ -226,7 +209,7 @@ def test_each_kind_of_write_is_answered_as_if_it_had_run_once(
 
     assert response.status_code == status, response.text
     assert aborts.commits == 2
-    entries = _feed(api.client, since)
+    entries = feed(api.client, since)
     if logged is not None:
         (entry,) = entries
         assert (entry["action"], entry["entity"], entry["entity_id"]) == (
@@ -246,7 +229,7 @@ def test_three_aborts_answer_503_with_retry_after_and_write_nothing(
     abort_commits: Callable[[int, Callable[[], Exception]], Aborts],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    before = _snapshot(api.engine)
+    before = snapshot(api.engine)
     since = _last_change(api.engine)
     aborts = abort_commits(ATTEMPTS + 5, _deadlock)
 
@@ -257,8 +240,8 @@ def test_three_aborts_answer_503_with_retry_after_and_write_nothing(
 
     _assert_busy_503(response)
     assert aborts.commits == ATTEMPTS  # bounded: no fourth attempt
-    assert _snapshot(api.engine) == before
-    assert _feed(api.client, since) == []
+    assert snapshot(api.engine) == before
+    assert feed(api.client, since) == []
     assert "503" in [r for r in caplog.records if r.name == "app.web.retry"][-1].getMessage()
     # The next write, once the database lets it, goes through.
     aborts.remaining = 0
@@ -279,17 +262,17 @@ def test_a_bulk_upload_is_run_again_with_its_body_and_its_idempotency_key(
     assert first.status_code == 200, first.text
     assert first.json()["created"] == 1
     assert aborts.commits == 2
-    (entry,) = _feed(api.client, since)
+    (entry,) = feed(api.client, since)
     assert (entry["action"], entry["entity"]) == ("create", "evaluation")
     with api.engine.connect() as connection:
         keys = connection.execute(select(idempotency_keys.c.key)).scalars().all()
     assert keys == ["r7-retry-1"]
     # A client's own retry with the key replays the answer; nothing is written again.
-    after = _snapshot(api.engine)
+    after = snapshot(api.engine)
     replay = api.client.post(f"{API}/bulk/evaluations", content=body, headers=headers)
     assert replay.status_code == 200
     assert replay.content == first.content
-    assert _snapshot(api.engine) == after
+    assert snapshot(api.engine) == after
 
 
 def test_other_database_errors_are_not_run_again(
@@ -301,7 +284,7 @@ def test_other_database_errors_are_not_run_again(
     engine: Engine = application.state.engine
     with Session(engine) as session:
         secret = create_token(session, name="editor", role=Role.editor)
-    before = _snapshot(engine)
+    before = snapshot(engine)
     aborts = abort_commits(1, _connection_lost)
     try:
         with (
@@ -313,7 +296,7 @@ def test_other_database_errors_are_not_run_again(
                 json={"title": "一度だけ"},
                 headers={"Authorization": f"Bearer {secret}"},
             )
-        after = _snapshot(engine)
+        after = snapshot(engine)
     finally:
         engine.dispose()
 
@@ -335,14 +318,14 @@ def test_a_lock_held_past_sqlites_busy_timeout_is_a_503_then_the_write_goes_thro
     engine: Engine = application.state.engine
     with Session(engine) as session:
         headers = {"Authorization": f"Bearer {create_token(session, name='e', role=Role.editor)}"}
-    before = _snapshot(engine)
+    before = snapshot(engine)
     holder = sqlite3.connect(make_url(fresh_url).database or "", isolation_level=None)
     try:
         with TestClient(application) as client:
             holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
             busy = client.patch(f"{API}/initiatives/1", json={"title": "待つ"}, headers=headers)
             holder.execute("ROLLBACK")
-            assert _snapshot(engine) == before
+            assert snapshot(engine) == before
             done = client.patch(f"{API}/initiatives/1", json={"title": "待つ"}, headers=headers)
         title = _initiative(engine)["title"]
     finally:
@@ -419,7 +402,7 @@ def test_a_real_deadlock_is_resolved_by_running_the_write_again(
     assert response.status_code == 200, response.text
     assert response.json()["version"] == version + 1
     assert _initiative(api.engine)["title"] == "行き詰まりの後"
-    (entry,) = _feed(api.client, since)
+    (entry,) = feed(api.client, since)
     assert (entry["action"], entry["entity"], entry["entity_id"]) == ("update", "initiative", 1)
     messages = [r.getMessage() for r in caplog.records if r.name == "app.web.retry"]
     assert len(messages) == 1 and "deadlock (SQLSTATE 40P01)" in messages[0], messages

@@ -23,16 +23,16 @@ import pytest
 
 from app.models import initiatives, plans
 from tests.conftest import Api
-from tests.test_writes import (
+from tests.helpers import SEED, assert_problem, snapshot
+from tests.writes_helpers import (
     API,
+    CONTENT_TABLES,
     LABELS,
     PLAN_END,
     PLAN_START,
-    SEED,
     Item,
     assert_invalid,
     assert_json,
-    assert_problem,
     error_locs,
     evaluation_row,
     initiative_id,
@@ -40,7 +40,6 @@ from tests.test_writes import (
     must_row,
     plan_id,
     post,
-    snapshot,
 )
 
 SEED_INITIATIVES: list[Item] = SEED["initiatives"]
@@ -107,7 +106,7 @@ def test_narrowing_a_plan_past_its_rows_is_409_counting_them(
     api: Api, body: Item, left_out: int
 ) -> None:
     plan = plan_id(api.engine)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     problem = assert_problem(patch(api, f"/plans/{plan}", body), 409)
     counted = initiatives_in(left_out)
     assert counted > 0
@@ -115,7 +114,7 @@ def test_narrowing_a_plan_past_its_rows_is_409_counting_them(
     if left_out == REPORT_YEAR:
         expected = expected.replace(" and", ",") + " and 1 report"
     assert expected in problem["detail"], problem["detail"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
     assert must_row(api.engine, plans, plan)["end_fiscal_year"] == PLAN_END
 
     # 令和5年度 and 令和8年度 hold nothing in the seed: the period may lose either.
@@ -143,32 +142,32 @@ def test_narrowing_a_plan_past_its_rows_is_409_counting_them(
 )
 def test_an_initiative_outside_its_plans_period_is_422(api: Api, body: Item, field: str) -> None:
     full = {"measure_id": measure_id(api.engine, 1, 1), "title": "新しい取組", **body}
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     response = api.client.post(f"{API}/initiatives", json=full, headers=api.editor)
     problem = assert_invalid(response, field)
     assert ["body", field] in error_locs(problem)
     assert "period" in problem["detail"]
     patched = patch(api, f"/initiatives/{initiative_id(api.engine, first_code(2025))}", body)
     assert ["body", field] in error_locs(assert_invalid(patched, field))
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
 def test_an_initiatives_year_cannot_move_past_its_evaluations(api: Api) -> None:
     """R6-7 has its 2024 evaluation: it cannot become R7-… (2025), or be listed for 2025."""
     code = first_code(REPORT_YEAR)
     target = initiative_id(api.engine, code)
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     problem = assert_problem(patch(api, f"/initiatives/{target}", {"code": "R7-99"}), 409)
     assert "1 evaluation " in problem["detail"] and LABELS[2025] in problem["detail"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
 
     dx = dx_initiative(api, 2024)
     assert put_evaluation(api, dx, 2024).status_code == 201
     put_evaluation(api, dx, 2025).raise_for_status()
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     problem = assert_problem(patch(api, f"/initiatives/{dx}", {"fiscal_year": "R8"}), 409)
     assert "2 evaluations" in problem["detail"], problem["detail"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
 
     # Moving earlier, or to the year of its first evaluation, is fine.
     assert assert_json(patch(api, f"/initiatives/{dx}", {"fiscal_year": 2023}), 200)
@@ -184,13 +183,13 @@ def test_an_initiatives_year_cannot_move_past_its_evaluations(api: Api) -> None:
 
 def test_an_evaluation_before_its_initiatives_year_is_422(api: Api) -> None:
     target = initiative_id(api.engine, first_code(2025))
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     for year in (2024, "R6", "令和5年度"):
         response = put_evaluation(api, target, year)
         problem = assert_invalid(response, "fiscal_year")
         assert ["path", "fiscal_year"] in error_locs(problem)
         assert LABELS[2025] in problem["detail"], problem["detail"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
     assert evaluation_row(api.engine, target, 2024) is None
 
     assert put_evaluation(api, target, "令和7年度").status_code == 201
@@ -224,10 +223,10 @@ def test_bulk_evaluation_before_its_initiatives_year_is_a_row_error(api: Api) ->
         {"code": r7, "fiscal_year": 2025, "status": "achieved"},  # fine on its own
         {"code": r7, "fiscal_year": "R6", "status": "achieved"},
     ]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     problem = assert_row_errors(bulk(api, "evaluations", items), [[1, "fiscal_year"]])
     assert LABELS[2025] in problem["errors"][0]["msg"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
 def test_bulk_initiative_outside_the_period_is_a_row_error(api: Api) -> None:
@@ -237,20 +236,20 @@ def test_bulk_initiative_outside_the_period_is_a_row_error(api: Api) -> None:
         {"code": "R9-1", **measure},
         {"code": "DX-1", "fiscal_year": PLAN_START - 1, **measure},
     ]
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     problem = assert_row_errors(bulk(api, "initiatives", items), [[1, "code"], [2, "fiscal_year"]])
     assert all("period" in error["msg"] for error in problem["errors"])
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
 
 
 def test_bulk_initiative_year_past_its_evaluations_is_a_row_error(api: Api) -> None:
     dx = dx_initiative(api, 2024)
     assert put_evaluation(api, dx, 2024).status_code == 201
-    before = snapshot(api.engine)
+    before = snapshot(api.engine, CONTENT_TABLES)
     response = bulk(api, "initiatives", [{"code": "DX-1", "fiscal_year": 2025}])
     problem = assert_row_errors(response, [[0, "fiscal_year"]])
     assert "1 evaluation" in problem["errors"][0]["msg"]
-    assert snapshot(api.engine) == before
+    assert snapshot(api.engine, CONTENT_TABLES) == before
     assert must_row(api.engine, initiatives, dx)["fiscal_year"] == 2024
 
 
@@ -294,6 +293,7 @@ def race(
         return earlier.result(timeout=30), later.result(timeout=30)
 
 
+@pytest.mark.slow
 def test_an_evaluation_cannot_slip_outside_a_period_being_narrowed(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +312,7 @@ def test_an_evaluation_cannot_slip_outside_a_period_being_narrowed(
     assert evaluation_row(api.engine, target, 2026) is None
 
 
+@pytest.mark.slow
 def test_an_evaluation_cannot_slip_before_an_initiative_year_being_moved(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

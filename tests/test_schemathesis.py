@@ -41,6 +41,8 @@ from app.models import ApiToken
 from app.web.methods import WRITE_METHODS
 from tests.conftest import TEST_DATABASE_URL, Api, _admin_engine, _pg_database
 
+pytestmark = pytest.mark.slow
+
 SECRET = "ppa_schemathesis-editor-token"
 SEED = 20240401  # fixed, with derandomize: the same requests on every run
 MAX_EXAMPLES = 25  # fuzzing phase, per operation; the coverage phase adds its own cases

@@ -1,33 +1,26 @@
 """Seeding the Kanazawa plan: what lands in the database, and that a second run changes nothing."""
 
-from typing import Any
-
+import pytest
 from sqlalchemy import Engine, create_engine, select, update
 from sqlmodel import Session
 
 from app import migrate
-from app.models import evaluations, initiatives, metadata, plans, report_lines
+from app.models import evaluations, initiatives, plans, report_lines
 from app.seed import seed
+from tests.helpers import snapshot
 
 
-def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as connection:
-        return {
-            name: sorted(tuple(row) for row in connection.execute(select(table)))
-            for name, table in metadata.tables.items()
-        }
-
-
+@pytest.mark.slow
 def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     engine = create_engine(scratch_url)
     try:
         with Session(engine) as session:
             first = seed(session)
-        before = _snapshot(engine)
+        before = snapshot(engine)
         with Session(engine) as session:
             second = seed(session)
-        assert _snapshot(engine) == before
+        assert snapshot(engine) == before
     finally:
         engine.dispose()
     assert first.created == {
@@ -44,6 +37,7 @@ def test_a_second_seed_changes_no_row_and_no_version(scratch_url: str) -> None:
     assert second.existing == first.created
 
 
+@pytest.mark.slow
 def test_seeding_never_overwrites_an_edited_row(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     engine = create_engine(scratch_url)

@@ -3,7 +3,6 @@ requests in flight finish and get their answers, new ones are no longer taken, a
 process ends within SHUTDOWN_TIMEOUT (issue #14, item 6)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from sqlmodel import Session
 from app.auth.tokens import Role, create_token
 from app.models import initiatives
 from tests.conftest import wait_until_ready
-from tests.test_auth_and_changes import _free_port
+from tests.helpers import child_env, free_port
 
 ROWS = 10_000
 
@@ -41,10 +40,10 @@ def test_sigterm_lets_an_upload_in_flight_finish(fresh_url: str, tmp_path: Path)
         for n in range(ROWS)
     ]
     body = json.dumps({"items": items}, ensure_ascii=False).encode()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env = child_env()
     env |= {"DATABASE_URL": fresh_url, "PORT": str(port), "SHUTDOWN_TIMEOUT": "60"}
     answer: dict[str, httpx.Response] = {}
     sent_at: dict[str, float] = {}

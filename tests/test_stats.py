@@ -188,6 +188,7 @@ def _initiative_id(api: Api, code: str) -> int:
     return initiative_id
 
 
+@pytest.mark.slow
 def test_etag_and_cache_follow_writes(api: Api) -> None:
     first = api.client.get(f"{STATS}/achievement")
     tag = first.headers["etag"]
@@ -441,6 +442,7 @@ def _brute(
 STATUS = st.sampled_from([None, "achieved", "not_achieved", "unconfirmed"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

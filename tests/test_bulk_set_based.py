@@ -1,0 +1,322 @@
+"""Bulk uploads for staff scripts (issue 6): set-based writes, versions and the change log; limits
+and auth.
+
+Each test gets a database of its own (the `api` fixture: a copy of the migrated and seeded one)
+and checks what a staff script sees (status, body, headers) and what the database holds
+afterwards: rows, versions, change-log entries, stored Idempotency-Keys. "Nothing written" is
+shown by a snapshot of every table before and after. Expected values come from the request, the
+seed file (seed/kanazawa-2023-2026.toml) or the contract (../shared/spec/API.md), never from a
+response.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, select
+from sqlmodel import Session
+
+from app.auth.tokens import Role, create_token
+from app.config import Settings
+from app.main import create_app
+from app.models import (
+    evaluations,
+    initiatives,
+)
+from tests.bulk_helpers import (
+    API,
+    CODES,
+    CREATE_ONE,
+    EVERYTHING,
+    JSON_TYPE,
+    MAX_ROWS,
+    ORDINARY_BODY_LIMIT,
+    Item,
+    assert_result,
+    changes_after,
+    count,
+    initiative_row,
+    json_bytes,
+    last_change,
+    measure_id,
+    must_evaluation,
+    new_initiative,
+    post_bulk,
+    row_outcomes,
+    send_csv,
+    send_json,
+    versions,
+)
+from tests.conftest import Api, etag
+from tests.helpers import assert_problem, snapshot
+
+
+def test_versions_and_change_log_follow_only_what_changed(api: Api) -> None:
+    ids = {code: initiative_row(api.engine, code)["id"] for code in ("R6-7", "R6-10", "R7-1")}
+    initiative_versions = versions(api.engine, initiatives)
+    evaluation_versions = versions(api.engine, evaluations)
+    r6_7 = must_evaluation(api.engine, "R6-7", 2024)
+    r6_10 = must_evaluation(api.engine, "R6-10", 2024)
+    since = last_change(api.engine)
+
+    response = send_json(
+        api,
+        "evaluations",
+        [
+            {"code": "R6-7", "fiscal_year": 2024, "status": "not_achieved"},
+            {"code": "R6-10", "fiscal_year": 2024, "status": "achieved"},
+            {"code": "R7-1", "fiscal_year": 2025, "status": "unconfirmed", "actual_value": 2},
+        ],
+    )
+
+    body = assert_result(response, created=1, updated=1, unchanged=1)
+    assert [row["action"] for row in body["rows"]] == ["updated", "unchanged", "created"]
+    created = must_evaluation(api.engine, "R7-1", 2025)
+    assert created["version"] == 1
+    assert must_evaluation(api.engine, "R6-7", 2024)["version"] == r6_7["version"] + 1
+    assert must_evaluation(api.engine, "R6-10", 2024) == r6_10
+    assert versions(api.engine, evaluations) == evaluation_versions | {
+        r6_7["id"]: r6_7["version"] + 1,
+        created["id"]: 1,
+    }
+    # Writing an evaluation moves its initiative's version on; R6-10's stays.
+    assert versions(api.engine, initiatives) == initiative_versions | {
+        ids["R6-7"]: initiative_versions[ids["R6-7"]] + 1,
+        ids["R7-1"]: initiative_versions[ids["R7-1"]] + 1,
+    }
+    shown = api.client.get(f"{API}/initiatives/{ids['R6-7']}")
+    assert shown.headers["etag"] == etag(ids["R6-7"], initiative_versions[ids["R6-7"]] + 1)
+    assert shown.json()["latest_evaluation"]["status"] == "not_achieved"
+
+    entries = changes_after(api.engine, since)
+    assert {(entry["actor"], entry["entity"]) for entry in entries} == {("editor", "evaluation")}
+    by_row = {entry["entity_id"]: entry for entry in entries}
+    assert set(by_row) == {r6_7["id"], created["id"]}
+    assert by_row[r6_7["id"]]["action"] == "update"
+    assert by_row[r6_7["id"]]["changes"] == {"status": ["achieved", "not_achieved"]}
+    assert by_row[created["id"]]["action"] == "create"
+    assert by_row[created["id"]]["changes"] == by_row[created["id"]]["changes"] | {
+        "initiative_id": [None, ids["R7-1"]],
+        "fiscal_year": [None, 2025],
+        "status": [None, "unconfirmed"],
+        "actual_value": [None, 2],
+    }
+
+
+def test_initiative_update_logs_only_changed_fields(api: Api) -> None:
+    r7_1 = initiative_row(api.engine, "R7-1")
+    r7_10 = initiative_row(api.engine, "R7-10")
+    since = last_change(api.engine)
+
+    response = send_json(
+        api,
+        "initiatives",
+        [
+            {"code": "R7-1", "title": r7_1["title"], "target_value": 100, "target_unit": "件"},
+            {"code": "R7-10", "title": r7_10["title"], "plan_page": r7_10["plan_page"]},
+        ],
+    )
+
+    assert assert_result(response, updated=1, unchanged=1)["rows"] == [
+        {"row": 0, "code": "R7-1", "action": "updated"},
+        {"row": 1, "code": "R7-10", "action": "unchanged"},
+    ]
+    after = initiative_row(api.engine, "R7-1")
+    assert after["version"] == r7_1["version"] + 1
+    assert after["updated_at"] != r7_1["updated_at"]
+    assert initiative_row(api.engine, "R7-10") == r7_10
+    (entry,) = changes_after(api.engine, since)
+    assert (entry["actor"], entry["action"], entry["entity_id"]) == ("editor", "update", r7_1["id"])
+    assert entry["changes"] == {"target_value": [None, 100], "target_unit": [None, "件"]}
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Collect every statement sent to the database meanwhile."""
+    sent: list[str] = []
+
+    def record(
+        _connection: Any,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def bulk_upload(table: str, codes: Sequence[str], round_: int) -> list[Item]:
+    if table == "initiatives":
+        return [
+            new_initiative(code, index, plan_page=round_ + 1) for index, code in enumerate(codes)
+        ]
+    status = ["achieved", "not_achieved"][round_ % 2]
+    return [{"code": code, "fiscal_year": 2025, "status": status} for code in codes]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table", ["initiatives", "evaluations"])
+def test_statements_do_not_grow_with_rows(api: Api, table: str) -> None:
+    """A constant number of statements per chunk of rows: 10 rows and 1,000 take as many."""
+    few = [f"R7-{1000 + index}" for index in range(10)]
+    many = [f"R7-{2000 + index}" for index in range(1000)]
+    if table == "evaluations":
+        assert_result(
+            send_json(api, "initiatives", bulk_upload("initiatives", [*few, *many], 0)),
+            created=len(few) + len(many),
+        )
+    counted: dict[tuple[str, int], int] = {}
+    for round_, action in enumerate(["created", "updated"]):
+        for name, codes in (("few", few), ("many", many)):
+            with statements(api.engine) as sent:
+                response = send_json(api, table, bulk_upload(table, codes, round_ + 1))
+            answer = assert_result(
+                response,
+                created=len(codes) if action == "created" else 0,
+                updated=len(codes) if action == "updated" else 0,
+            )
+            assert {row["action"] for row in answer["rows"]} == {action}
+            counted[(name, round_)] = len(sent)
+    assert counted[("few", 0)] == counted[("many", 0)], counted
+    assert counted[("few", 1)] == counted[("many", 1)], counted
+    assert max(counted.values()) < 50, counted
+
+
+@pytest.mark.parametrize(
+    ("table", "form"),
+    [("initiatives", "json"), ("initiatives", "csv"), ("evaluations", "json")],
+)
+def test_more_than_10000_rows_is_413(api: Api, table: str, form: str) -> None:
+    codes = [f"R7-{1000 + index}" for index in range(MAX_ROWS + 1)]
+    before = snapshot(api.engine, EVERYTHING)
+
+    if form == "json":
+        response = send_json(api, table, bulk_upload(table, codes, 0))
+    else:
+        rows = [[code, f"取組 {code}", "1", "1"] for code in codes]
+        response = send_csv(api, table, ["取組番号", "取組事項", "基本方針番号", "施策番号"], rows)
+
+    body = assert_problem(response, 413)
+
+    assert "10,000" in body["detail"] or "10000" in body["detail"], body
+    assert snapshot(api.engine, EVERYTHING) == before
+    assert count(api.engine, initiatives) == len(CODES)
+
+
+@pytest.mark.slow
+def test_10000_rows_are_written(api: Api) -> None:
+    codes = [f"R7-{1000 + index}" for index in range(MAX_ROWS)]
+    since = last_change(api.engine)
+
+    response = send_json(api, "initiatives", bulk_upload("initiatives", codes, 0))
+
+    body = assert_result(response, created=MAX_ROWS)
+    assert body["rows"] == row_outcomes(codes, "created")
+    assert count(api.engine, initiatives) == len(CODES) + MAX_ROWS
+    with api.engine.connect() as connection:
+        written = dict(
+            connection.execute(
+                select(initiatives.c.code, initiatives.c.measure_id).where(
+                    initiatives.c.code.in_(codes[::997])
+                )
+            ).all()
+        )
+    assert written == {
+        code: measure_id(api.engine, index % 3 + 1, index // 3 % 3 + 1)
+        for index, code in enumerate(codes)
+        if index % 997 == 0
+    }
+    entries = changes_after(api.engine, since)
+    assert len(entries) == MAX_ROWS
+    assert {(entry["actor"], entry["action"], entry["entity"]) for entry in entries} == {
+        ("editor", "create", "initiative")
+    }
+
+
+def large_body(rows: int, chars: int) -> bytes:
+    return json_bytes(
+        [
+            new_initiative(f"R7-{3000 + index}", index, description="あ" * chars)
+            for index in range(rows)
+        ]
+    )
+
+
+def test_bulk_body_over_the_ordinary_limit_is_accepted(api: Api) -> None:
+    body = large_body(250, 3000)
+    assert len(body) > 2 * ORDINARY_BODY_LIMIT
+
+    ordinary = api.client.post(
+        f"{API}/initiatives",
+        content=body,
+        headers={**api.editor, "Content-Type": JSON_TYPE},
+    )
+    bulk = post_bulk(api, "initiatives", body, JSON_TYPE)
+
+    assert_problem(ordinary, 413)
+    assert_result(bulk, created=250)
+    assert initiative_row(api.engine, "R7-3249")["description"] == "あ" * 3000
+
+
+def test_bulk_body_limit_is_configurable(fresh_url: str) -> None:
+    limit = 64 * 1024
+    application = create_app(Settings(database_url=fresh_url, max_bulk_body_bytes=limit))
+    engine: Engine = application.state.engine
+    with Session(engine) as session:
+        token = create_token(session, name="editor", role=Role.editor)
+    editor = {"Authorization": f"Bearer {token}", "Content-Type": JSON_TYPE}
+    over, under = large_body(10, 3000), large_body(5, 3000)
+    assert len(under) < limit < len(over)
+    try:
+        with TestClient(application) as client:
+            before = snapshot(engine, EVERYTHING)
+            refused = client.post(f"{API}/bulk/initiatives", content=over, headers=editor)
+            anonymous = client.post(
+                f"{API}/bulk/initiatives", content=over, headers={"Content-Type": JSON_TYPE}
+            )
+            after_refusals = snapshot(engine, EVERYTHING)
+            accepted = client.post(f"{API}/bulk/initiatives", content=under, headers=editor)
+    finally:
+        engine.dispose()
+
+    assert f"{limit:,}" in assert_problem(refused, 413)["detail"]
+    assert_problem(anonymous, 413)  # the size is checked before the token
+    assert after_refusals == before
+    assert_result(accepted, created=5)
+
+
+UNAUTHORIZED = {
+    "no token": {},
+    "unknown token": {"Authorization": "Bearer not-a-token-anybody-made"},
+}
+
+
+@pytest.mark.parametrize("table", ["initiatives", "evaluations"])
+@pytest.mark.parametrize("who", list(UNAUTHORIZED))
+def test_no_token_is_401(api: Api, table: str, who: str) -> None:
+    before = snapshot(api.engine, EVERYTHING)
+
+    response = send_json(api, table, bulk_upload(table, ["R7-1"], 1), headers=UNAUTHORIZED[who])
+
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert snapshot(api.engine, EVERYTHING) == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_other_media_types_are_refused(api: Api, content_type: str) -> None:
+    before = snapshot(api.engine, EVERYTHING)
+
+    response = post_bulk(api, "evaluations", json_bytes(CREATE_ONE), content_type)
+
+    assert_problem(response, 415)
+    assert snapshot(api.engine, EVERYTHING) == before
