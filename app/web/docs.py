@@ -2,7 +2,7 @@
 
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,11 +19,14 @@ def install_docs(app: FastAPI) -> None:
         """A person opening the service's address lands on its documentation."""
         return RedirectResponse("/docs", status_code=307)
 
+    # The endpoints read the app from the request, never from this scope: FastAPI keeps
+    # endpoint functions in a module-level cache, and a closure over `app` would keep every
+    # app ever built alive (the tests build hundreds: gigabytes freed only at exit).
     @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
+    def swagger_ui(request: Request) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
-            title=f"{app.title} docs",
+            title=f"{request.app.title} docs",
             swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
             swagger_favicon_url=f"{STATIC_URL}/favicon.png",
