@@ -198,13 +198,21 @@ class SQLiteReader(Reader):
         if everywhere:
             connection = self._loop_connection()
             return [_fetch(connection, text, parameters) for text, parameters in statements]
+        return await self._off_loop(statements)
+
+    async def _off_loop(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="sqlite-read")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._in_thread, statements)
 
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
-        return (await self.batch((prepared, values)))[0]
+        # batch() for one statement, without its lists: every kept answer comes this way.
+        sql = prepared.sql(self.dialect)
+        parameters = sql.parameters(values)
+        if self.on_loop(sql, parameters):
+            return _fetch(self._loop_connection(), sql.text, parameters)
+        return (await self._off_loop([(sql.text, parameters)]))[0]
 
     async def close(self) -> None:
         if self._executor is not None:

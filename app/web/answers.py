@@ -36,7 +36,7 @@ from app.lru import LRU
 from app.versions import read_version
 from app.web.caching import DATA_VERSION_KEY
 from app.web.logs import ROUTE_TEMPLATE, route_template
-from app.web.metrics import KEPT_ANSWERS
+from app.web.metrics import count_kept_answer
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, str, bytes, bytes]
@@ -148,7 +148,7 @@ class AnswerCacheMiddleware:
         scope.setdefault("state", {})[DATA_VERSION_KEY] = version
         key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
         answer = self.store.get(key)
-        KEPT_ANSWERS.labels("hit" if answer is not None else "miss").inc()
+        count_kept_answer(answer is not None)
         if answer is not None:
             scope["state"][ROUTE_TEMPLATE] = answer.route
             if answer.gzip_body and accepts_gzip(encodings):

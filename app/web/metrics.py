@@ -80,6 +80,27 @@ class DataVersion(Collector):
         )
 
 
+# The labelled series of each route, method and status, looked up once: prometheus_client's
+# labels() takes a lock and builds its key on every call (bench/README.md, files and costs).
+_SERIES: dict[Any, Any] = {}
+
+
+def count_request(route: str, method: str, status: int, seconds: float) -> None:
+    series = _SERIES.get((route, method, status))
+    if series is None:
+        series = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+        _SERIES[(route, method, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+def count_kept_answer(hit: bool) -> None:
+    series = _SERIES.get(hit)
+    if series is None:
+        series = _SERIES[hit] = KEPT_ANSWERS.labels("hit" if hit else "miss")
+    series.inc()
+
+
 def pool_in_use(engine: Engine, reader: Any) -> int:
     """Connections checked out now: the write pool's and the read pool's."""
     checked_out = getattr(engine.pool, "checkedout", None)
