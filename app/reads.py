@@ -214,6 +214,15 @@ class SQLiteReader(Reader):
             return _fetch(self._loop_connection(), sql.text, parameters)
         return (await self._off_loop([(sql.text, parameters)]))[0]
 
+    async def scalar(self, prepared: Prepared, **values: Any) -> Any:
+        # The data version of every kept answer comes this way: no dict for one value.
+        sql = prepared.sql(self.dialect)
+        parameters = sql.parameters(values)
+        if not self.on_loop(sql, parameters):
+            return await super().scalar(prepared, **values)
+        row = self._loop_connection().execute(sql.text, parameters).fetchone()
+        return None if row is None else row[0]
+
     async def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
