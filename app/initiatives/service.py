@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
@@ -14,9 +14,9 @@ from app.initiatives.schemas import (
     InitiativePublic,
     InitiativeUpdate,
 )
-from app.listing import PageParams, order_by
+from app.listing import PageParams
 from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
-from app.reads import Prepared, Projection, Reader, Row, Shapes
+from app.reads import Listing, Prepared, Projection, Reader, Row
 from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
 from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year, period_label
 from app.writes import check_if_match, committing, delete, hold_write_lock, load
@@ -82,7 +82,6 @@ _COUNT = (
     .join(measures, measures.c.id == initiatives.c.measure_id)
 )
 _ONE = Prepared(_SELECT.where(initiatives.c.id == bindparam("initiative_id")))
-_SHAPES = Shapes()
 
 
 def _latest_status() -> Any:
@@ -97,48 +96,45 @@ def _latest_status() -> Any:
     )
 
 
-def _filtered(query: Select[Any], filters: InitiativeFilters) -> Select[Any]:
-    """Add the filters that are set, each compared with a bind named after it (the values
-    come from _values), so one statement serves every request with the same filters."""
-    if filters.plan_id is not None:
-        query = query.where(initiatives.c.plan_id == bindparam("plan_id"))
-    if filters.policy_id is not None:
-        query = query.where(measures.c.policy_id == bindparam("policy_id"))
-    if filters.measure_id is not None:
-        query = query.where(initiatives.c.measure_id == bindparam("measure_id"))
-    if filters.code is not None:
-        query = query.where(initiatives.c.code == bindparam("code"))
-    if filters.fiscal_year is not None:
-        query = query.where(initiatives.c.fiscal_year == bindparam("fiscal_year"))
-    if filters.numeric_target is not None:
-        query = query.where(initiatives.c.numeric_target == bindparam("numeric_target"))
-    if filters.status is StatusFilter.none:
-        query = query.where(_latest_status().is_(None))
-    elif filters.status is not None:
-        query = query.where(_latest_status() == bindparam("status"))
-    if filters.q:
-        pattern: Any = bindparam("pattern")
-        in_results = exists().where(
-            evaluations.c.initiative_id == initiatives.c.id,
-            evaluations.c.search_text.like(pattern, escape="\\"),
-        )
-        query = query.where(initiatives.c.search_text.like(pattern, escape="\\") | in_results)
-    return query
+def _matches(pattern: Any) -> ColumnElement[bool]:
+    """?q=: the initiative's own text or one of its evaluations' results contains the words."""
+    in_results = exists().where(
+        evaluations.c.initiative_id == initiatives.c.id,
+        evaluations.c.search_text.like(pattern, escape="\\"),
+    )
+    return initiatives.c.search_text.like(pattern, escape="\\") | in_results
+
+
+_LIST = Listing(
+    rows=_SELECT,
+    count=_COUNT,
+    filters={
+        "plan_id": lambda value: initiatives.c.plan_id == value,
+        "policy_id": lambda value: measures.c.policy_id == value,
+        "measure_id": lambda value: initiatives.c.measure_id == value,
+        "code": lambda value: initiatives.c.code == value,
+        "fiscal_year": lambda value: initiatives.c.fiscal_year == value,
+        "numeric_target": lambda value: initiatives.c.numeric_target == value,
+        "status": lambda value: _latest_status() == value,
+        # Set by status=none; its value goes unused.
+        "no_status": lambda _value: _latest_status().is_(None),
+        "pattern": _matches,
+    },
+    sort_columns=SORT_COLUMNS,
+    default_sort=[initiatives.c.plan_id, initiatives.c.code_sort],
+    tiebreak=initiatives.c.id,
+)
 
 
 def _values(filters: InitiativeFilters) -> dict[str, Any]:
     values = filters.model_dump(exclude_none=True, exclude={"q", "status"})
-    if filters.status is not None and filters.status is not StatusFilter.none:
+    if filters.status is StatusFilter.none:
+        values["no_status"] = True
+    elif filters.status is not None:
         values["status"] = filters.status.value
     if filters.q:
         values["pattern"] = like_pattern(filters.q)
     return values
-
-
-def _shape(filters: InitiativeFilters) -> tuple[Any, ...]:
-    """What decides a filtered statement's text: which filters are set (not their values)."""
-    status = None if filters.status is None else filters.status is StatusFilter.none
-    return (*sorted(_values(filters)), status)
 
 
 def _public(row: Any) -> InitiativePublic:
@@ -166,35 +162,11 @@ _json = Projection(
 )
 
 
-def _page_statements(filters: InitiativeFilters, sort: str | None) -> tuple[Prepared, Prepared]:
-    def rows() -> Select[Any]:
-        default = [initiatives.c.plan_id, initiatives.c.code_sort]
-        return (
-            _filtered(_SELECT, filters)
-            .order_by(*order_by(sort, SORT_COLUMNS, default, initiatives.c.id))
-            .limit(bindparam("limit"))
-            .offset(bindparam("offset"))
-        )
-
-    shape = _shape(filters)
-    return (
-        _SHAPES.get(("rows", shape, sort), rows),
-        _SHAPES.get(("count", shape), lambda: _filtered(_COUNT, filters)),
-    )
-
-
 async def read_initiatives(
     *, reader: Reader, filters: InitiativeFilters, page: PageParams, sort: str | None
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of initiatives as JSON objects, and the number of all that match (see
-    app/reads.py)."""
-    rows_statement, count_statement = _page_statements(filters, sort)
-    values = _values(filters)
-    rows, counted = await reader.batch(
-        (rows_statement, {**values, "limit": page.limit, "offset": page.offset}),
-        (count_statement, values),
-    )
-    total = next(iter(counted[0].values())) if counted else 0
+    """A page of initiatives as JSON objects, and the number of all that match."""
+    rows, total = await _LIST.page(reader, _values(filters), page, sort)
     return [_json(row) for row in rows], total
 
 
