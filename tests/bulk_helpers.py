@@ -32,20 +32,22 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api
-from tests.helpers import SEED, assert_problem, media_type
+from tests.helpers import (
+    API,
+    PLAN_SLUG,
+    SEED,
+    SEED_INITIATIVES,
+    assert_problem,
+    media_type,
+)
 
-API = "/api/v1"
-PROBLEM = "application/problem+json"
 JSON_TYPE = "application/json"
 BOM = "\ufeff"
 ORDINARY_BODY_LIMIT = 1024 * 1024  # API.md: ordinary writes up to 1 MiB
 MAX_ROWS = 10_000  # API.md: at most 10,000 rows per request
 
-PLAN_SLUG: str = SEED["plan"]["slug"]
 MUNICIPALITY_CODE: str = SEED["plan"]["municipality_code"]
 MUNICIPALITY_NAME: str = SEED["plan"]["municipality_name"]
-SEED_INITIATIVES: dict[str, dict[str, Any]] = {item["code"]: item for item in SEED["initiatives"]}
-LABELS = {2023: "令和5年度", 2024: "令和6年度", 2025: "令和7年度", 2026: "令和8年度"}
 STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}
 
 

@@ -19,6 +19,9 @@ SEED: dict[str, Any] = tomllib.loads(
 )
 API = "/api/v1"
 PROBLEM = "application/problem+json"
+PLAN_SLUG: str = SEED["plan"]["slug"]
+SEED_INITIATIVES: dict[str, dict[str, Any]] = {item["code"]: item for item in SEED["initiatives"]}
+LABELS = {2023: "令和5年度", 2024: "令和6年度", 2025: "令和7年度", 2026: "令和8年度"}
 
 Item = dict[str, Any]
 Snapshot = dict[str, list[tuple[Any, ...]]]

@@ -14,7 +14,6 @@ import pytest
 from tests.bulk_helpers import (
     EVERYTHING,
     JSON_TYPE,
-    SEED_INITIATIVES,
     Item,
     assert_result,
     assert_rows_invalid,
@@ -24,7 +23,7 @@ from tests.bulk_helpers import (
     post_bulk,
 )
 from tests.conftest import Api
-from tests.helpers import snapshot
+from tests.helpers import SEED_INITIATIVES, snapshot
 
 
 def mixed_upload(table: str, *, broken: bool = False) -> tuple[bytes, str]:

@@ -26,7 +26,6 @@ from app.models import (
     idempotency_keys,
 )
 from tests.bulk_helpers import (
-    API,
     CREATE_ONE,
     EVERYTHING,
     JSON_TYPE,
@@ -45,7 +44,7 @@ from tests.bulk_helpers import (
     with_key,
 )
 from tests.conftest import Api
-from tests.helpers import assert_problem, media_type, snapshot
+from tests.helpers import API, assert_problem, media_type, snapshot
 
 
 def test_retry_with_same_key_replays_without_writing(api: Api) -> None:

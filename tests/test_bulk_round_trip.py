@@ -14,7 +14,6 @@ from app.models import (
     idempotency_keys,
 )
 from tests.bulk_helpers import (
-    API,
     BOM,
     CODES,
     CONTENT,
@@ -28,7 +27,7 @@ from tests.bulk_helpers import (
     send_json,
 )
 from tests.conftest import Api
-from tests.helpers import snapshot
+from tests.helpers import API, snapshot
 
 ROUND_TRIPS = {
     # name: (export query, Content-Type of the upload; None = as the export declared it)

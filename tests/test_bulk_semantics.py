@@ -21,15 +21,12 @@ from app.models import (
     initiatives,
 )
 from tests.bulk_helpers import (
-    API,
     CONTENT,
     CREATE_ONE,
     EVERYTHING,
     JSON_TYPE,
-    LABELS,
     MUNICIPALITY_CODE,
     MUNICIPALITY_NAME,
-    PLAN_SLUG,
     Item,
     assert_result,
     assert_rows_invalid,
@@ -48,7 +45,7 @@ from tests.bulk_helpers import (
     send_json,
 )
 from tests.conftest import Api
-from tests.helpers import assert_problem, snapshot
+from tests.helpers import API, LABELS, PLAN_SLUG, assert_problem, snapshot
 
 YEAR_FORMS: list[Any] = [2024, "2024", "R6", "r6", "令和6", "令和6年度", "令和６年度", "㋿6"]
 

@@ -26,7 +26,6 @@ from app.models import (
     initiatives,
 )
 from tests.bulk_helpers import (
-    API,
     CODES,
     CREATE_ONE,
     EVERYTHING,
@@ -50,7 +49,7 @@ from tests.bulk_helpers import (
     versions,
 )
 from tests.conftest import Api, etag
-from tests.helpers import assert_problem, snapshot
+from tests.helpers import API, assert_problem, snapshot
 
 
 def test_versions_and_change_log_follow_only_what_changed(api: Api) -> None:

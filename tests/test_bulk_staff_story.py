@@ -17,13 +17,10 @@ from app.models import (
     initiatives,
 )
 from tests.bulk_helpers import (
-    API,
     CODES,
     EVERYTHING,
-    LABELS,
     MUNICIPALITY_CODE,
     MUNICIPALITY_NAME,
-    PLAN_SLUG,
     assert_result,
     assert_rows_invalid,
     changes_after,
@@ -39,7 +36,7 @@ from tests.bulk_helpers import (
     with_key,
 )
 from tests.conftest import Api
-from tests.helpers import snapshot
+from tests.helpers import API, LABELS, PLAN_SLUG, snapshot
 
 STORY_HEADER = [
     "全国地方公共団体コード",

@@ -23,11 +23,9 @@ import pytest
 
 from app.models import initiatives, plans
 from tests.conftest import Api
-from tests.helpers import SEED, assert_problem, snapshot
+from tests.helpers import API, LABELS, SEED, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
-    LABELS,
     PLAN_END,
     PLAN_START,
     Item,

@@ -14,9 +14,8 @@ from app.models import (
     measures,
 )
 from tests.conftest import Api
-from tests.helpers import snapshot
+from tests.helpers import API, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
     R7,
     Item,

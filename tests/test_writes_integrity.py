@@ -24,16 +24,12 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api
-from tests.helpers import SEED, assert_problem, snapshot
+from tests.helpers import API, LABELS, PLAN_SLUG, SEED, SEED_INITIATIVES, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
-    LABELS,
     PLAN_END,
-    PLAN_SLUG,
     R7,
     REPORT_YEAR,
-    SEED_INITIATIVES,
     TABLES,
     TARGETS,
     UNKNOWN_ID,

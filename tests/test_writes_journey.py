@@ -18,11 +18,9 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api, etag
-from tests.helpers import assert_problem, snapshot
+from tests.helpers import API, LABELS, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
-    LABELS,
     TABLES,
     Item,
     assert_json,

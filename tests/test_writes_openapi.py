@@ -9,7 +9,8 @@ afterwards. Expected values come from the request, the seed file
 
 from collections.abc import Iterator
 
-from tests.writes_helpers import API, PROBLEM, Item
+from tests.helpers import API, PROBLEM
+from tests.writes_helpers import Item
 
 WRITE_OPERATIONS = {
     "create_plan",

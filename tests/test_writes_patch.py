@@ -27,12 +27,10 @@ from app.models import (
 )
 from app.versions import Versioned
 from tests.conftest import Api, etag
-from tests.helpers import SEED, assert_problem, snapshot
+from tests.helpers import API, LABELS, SEED, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
     IF_MATCH,
-    LABELS,
     R7,
     TARGET_IDS,
     TARGETS,

@@ -15,18 +15,15 @@ from app.models import (
     initiatives,
 )
 from tests.conftest import Api, etag
-from tests.helpers import assert_problem, snapshot
+from tests.helpers import API, LABELS, SEED_INITIATIVES, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     CONTENT_TABLES,
     EVALUATED,
     IF_MATCH,
-    LABELS,
     PLAN_END,
     PLAN_START,
     R7,
     R7_YEAR,
-    SEED_INITIATIVES,
     UNKNOWN_ID,
     assert_invalid,
     assert_json,

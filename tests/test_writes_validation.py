@@ -20,9 +20,8 @@ from app.models import (
     initiatives,
 )
 from tests.conftest import Api
-from tests.helpers import assert_problem, snapshot
+from tests.helpers import API, assert_problem, snapshot
 from tests.writes_helpers import (
-    API,
     BODY_LIMIT,
     CONTENT_TABLES,
     R7,

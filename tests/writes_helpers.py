@@ -30,19 +30,21 @@ from app.models import (
     reports,
 )
 from tests.conftest import Api
-from tests.helpers import SEED, assert_problem, media_type
+from tests.helpers import (
+    API,
+    PLAN_SLUG,
+    SEED,
+    SEED_INITIATIVES,
+    assert_problem,
+    media_type,
+)
 
-API = "/api/v1"
-PROBLEM = "application/problem+json"
 UNKNOWN_ID = 999_999
 BODY_LIMIT = 1024 * 1024  # API.md: JSON bodies of ordinary writes up to 1 MiB
-PLAN_SLUG: str = SEED["plan"]["slug"]
 PLAN_START: int = SEED["plan"]["start_fiscal_year"]
 PLAN_END: int = SEED["plan"]["end_fiscal_year"]
-SEED_INITIATIVES: dict[str, dict[str, Any]] = {item["code"]: item for item in SEED["initiatives"]}
 EVALUATED = sorted(code for code, item in SEED_INITIATIVES.items() if "evaluation" in item)
 REPORT_YEAR: int = SEED["report"]["fiscal_year"]
-LABELS = {2023: "令和5年度", 2024: "令和6年度", 2025: "令和7年度", 2026: "令和8年度"}
 
 # Every table a write may touch; the change log is one of them (a refused write logs nothing).
 CONTENT_TABLES: tuple[Table, ...] = (
