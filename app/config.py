@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     metrics: str = Field(
         "on", pattern="^(on|off)$", description="`off`: no /metrics (it answers 404)."
     )
+    opentelemetry: str = Field(
+        "off",
+        pattern="^(on|off)$",
+        description="`on`: FastAPI's OpenTelemetry spans, metrics and logs of each request, to"
+        " the providers an OpenTelemetry SDK set up in the process. Off, no request asks"
+        " whether one was (bench/README.md).",
+    )
     metrics_token: str = Field(
         "", description="When set, /metrics asks for `Authorization: Bearer <this>`."
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 
 from app.bulk.router import router as bulk_router
@@ -100,6 +101,13 @@ def _log_startup(app: FastAPI) -> None:
     logs.STARTUP.info(message, extra={"fields": fields})
 
 
+def _telemetry(settings: Settings) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry, on only when asked: otherwise every request would look
+    for an SDK's providers that are not there."""
+    on = settings.opentelemetry == "on"
+    return {"tracing": on, "metrics": on, "logs": on, "operation_spans": on}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -112,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[{"name": tag} for tag in TAGS],
         lifespan=lifespan,
         middleware=middleware(settings, API_PREFIX),
+        telemetry=_telemetry(settings),
     )
     app.state.settings = settings
     logs.configure(settings.log_format)

@@ -6,6 +6,7 @@ import gc
 import weakref
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -28,3 +29,19 @@ def test_a_dropped_app_is_freed(tmp_path: Path) -> None:
     later = [_served_and_dropped(tmp_path / f"app{number}.db") for number in range(2)]
     gc.collect()
     assert [ref() for ref in later] == [None, None]
+
+
+@pytest.mark.parametrize("setting", ["off", "on"])
+def test_fastapi_asks_for_opentelemetry_only_when_it_is_on(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    """Off (the default), no request looks for an OpenTelemetry SDK's providers."""
+    from opentelemetry import trace
+
+    asked: list[int] = []
+    provider = trace.get_tracer_provider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: asked.append(1) or provider)
+    application = create_app(Settings(database_url=database_url, opentelemetry=setting))
+    with TestClient(application) as client:
+        assert client.get("/api/v1/plans/1").status_code == 200
+    assert bool(asked) is (setting == "on")

@@ -3,6 +3,7 @@
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -116,3 +117,23 @@ def test_startup_says_the_settings_without_secrets_and_the_revision(
     assert messages == ["settings in effect", "database at its latest migration"]
     revision = lines.records[-1].__dict__["fields"]
     assert revision["revision"] == revision["head"] == application.state.head_revision
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1733400000.0, 1803601165.3799994, 1733400000.9999996, 1733400059.0005, 4102444799.999],
+)
+def test_the_time_is_iso_8601_utc_to_the_millisecond_as_datetime_writes_it(
+    created: float,
+) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert logs.timestamp(created) == expected
+
+
+def test_a_line_s_time_is_when_its_request_was_answered(client: TestClient, lines: Lines) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    client.get(f"{API}/plans/1")
+    after = datetime.now(UTC)
+    (line,) = lines.access()
+    assert isinstance(line["time"], str) and line["time"].endswith("+00:00")
+    assert before <= datetime.fromisoformat(line["time"]) <= after

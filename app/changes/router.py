@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.changes import service
 from app.changes.schemas import ChangeFeed
 from app.listing import MAX_ID, MAX_LIMIT
-from app.reads import ReaderDep, json_response
+from app.reads import json_response, reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import read_responses
 from app.web.jsonbody import StrictJsonRoute
@@ -21,12 +21,12 @@ router = APIRouter(prefix="/changes", tags=["changes"], route_class=StrictJsonRo
 )
 async def list_changes(
     request: Request,
-    reader: ReaderDep,
     since: Annotated[
         int, Query(ge=0, le=MAX_ID, description="The last change id you have; 0 for all.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Response:
     """List every write after `since`, oldest first, for incremental sync."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     return json_response(await service.read_feed(reader=reader, since=since, limit=limit), headers)

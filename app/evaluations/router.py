@@ -12,7 +12,7 @@ from app.evaluations.schemas import (
 )
 from app.fields import FiscalYear
 from app.listing import Page
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
     IdFilter,
@@ -52,7 +52,6 @@ StatusQuery = Annotated[
 )
 async def list_evaluations(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
@@ -62,6 +61,7 @@ async def list_evaluations(
     sort: SortQuery = None,
 ) -> Response:
     """List evaluations of every initiative (one per initiative and fiscal year)."""
+    reader = reader_of(request)
     filters = EvaluationFilters(
         plan_id=plan_id,
         policy_id=policy_id,
@@ -84,12 +84,12 @@ async def list_evaluations(
 )
 async def list_initiative_evaluations(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     initiative_id: IdPath,
     sort: SortQuery = None,
 ) -> Response:
     """List one initiative's evaluations, one per fiscal year."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     # Looked up here, not in a dependency, so that bad parameters answer 422 before a 404.
     await service.ensure_initiative(reader=reader, initiative_id=initiative_id)
@@ -108,11 +108,11 @@ async def list_initiative_evaluations(
 )
 async def get_initiative_evaluation(
     request: Request,
-    reader: ReaderDep,
     initiative_id: IdPath,
     fiscal_year: Annotated[FiscalYear, Path()],
 ) -> Response:
     """Get an initiative's evaluation for one fiscal year (2024, R6 or 令和6年度)."""
+    reader = reader_of(request)
     evaluation = await service.read_evaluation(
         reader=reader, initiative_id=initiative_id, fiscal_year=fiscal_year
     )

@@ -14,7 +14,7 @@ from app.initiatives.schemas import (
     InitiativeUpdate,
 )
 from app.listing import Page
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.text import CODE_PATTERN, normalize_code
 from app.web.caching import read_cache_headers
 from app.web.http import (
@@ -103,12 +103,12 @@ async def initiative_filters(
 )
 async def list_initiatives(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     filters: Annotated[InitiativeFilters, Depends(initiative_filters)],
     sort: SortQuery = None,
 ) -> Response:
     """List initiatives (取組事項), each with its latest evaluation."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_initiatives(
         reader=reader, filters=filters, page=page, sort=sort
@@ -122,8 +122,9 @@ async def list_initiatives(
     response_model=InitiativePublic,
     responses=read_responses(404, 422),
 )
-async def get_initiative(request: Request, reader: ReaderDep, initiative_id: IdPath) -> Response:
+async def get_initiative(request: Request, initiative_id: IdPath) -> Response:
     """Get one initiative with its latest evaluation."""
+    reader = reader_of(request)
     initiative = await service.read_initiative(reader=reader, initiative_id=initiative_id)
     return resource_response(request, initiative)
 

@@ -6,7 +6,7 @@ from app.auth.guard import EditorSession
 from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
@@ -43,13 +43,13 @@ SortQuery = Annotated[
 )
 async def list_measures(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
     sort: SortQuery = None,
 ) -> Response:
     """List measures (施策), in policy and number order."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_measures(
         reader=reader, plan_id=plan_id, policy_id=policy_id, page=page, sort=sort
@@ -63,8 +63,9 @@ async def list_measures(
     response_model=MeasurePublic,
     responses=read_responses(404, 422),
 )
-async def get_measure(request: Request, reader: ReaderDep, measure_id: IdPath) -> Response:
+async def get_measure(request: Request, measure_id: IdPath) -> Response:
     """Get one measure."""
+    reader = reader_of(request)
     measure = await service.read_measure(reader=reader, measure_id=measure_id)
     return resource_response(request, measure)
 

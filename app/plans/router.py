@@ -6,7 +6,7 @@ from app.auth.guard import AdminSession, EditorSession
 from app.listing import Page
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
@@ -54,12 +54,12 @@ async def plan_filters(
 )
 async def list_plans(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     filters: Annotated[PlanFilters, Depends(plan_filters)],
     sort: SortQuery = None,
 ) -> Response:
     """List plans (one per municipality and period)."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_plans(reader=reader, filters=filters, page=page, sort=sort)
     return page_response(request, items, total, page, headers)
@@ -71,8 +71,9 @@ async def list_plans(
     response_model=PlanPublic,
     responses=read_responses(404, 422),
 )
-async def get_plan(request: Request, reader: ReaderDep, plan_id: IdPath) -> Response:
+async def get_plan(request: Request, plan_id: IdPath) -> Response:
     """Get one plan."""
+    reader = reader_of(request)
     plan = await service.read_one_plan(reader=reader, plan_id=plan_id)
     return resource_response(request, plan)
 

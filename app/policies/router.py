@@ -6,7 +6,7 @@ from app.auth.guard import EditorSession
 from app.listing import Page
 from app.policies import service
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
     CascadeQuery,
@@ -43,12 +43,12 @@ SortQuery = Annotated[
 )
 async def list_policies(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     sort: SortQuery = None,
 ) -> Response:
     """List policies (基本方針), in plan and number order."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_policies(reader=reader, plan_id=plan_id, page=page, sort=sort)
     return page_response(request, items, total, page, headers)
@@ -60,8 +60,9 @@ async def list_policies(
     response_model=PolicyPublic,
     responses=read_responses(404, 422),
 )
-async def get_policy(request: Request, reader: ReaderDep, policy_id: IdPath) -> Response:
+async def get_policy(request: Request, policy_id: IdPath) -> Response:
     """Get one policy."""
+    reader = reader_of(request)
     policy = await service.read_policy(reader=reader, policy_id=policy_id)
     return resource_response(request, policy)
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.auth.guard import EditorSession
 from app.fields import FiscalYear
 from app.listing import Page
-from app.reads import ReaderDep
+from app.reads import reader_of
 from app.reports import service
 from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
 from app.web.caching import read_cache_headers
@@ -43,13 +43,13 @@ SortQuery = Annotated[
 )
 async def list_reports(
     request: Request,
-    reader: ReaderDep,
     page: PageDep,
     plan_id: IdFilter = None,
     fiscal_year: Annotated[FiscalYear | None, Query()] = None,
     sort: SortQuery = None,
 ) -> Response:
     """List the figures cities published (取組状況の公表), per plan and fiscal year."""
+    reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_reports(
         reader=reader, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
@@ -63,8 +63,9 @@ async def list_reports(
     response_model=ReportPublic,
     responses=read_responses(404, 422),
 )
-async def get_report(request: Request, reader: ReaderDep, report_id: IdPath) -> Response:
+async def get_report(request: Request, report_id: IdPath) -> Response:
     """Get one published report with its lines per policy and highlighted initiatives."""
+    reader = reader_of(request)
     report = await service.read_report(reader=reader, report_id=report_id)
     return resource_response(request, report)
 

@@ -24,7 +24,7 @@ from app.exports.csv import (
 from app.fields import FiscalYear
 from app.listing import MAX_ID
 from app.plans.service import read_plan
-from app.reads import Reader
+from app.reads import Reader, reader_of
 from app.stats import service, tables
 from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
@@ -152,7 +152,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     may scan in a worker thread and the others on the event loop."""
     as_csv = getattr(request.state, CSV_STATE, False) or wants_csv(request, query.format)
     representation = "csv" if as_csv else "json"
-    reader: Reader = request.app.state.reader
+    reader = reader_of(request)
     cache: AnswerCache = request.app.state.stats_cache
     version = known_version(request)
     if version is None and (cache.enabled or "if-none-match" in request.headers):
@@ -194,7 +194,7 @@ def _render(
 
 def _read(request: Request, build: Callable[[Reader], Awaitable[Built]]) -> Compute:
     """A statistic computed through the reader, the data version read first when asked."""
-    reader: Reader = request.app.state.reader
+    reader = reader_of(request)
 
     async def run(with_version: bool) -> tuple[Built, int | None]:
         version = await read_version(reader) if with_version else None
@@ -207,7 +207,7 @@ def _read(request: Request, build: Callable[[Reader], Awaitable[Built]]) -> Comp
 async def stats_achievement(request: Request) -> Response:
     """Achievement rate (達成率) per policy and measure, beside the city's published figures."""
     query = parse_query(request, PlanYearStatsQuery)
-    reader: Reader = request.app.state.reader
+    reader = reader_of(request)
 
     async def compute(with_version: bool) -> tuple[Built, int | None]:
         chosen, year, version = query.plan_id, query.fiscal_year, None

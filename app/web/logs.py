@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,10 +30,26 @@ ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/web
 _PROBLEM_TYPE = re.compile(rb'"type"\s*:\s*"([^"]{1,200})"')
 
 
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
+def timestamp(created: float) -> str:
+    """`created` as ISO 8601 in UTC to the millisecond, as datetime's isoformat writes it.
+    The date and time of day are made once a second: every request's line has one."""
+    global _second
+    second = int(created)
+    fraction = round((created - second) * 1_000_000)
+    if fraction >= 1_000_000:
+        second, fraction = second + 1, fraction - 1_000_000
+    if second != _second[0]:
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second[1]}.{fraction // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -47,13 +62,14 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         extra = " ".join(
-            f"{name}={value}"
-            for name, value in getattr(record, "fields", {}).items()
-            if value not in (None, "")
+            [
+                f"{name}={value}"
+                for name, value in getattr(record, "fields", {}).items()
+                if value is not None and value != ""
+            ]
         )
-        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        line = f"{timestamp(record.created)} {record.levelname:<7} {record.getMessage()}"
         return f"{line} {extra}" if extra else line
 
 
@@ -100,6 +116,7 @@ class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, *, prefix: str) -> None:
         self.app = app
         self.prefix = prefix
+        self.pool_in_use = -1  # as last set on POOL_IN_USE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,7 +181,10 @@ class AccessLogMiddleware:
                 ACCESS.handle(record)
             count_request(fields["route"], method, status, fields["duration_ms"] / 1000)
             application = scope["app"]
-            POOL_IN_USE.set(pool_in_use(application.state.engine, application.state.reader))
+            in_use = pool_in_use(application.state.engine, application.state.reader)
+            if in_use != self.pool_in_use:  # a gauge's set takes a lock: only on a change
+                self.pool_in_use = in_use
+                POOL_IN_USE.set(in_use)
 
 
 _SECRET = re.compile(r"password|secret|token|key", re.IGNORECASE)
