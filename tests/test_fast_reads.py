@@ -1,6 +1,7 @@
 """The fast read path (app/reads.py) and the kept answers (app/web/answers.py) change nothing a
 client can see: same JSON as the response models, never a stale answer after a write."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -203,3 +204,43 @@ def test_a_small_answer_is_never_compressed(api: Api) -> None:
 )
 def test_accept_encoding_is_read_as_http_says(value: bytes, accepted: bool) -> None:
     assert accepts_gzip(value) is accepted
+
+
+@pytest.mark.parametrize(
+    "route_headers",
+    [
+        [],
+        [(b"content-type", b"application/json")],
+        [(b"vary", b"Accept, Accept-Encoding, Authorization"), (b"etag", b'W/"1"')],
+        [(b"vary", b"Accept"), (b"x-a", b"1"), (b"vary", b"Accept-Encoding")],
+    ],
+)
+@pytest.mark.parametrize("origin", [None, b"https://example.org"])
+def test_cors_answers_as_starlette_s_own_with_or_without_an_origin(
+    route_headers: list[tuple[bytes, bytes]], origin: bytes | None
+) -> None:
+    """The shortcut for requests without Origin (app/web/headers.py) changes no header."""
+    from starlette.middleware.cors import CORSMiddleware as StarletteCORS
+
+    from app.web.headers import CORSMiddleware
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(route_headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    def answer(middleware: type[StarletteCORS]) -> list[tuple[bytes, bytes]]:
+        app = middleware(route, allow_origins=["*"], expose_headers=["ETag"])
+        headers = [(b"host", b"127.0.0.1")] + ([(b"origin", origin)] if origin else [])
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        return list(sent[0]["headers"])
+
+    assert answer(CORSMiddleware) == answer(StarletteCORS)

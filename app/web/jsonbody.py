@@ -171,6 +171,8 @@ class StrictJsonRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler  # no body to read (the reads): FastAPI's own request will do
 
         async def strict(request: Request) -> Response:
             return await handler(StrictJsonRequest(request.scope, request.receive))

@@ -4,7 +4,6 @@ Each layer's reason for its place is beside it. The list goes to FastAPI(middlew
 which runs its first entry outermost: read it from top to bottom as the outside in.
 """
 
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware import Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -12,7 +11,7 @@ from app.auth.guard import BearerAuthMiddleware
 from app.config import Settings
 from app.web.answers import AnswerCacheMiddleware
 from app.web.faults import DatabaseFaultMiddleware
-from app.web.headers import SecurityHeadersMiddleware
+from app.web.headers import CORSMiddleware, SecurityHeadersMiddleware
 from app.web.limits import RequestLimitsMiddleware
 from app.web.logs import AccessLogMiddleware
 from app.web.methods import MethodsMiddleware
