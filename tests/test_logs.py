@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.main import create_app
 from app.web import logs
@@ -17,40 +19,61 @@ API = "/api/v1"
 
 
 class Lines(logging.Handler):
-    """Keeps what the access and startup loggers write, formatted as the service writes it."""
+    """Keeps what the startup logger writes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.records: list[logging.LogRecord] = []
-        self.json = logs.JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-
-    def access(self) -> list[dict[str, object]]:
-        return [
-            json.loads(self.json.format(record))
-            for record in self.records
-            if record.name == "app.access"
-        ]
 
 
 @pytest.fixture
 def lines() -> Iterator[Lines]:
     handler = Lines()
-    for logger in (logs.ACCESS, logs.STARTUP):
-        logger.addHandler(handler)
+    logs.STARTUP.addHandler(handler)
     yield handler
-    for logger in (logs.ACCESS, logs.STARTUP):
-        logger.removeHandler(handler)
+    logs.STARTUP.removeHandler(handler)
+
+
+def access(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """The access lines written to stderr since the last call, as JSON objects."""
+    written = capsys.readouterr().err.splitlines()
+    found = [json.loads(line) for line in written if line.startswith("{")]
+    return [line for line in found if line["logger"] == "app.access"]
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """A client of the service with LOG_FORMAT=json, the image's."""
+    application = create_app(Settings(database_url=database_url, log_format="json"))
+    with TestClient(application) as test_client:
+        yield test_client
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def api(fresh_url: str) -> Iterator[Api]:
+    application = create_app(Settings(database_url=fresh_url, log_format="json"))
+    with Session(application.state.engine) as session:
+        editor = create_token(session, name="editor", role=Role.editor)
+    with TestClient(application) as test_client:
+        yield Api(
+            client=test_client,
+            engine=application.state.engine,
+            editor={"Authorization": f"Bearer {editor}"},
+            admin={},
+        )
+    application.state.engine.dispose()
 
 
 def test_one_line_per_request_with_the_route_template_status_and_size(
-    client: TestClient, lines: Lines
+    client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answer = client.get(f"{API}/plans/1", headers={"X-Request-ID": "kikaku-2026-12-04.1"})
     again = client.get(f"{API}/plans/1")  # a kept answer: no route runs, the template is kept
-    first, second = lines.access()
+    first, second = access(capsys)
     assert first["route"] == second["route"] == "/api/v1/plans/{plan_id}"
     assert (first["method"], first["status"], first["bytes"]) == ("GET", 200, len(answer.content))
     assert first["request_id"] == answer.headers["x-request-id"] == "kikaku-2026-12-04.1"
@@ -63,21 +86,22 @@ def test_one_line_per_request_with_the_route_template_status_and_size(
 
 @pytest.mark.parametrize("sent", ["", "a b", "x" * 129, "<script>", "改行\n"])
 def test_a_request_id_that_is_not_a_plain_token_is_replaced(
-    client: TestClient, lines: Lines, sent: str
+    client: TestClient, capsys: pytest.CaptureFixture[str], sent: str
 ) -> None:
     answer = client.get("/healthz", headers={"X-Request-ID": sent.encode("utf-8")})
-    (line,) = lines.access()
+    (line,) = access(capsys)
     assert line["request_id"] == answer.headers["x-request-id"] != sent
     assert len(answer.headers["x-request-id"]) == 32
 
 
 def test_a_write_names_its_token_never_the_secret_and_a_failure_its_problem(
-    api: Api, lines: Lines
+    api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api.client.patch(f"{API}/plans/1", json={"philosophy": "市民とともに"}, headers=api.editor)
     api.client.patch(f"{API}/plans/1", json={"title": ""}, headers=api.editor)
     api.client.patch(f"{API}/plans/1", json={"title": "x"})
-    written, invalid, refused = lines.access()
+    logged = access(capsys)
+    written, invalid, refused = logged
     assert (written["status"], written["token"]) == (200, "editor")
     assert written["route"] == invalid["route"] == "/api/v1/plans/{plan_id}"
     assert (invalid["status"], invalid["problem"]) == (
@@ -91,14 +115,24 @@ def test_a_write_names_its_token_never_the_secret_and_a_failure_its_problem(
         "/api/v1/plans/1",
     )
     secret = api.editor["Authorization"].removeprefix("Bearer ")
-    assert all(secret not in json.dumps(line) for line in lines.access())
+    assert all(secret not in json.dumps(line) for line in logged)
 
 
-def test_text_lines_read_as_a_person_reads(client: TestClient, lines: Lines) -> None:
-    client.get(f"{API}/plans/1")
-    text = logs.TextFormatter().format(lines.records[-1])
-    assert " GET /api/v1/plans/{plan_id} 200 " in text
+def test_text_lines_read_as_a_person_reads(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    application = create_app(Settings(database_url=database_url, log_format="text"))
+    with TestClient(application) as client:
+        capsys.readouterr()
+        answer = client.get(f"{API}/plans/1")
+    application.state.engine.dispose()
+    (text,) = [line for line in capsys.readouterr().err.splitlines() if " GET " in line]
+    stamp, level, rest = text.split(maxsplit=2)
+    assert datetime.fromisoformat(stamp).tzinfo is not None and level == "INFO"
+    assert rest.startswith("GET /api/v1/plans/{plan_id} 200 ")
     assert "status=200" in text and "route=/api/v1/plans/{plan_id}" in text
+    assert f"request_id={answer.headers['x-request-id']}" in text
+    assert "token=" not in text  # a field with no value is left out
 
 
 def test_startup_says_the_settings_without_secrets_and_the_revision(
@@ -130,10 +164,12 @@ def test_the_time_is_iso_8601_utc_to_the_millisecond_as_datetime_writes_it(
     assert logs.timestamp(created) == expected
 
 
-def test_a_line_s_time_is_when_its_request_was_answered(client: TestClient, lines: Lines) -> None:
+def test_a_line_s_time_is_when_its_request_was_answered(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     client.get(f"{API}/plans/1")
     after = datetime.now(UTC)
-    (line,) = lines.access()
+    (line,) = access(capsys)
     assert isinstance(line["time"], str) and line["time"].endswith("+00:00")
     assert before <= datetime.fromisoformat(line["time"]) <= after

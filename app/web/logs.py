@@ -17,13 +17,17 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web.metrics import IN_FLIGHT, POOL_IN_USE, count_request, pool_in_use
 
-ACCESS = logging.getLogger("app.access")
+# The access lines' logger name, in each line. They are written straight to stderr, not
+# through logging: a LogRecord, its handler's lock and its formatter cost a kept answer a
+# fifth of its time (bench/README.md), and an access line needs none of what they offer.
+ACCESS = "app.access"
 STARTUP = logging.getLogger("app.startup")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/web/answers.py)
@@ -46,46 +50,51 @@ def timestamp(created: float) -> str:
     return f"{_second[1]}.{fraction // 1000:03d}+00:00"
 
 
+def json_line(
+    created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
+) -> str:
+    """One JSON object: time, level, logger, message, then the fields."""
+    line = {"time": timestamp(created), "level": level, "logger": logger, "message": message}
+    return json.dumps(line | dict(fields), ensure_ascii=False, default=str)
+
+
+def text_line(
+    created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
+) -> str:
+    """Time, level and message, then `name=value` for each field that has a value."""
+    extra = " ".join(
+        [f"{name}={value}" for name, value in fields.items() if value is not None and value != ""]
+    )
+    line = f"{timestamp(created)} {level.upper():<7} {message}"
+    return f"{line} {extra}" if extra else line
+
+
+LINES = {"json": json_line, "text": text_line}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "time": timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields.update(getattr(record, "fields", {}))
+        fields: dict[str, Any] = dict(getattr(record, "fields", {}))
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
-        return json.dumps(fields, ensure_ascii=False, default=str)
+        level = record.levelname.lower()
+        return json_line(record.created, level, record.name, record.getMessage(), fields)
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extra = " ".join(
-            [
-                f"{name}={value}"
-                for name, value in getattr(record, "fields", {}).items()
-                if value is not None and value != ""
-            ]
-        )
-        line = f"{timestamp(record.created)} {record.levelname:<7} {record.getMessage()}"
-        return f"{line} {extra}" if extra else line
+        fields = getattr(record, "fields", {})
+        return text_line(record.created, record.levelname, record.name, record.getMessage(), fields)
 
 
 _HANDLER_NAME = "plan-progress"
 
 
 def configure(log_format: str) -> None:
-    """Send the access and startup lines to stderr in the chosen format (once a process;
-    the tests build many apps)."""
+    """Send the startup lines to stderr in the chosen format (once a process; the tests
+    build many apps). The access lines are written by AccessLogMiddleware itself."""
     formatter = JsonFormatter() if log_format == "json" else TextFormatter()
-    # No line of ours shows a thread or process name, and finding them for every record was
-    # a quarter of a kept answer's time (bench/README.md): logging leaves them out.
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    for logger in (ACCESS, STARTUP):
+    for logger in (STARTUP,):
         logger.setLevel(logging.INFO)
         logger.propagate = False
         for handler in logger.handlers:
@@ -110,12 +119,22 @@ def route_template(scope: Scope, prefix: str) -> str | None:
     return template if isinstance(template, str) else None
 
 
+def write_line(line: str) -> None:
+    """Write one line to stderr (looked up each time, so that a redirection is followed);
+    a stderr that cannot be written to loses the line, never the request."""
+    try:
+        sys.stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass
+
+
 class AccessLogMiddleware:
     """The outermost layer: it times everything, and sees the final status and size."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+    def __init__(self, app: ASGIApp, *, prefix: str, log_format: str) -> None:
         self.app = app
         self.prefix = prefix
+        self.line = LINES[log_format]
         self.pool_in_use = -1  # as last set on POOL_IN_USE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,15 +189,8 @@ class AccessLogMiddleware:
                 fields["path"] = scope["path"]
             if status >= 400:
                 fields["problem"] = problem.decode("utf-8", "replace") or None
-            if ACCESS.isEnabledFor(logging.INFO):
-                # The record made directly: Logger.info would also look for its caller in the
-                # stack, which an access line never shows, on every request.
-                line = (method, fields["route"], status)
-                record = ACCESS.makeRecord(
-                    ACCESS.name, logging.INFO, "", 0, "%s %s %s", line, None,
-                    extra={"fields": fields},
-                )  # fmt: skip
-                ACCESS.handle(record)
+            message = f"{method} {fields['route']} {status}"
+            write_line(self.line(time.time(), "info", ACCESS, message, fields))
             count_request(fields["route"], method, status, fields["duration_ms"] / 1000)
             application = scope["app"]
             in_use = pool_in_use(application.state.engine, application.state.reader)

@@ -41,7 +41,10 @@ def middleware(settings: Settings, prefix: str) -> list[Middleware]:
     """The middleware from the outside in."""
     bulk = f"{prefix}/bulk"
     # Outermost, so every answer is logged and timed, the errors of the layers below too.
-    stack = [Middleware(AccessLogMiddleware, prefix=prefix), Middleware(SecurityHeadersMiddleware)]
+    stack = [
+        Middleware(AccessLogMiddleware, prefix=prefix, log_format=settings.log_format),
+        Middleware(SecurityHeadersMiddleware),
+    ]
     if settings.forwarded_allow_ips:
         # Only then are X-Forwarded-For and -Proto believed, and only from these proxies.
         stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips))
