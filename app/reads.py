@@ -404,6 +404,12 @@ def reader_of(request: Request) -> Reader:
 # every seeded row, on both databases): the model stays the contract and the docs.
 
 
+def moment(value: datetime | str) -> datetime:
+    """A stored UTC timestamp as an aware datetime, whichever driver read it (PostgreSQL
+    hands back datetimes, SQLite the text SQLAlchemy wrote)."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def _timestamp(value: Any) -> Any:
     """A stored UTC timestamp as the models write it: 2026-04-01T09:30:00.250000Z."""
     if value is None or isinstance(value, datetime):

@@ -2,17 +2,23 @@
 Listing, a Projection) answers exactly what its response model writes from the rows as
 SQLAlchemy reads them: the same JSON in a list, in a GET of one, and after a write."""
 
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Table, select, text
 from sqlmodel import Session
 
 from app.changes.schemas import ChangeFeed
+from app.config import Settings
+from app.db import get_session
 from app.evaluations.schemas import EvaluationPublic
+from app.main import create_app
 from app.measures.schemas import MeasurePublic
 from app.models import (
     changes,
@@ -171,3 +177,31 @@ def test_the_change_feed_writes_what_its_model_writes(api: Api) -> None:
     assert feed.json() == json.loads(expected.model_dump_json())
     empty = api.client.get("/api/v1/changes", params={"since": rows[-1]["id"]}).json()
     assert empty == {"items": [], "next": rows[-1]["id"]}
+
+
+def _calls(dependant: Dependant) -> list[Any]:
+    """Every function FastAPI calls to answer a route: its endpoint and each dependency."""
+    return [dependant.call] + [call for sub in dependant.dependencies for call in _calls(sub)]
+
+
+def test_every_public_read_is_async_and_reads_through_the_reader(database_url: str) -> None:
+    """No GET of the API opens a session (a worker thread's synchronous read): exports and
+    the catalogue included, they read through the reader like the rest."""
+    application = create_app(Settings(database_url=database_url))
+    application.state.engine.dispose()
+    included = [
+        route.original_router for route in application.routes if hasattr(route, "original_router")
+    ]
+    reads = [
+        route
+        for router in included
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and "GET" in (route.methods or set())
+        and not route.path.startswith(("/healthz", "/readyz", "/metrics"))
+    ]
+    paths = {route.path for route in reads}
+    assert {"/export/{name}.{format}", "/catalog", "/initiatives/{initiative_id}"} <= paths
+    for route in reads:
+        assert inspect.iscoroutinefunction(route.endpoint), route.path
+        assert get_session not in _calls(route.dependant), route.path

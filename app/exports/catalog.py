@@ -6,14 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.config import Settings
-from app.db import SessionDep
 from app.exports.bundle import licence_of
 from app.exports.router import XLSX
 from app.exports.service import last_writes, plans_in
 from app.exports.tables import EXPORTS
-from app.fields import as_utc
+from app.reads import reader_of
 from app.wareki import period_label
-from app.web.caching import cache_headers
+from app.web.caching import read_cache_headers
 from app.web.http import read_responses
 from app.web.jsonbody import StrictJsonRoute
 
@@ -59,16 +58,17 @@ CATALOG_DESCRIPTION = (
         **read_responses(),
     },
 )
-def get_catalog(request: Request, session: SessionDep) -> JSONResponse:
+async def get_catalog(request: Request) -> JSONResponse:
     """DCAT metadata of every plan: title, publisher, licence, modified, distributions."""
-    headers = cache_headers(request, session)
+    reader = reader_of(request)
+    headers = await read_cache_headers(request, reader)
     settings: Settings = request.app.state.settings
-    modified, last_write = last_writes(session)
+    modified, last_write = await last_writes(reader)
     datasets = []
-    for plan in plans_in(session, None):
+    for plan in await plans_in(reader, None):
         licence = licence_of(plan, settings.default_license, settings.default_license_url)
         stamps = [modified.get(plan["id"]), last_write, plan["updated_at"]]
-        stamp = max(as_utc(moment) for moment in stamps if moment is not None)
+        stamp = max(moment for moment in stamps if moment is not None)
         datasets.append(_dataset(request, plan, licence["path"], stamp.isoformat()))
     body: dict[str, Any] = {
         "@context": CONTEXT,

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.db import SessionDep
 from app.exports import writers
 from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
 from app.exports.csv import (
@@ -23,7 +23,8 @@ from app.exports.csv import (
 )
 from app.exports.service import plans_in
 from app.exports.tables import EXPORTS, Export
-from app.web.caching import cache_headers
+from app.reads import reader_of
+from app.web.caching import read_cache_headers
 from app.web.http import IdFilter, IdPath, read_responses
 from app.web.jsonbody import StrictJsonRoute
 
@@ -75,9 +76,8 @@ def _links(request: Request, found: list[dict[str, Any]]) -> str:
         **read_responses(404, 422),
     },
 )
-def export_table(
+async def export_table(
     request: Request,
-    session: SessionDep,
     options: CsvOptionsDep,
     name: Annotated[ExportName, Path(description="Which table.")],
     format: Annotated[ExportFormat, Path(description="csv, json or xlsx.")],
@@ -90,15 +90,16 @@ def export_table(
     bulk import reads back. In CP932 a character it cannot hold is written 〓 (U+3013), and
     `X-Replaced-Characters` says how many were.
     """
-    found = plans_in(session, plan_id)
-    headers = cache_headers(request, session, format.value)
+    reader = reader_of(request)
+    found = await plans_in(reader, plan_id)
+    headers = await read_cache_headers(request, reader, format.value)
     headers["Link"] = _links(request, found)
     export = EXPORTS[name.value]
     engine: Engine = request.app.state.engine
     filename = f"{name.value}{'-' + found[0]['slug'] if plan_id else ''}.{format.value}"
     headers["Content-Disposition"] = content_disposition(filename)
     if format is ExportFormat.csv and options.encoding is Encoding.cp932:
-        path, tally = writers.write_csv(engine, export, plan_id, options)
+        path, tally = await run_in_threadpool(writers.write_csv, engine, export, plan_id, options)
         return FileResponse(
             path,
             media_type=media_type(options),
@@ -117,7 +118,7 @@ def export_table(
             media_type="application/json",
             headers=headers,
         )
-    path = writers.write_xlsx(engine, export, plan_id, options.header)
+    path = await run_in_threadpool(writers.write_xlsx, engine, export, plan_id, options.header)
     return FileResponse(
         path, media_type=XLSX, headers=headers, background=BackgroundTask(os.unlink, path)
     )
@@ -131,16 +132,17 @@ def export_table(
         **read_responses(404, 422),
     },
 )
-def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Response:
+async def export_bundle(request: Request, plan_id: IdPath) -> Response:
     """Download a plan's whole open data: every CSV, a data dictionary, the licence, and a
     Frictionless datapackage.json."""
-    [plan] = plans_in(session, plan_id)
-    headers = cache_headers(request, session, "zip")
+    reader = reader_of(request)
+    [plan] = await plans_in(reader, plan_id)
+    headers = await read_cache_headers(request, reader, "zip")
     headers["Link"] = _links(request, [plan])
     headers["Content-Disposition"] = content_disposition(f"{plan['slug']}.zip")
     settings: Settings = request.app.state.settings
     licence = licence_of(plan, settings.default_license, settings.default_license_url)
-    path = write_bundle(request.app.state.engine, plan, licence)
+    path = await run_in_threadpool(write_bundle, request.app.state.engine, plan, licence)
     return FileResponse(
         path,
         media_type="application/zip",
@@ -154,11 +156,12 @@ def export_bundle(request: Request, session: SessionDep, plan_id: IdPath) -> Res
     operation_id="get_datapackage",
     responses=read_responses(404, 422),
 )
-def get_datapackage(request: Request, session: SessionDep, plan_id: IdPath) -> JSONResponse:
+async def get_datapackage(request: Request, plan_id: IdPath) -> JSONResponse:
     """The Frictionless data package descriptor of a plan's bundle, usable as published: each
     resource's path is the URL of the CSV export that gives exactly the bundle's file."""
-    [plan] = plans_in(session, plan_id)
-    headers = cache_headers(request, session)
+    reader = reader_of(request)
+    [plan] = await plans_in(reader, plan_id)
+    headers = await read_cache_headers(request, reader)
     settings: Settings = request.app.state.settings
     licence = licence_of(plan, settings.default_license, settings.default_license_url)
 

@@ -15,10 +15,9 @@ ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
 import hashlib
 
 from fastapi import Request, Response
-from sqlmodel import Session
 
 from app.reads import Reader
-from app.versions import Versioned, current_version, read_version, resource_etag
+from app.versions import Versioned, read_version, resource_etag
 
 # What a public read varies on: JSON or CSV (Accept), a gzip copy (Accept-Encoding, see
 # app/web/answers.py), and a token, which makes the answer private.
@@ -50,16 +49,12 @@ def matches_etag(if_none_match: str | None, tag: str) -> bool:
     return "*" in candidates or tag.removeprefix("W/") in candidates
 
 
-def cache_headers(request: Request, session: Session, representation: str = "") -> dict[str, str]:
-    """Return ETag and Cache-Control for a public read, or raise NotModified."""
-    return headers_at(request, current_version(session), representation)
-
-
 async def read_cache_headers(
     request: Request, reader: Reader, representation: str = ""
 ) -> dict[str, str]:
-    """cache_headers for async routes: the data version comes through the reader, or from
-    AnswerCacheMiddleware (app/web/answers.py), which read it for this request already."""
+    """ETag, Cache-Control and Vary of a public read, or raise NotModified. The data version
+    comes through the reader, or from AnswerCacheMiddleware (app/web/answers.py), which read
+    it for this request already."""
     version = known_version(request)
     if version is None:
         version = await read_version(reader)

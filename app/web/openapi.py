@@ -7,9 +7,9 @@ Who sends each header (keep this in step with the code it names):
 
     X-Request-ID          every answer (app/web/logs.py)
     ETag, Cache-Control   a GET of one resource (app/web/http.py resource_response);
-                          every other read (app/web/caching.py cache_headers: with Vary too),
+                          every other read (app/web/caching.py read_cache_headers: with Vary too),
                           also on their 304s; a write's new version (app/web/http.py written)
-    Vary                  every answer (Origin: CORSMiddleware, app/main.py); the reads of
+    Vary                  every answer (Origin: CORSMiddleware, app/web/headers.py); the reads of
                           app/web/caching.py add Accept and Authorization, a large kept answer
                           Accept-Encoding (app/web/answers.py)
     Link                  lists: rel="next"/"prev" when there are more pages (app/web/http.py);
