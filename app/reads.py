@@ -389,8 +389,8 @@ def make_reader(
 
 
 def reader_of(request: Request) -> Reader:
-    """The app's reader. Routes take it from their request, not as a FastAPI dependency:
-    solving one cost each read about 20 µs, a tenth of a GET of one row (bench/README.md)."""
+    """The app's reader. Routes take it from their request, not as a FastAPI dependency,
+    which FastAPI would solve anew for every request (its cost: bench/README.md)."""
     reader: Reader = request.app.state.reader
     return reader
 

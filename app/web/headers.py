@@ -60,7 +60,7 @@ class CORSMiddleware(cors.CORSMiddleware):
     """Starlette's CORS, with one shortcut: a request without an Origin header (no browser
     reading across origins: curl, scripts, servers) only gets `Origin` added to its Vary,
     exactly as Starlette adds it, without the header objects Starlette builds for that on
-    every request (a sixth of a kept answer's time, bench/README.md)."""
+    every request (their cost: bench/README.md)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
