@@ -22,9 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## test-fast: the inner loop: the tests not marked slow (`make test` runs them all)
+## test-fast: the inner loop: the tests not marked slow (`make test` runs them all), on every
+## core when on SQLite (a PostgreSQL run shares one database: one process)
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(if $(TEST_DATABASE_URL),,-n auto) $(PYTEST_ARGS)
 
 ## lint: ruff and mypy
 lint: $(STAMP)
