@@ -42,7 +42,7 @@ def _seed(settings: Settings) -> None:
 
 
 def _metrics_directory() -> None:
-    """Give the workers a fresh directory to add their metrics up in (app/web/metrics.py).
+    """Give the workers a fresh directory to add their metrics up in (app/web/monitoring.py).
 
     Set before any worker imports prometheus-client; one given by the operator is emptied
     of an earlier run's files, as prometheus-client asks."""
@@ -70,14 +70,14 @@ def _serve(settings: Settings, workers: int) -> None:
         _seed(settings)
         if "DATABASE_URL" not in os.environ:
             _print_dev_token(settings)
-    # X-Forwarded-* are the app's to believe or not (FORWARDED_ALLOW_IPS, app/web/origin.py).
+    # X-Forwarded-* are the app's to believe or not (FORWARDED_ALLOW_IPS, app/web/edge.py).
     uvicorn.run(
         "app.main:app",
         host=settings.host,
         port=settings.port,
         workers=workers,
         proxy_headers=False,
-        access_log=False,  # the service writes its own, one line per request (app/web/logs.py)
+        access_log=False,  # the service writes its own line per request (app/web/monitoring.py)
         # On SIGTERM, stop taking requests and let those in flight finish, this long at most.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     answer_cache_bytes: int = Field(
         64 * 1024 * 1024,
         description="Bytes of public read answers kept per process, per data version"
-        " (0: none; see app/web/answers.py).",
+        " (0: none; see app/web/caching.py).",
     )
     answer_cache_item_bytes: int = Field(1024 * 1024, description="Largest single answer kept.")
     write_rate_limit: str = Field(
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _an_origin(cls, value: str) -> str:
-        """PUBLIC_BASE_URL is an http(s) origin; checked at startup (app/web/origin.py)."""
+        """PUBLIC_BASE_URL is an http(s) origin; checked at startup (app/web/edge.py)."""
         value = value.strip().rstrip("/")
         if value:
             PublicOrigin(value)

@@ -1,7 +1,7 @@
 """Errors as RFC 9457 problem+json, rendered in one place.
 
     AppError                 a problem the client can act on; carries status and detail
-     │   (401 for a missing or bad token is answered by app/auth/guard.py, before routing)
+     │   (401 for a missing or bad token is answered by app/auth/tokens.py, before routing)
      ├── Forbidden           403  the token's role may not do this
      ├── NotFound            404  a resource (or route) that does not exist
      ├── Conflict            409  a duplicate natural key, children in the way, a busy key
@@ -16,7 +16,7 @@ unexpected a bare 500 without internals (the traceback goes to the log, not the 
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -29,7 +29,6 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 from app.fields import Absent, absent
-from app.web.headers import API_CSP, BASELINE
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE = "urn:plan-progress:problem:{slug}"
@@ -104,8 +103,8 @@ class ServiceUnavailable(AppError):
 
 
 # The problems answered in front of the routes, by middlewares: a missing or bad token
-# (app/auth/guard.py), a token writing too fast (the same), and a write the database kept
-# aborting as transient (app/web/retry.py).
+# (app/auth/tokens.py), a token writing too fast (the same), and a write the database kept
+# aborting as transient (app/web/faults.py).
 UNAUTHORIZED, TOO_MANY_REQUESTS, BUSY = "unauthorized", "too-many-requests", "busy"
 # The `type` a route's problem of each status has (the slug in PROBLEM_TYPE). A 503 is
 # `not-ready` from /readyz but `busy` from a write: write routes say so (app/web/http.py).
@@ -218,25 +217,27 @@ def allowed_methods(request: Request) -> list[str]:
                 break
     if not allowed and mounted:
         allowed = ["GET", "HEAD"]
-    if "GET" in allowed and "HEAD" not in allowed:  # app/web/methods.py answers HEAD as GET
+    if "GET" in allowed and "HEAD" not in allowed:  # app/web/edge.py answers HEAD as GET
         allowed.insert(allowed.index("GET") + 1, "HEAD")
     return allowed
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    # This answer is sent from outside every other middleware: add their headers here.
-    headers = BASELINE | {"Content-Security-Policy": API_CSP, "Cache-Control": "no-store"}
-    return problem_response(
-        500, "an unexpected error occurred; it has been logged", headers=headers
-    )
+def install_error_handlers(app: FastAPI, unexpected_headers: Mapping[str, str]) -> None:
+    """Answer every error as problem+json. An unexpected one (500) is answered from outside
+    every middleware (Starlette's ServerErrorMiddleware): unexpected_headers are those the
+    middlewares would have added."""
 
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        headers = {**unexpected_headers, "Cache-Control": "no-store"}
+        return problem_response(
+            500, "an unexpected error occurred; it has been logged", headers=headers
+        )
 
-def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)
 
 
 PROBLEM_EXAMPLES: dict[int, str] = {

@@ -1,6 +1,6 @@
 """The one least-recently-used store the service keeps things in: statements by shape
-(app/reads.py), answers kept per data version (app/web/answers.py), statistics
-(app/stats/cache.py).
+(app/reads.py), answers kept per data version (app/web/caching.py), statistics
+(app/web/caching.py).
 
 Bounded by a total weight: each item's `weigh(item)` (1 by default, so the bound is a
 count; the answers weigh their bytes). Not thread-safe by itself: a user shared between

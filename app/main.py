@@ -9,7 +9,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.auth.tokens import BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
 from app.bulk.schemas import EvaluationItems, InitiativeItems
 from app.changes.router import router as changes_router
@@ -26,17 +29,24 @@ from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reads import make_reader
 from app.reports.router import router as reports_router
-from app.stats.cache import AnswerCache
 from app.stats.router import router as stats_router
-from app.web import health, logs, metrics
-from app.web.caching import NotModified, not_modified_handler, read_cache_control
+from app.web import health, monitoring
+from app.web.caching import (
+    AnswerCacheMiddleware,
+    NotModified,
+    StatsCache,
+    not_modified_handler,
+    read_cache_control,
+)
 from app.web.docs import install_docs
+from app.web.edge import WRITE_METHODS, MethodsMiddleware, OriginMiddleware, RequestLimitsMiddleware
+from app.web.faults import DatabaseFaultMiddleware, RetryTransientMiddleware
+from app.web.headers import API_HEADERS, CORSMiddleware, SecurityHeadersMiddleware
 from app.web.jsonbody import RefusedBody, refused_body_handler
-from app.web.methods import WRITE_METHODS
+from app.web.monitoring import AccessLogMiddleware
 from app.web.openapi import declare_headers, declare_links
 from app.web.query import query_components
 from app.web.ratelimit import WriteRateLimit
-from app.web.stack import middleware
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """\
@@ -82,13 +92,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _log_startup(app: FastAPI) -> None:
     """Say what this process serves: its settings, and the database's migration revision."""
-    logs.STARTUP.info(
-        "settings in effect", extra={"fields": logs.settings_in_effect(app.state.settings)}
+    monitoring.STARTUP.info(
+        "settings in effect", extra={"fields": monitoring.settings_in_effect(app.state.settings)}
     )
     try:
         revision = current_revision(app.state.engine)
     except Exception as error:  # the service still starts; /readyz says 503 until it is up
-        logs.STARTUP.warning(
+        monitoring.STARTUP.warning(
             "the database is not reachable yet", extra={"fields": {"error": type(error).__name__}}
         )
         return
@@ -98,7 +108,84 @@ def _log_startup(app: FastAPI) -> None:
         if revision == fields["head"]
         else ("database NOT at the latest migration: run python -m app migrate")
     )
-    logs.STARTUP.info(message, extra={"fields": fields})
+    monitoring.STARTUP.info(message, extra={"fields": fields})
+
+
+ALLOWED_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "Accept-Language",
+]
+EXPOSED_RESPONSE_HEADERS = [
+    "ETag",
+    "Link",
+    "Location",
+    "Content-Disposition",
+    "Retry-After",
+    "X-Replaced-Characters",
+    "X-Request-ID",
+]
+
+
+def middleware(settings: Settings, prefix: str) -> list[Middleware]:
+    """The middleware stack, in the order a request meets it: FastAPI runs the first entry
+    outermost, so read it from top to bottom as the outside in. Each layer's reason for its
+    place is beside it."""
+    bulk = f"{prefix}/bulk"
+    # Outermost, so every answer is logged and timed, the errors of the layers below too.
+    stack = [
+        Middleware(AccessLogMiddleware, prefix=prefix, log_format=settings.log_format),
+        Middleware(SecurityHeadersMiddleware),
+    ]
+    if settings.forwarded_allow_ips:
+        # Only then are X-Forwarded-For and -Proto believed, and only from these proxies.
+        stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips))
+    stack += [
+        # After the proxy headers, before anything builds a URL or keeps an answer.
+        Middleware(
+            OriginMiddleware,
+            public_base_url=settings.public_base_url,
+            allowed_hosts=settings.allowed_host_list,
+        ),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=False,
+            allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=ALLOWED_REQUEST_HEADERS,
+            expose_headers=EXPOSED_RESPONSE_HEADERS,
+        ),
+        # Outside everything that touches the database: an outage is a 503 for all of it.
+        Middleware(DatabaseFaultMiddleware),
+        # HEAD as GET, and 405 before any token is asked for.
+        Middleware(MethodsMiddleware),
+        # A declared length over the limit is 413 here; the body itself is read only after
+        # the token is checked, and a body that stops arriving is 408.
+        Middleware(
+            RequestLimitsMiddleware,
+            default_limit=settings.max_body_bytes,
+            large_limit=settings.max_bulk_body_bytes,
+            large_prefix=bulk,
+            max_header_bytes=settings.max_header_bytes,
+            body_timeout=settings.body_timeout,
+        ),
+        # Kept answers serve public reads before authentication, which reads never need.
+        Middleware(
+            AnswerCacheMiddleware,
+            prefix=prefix,
+            max_bytes=settings.answer_cache_bytes,
+            max_item_bytes=settings.answer_cache_item_bytes,
+        ),
+        # The token before the body: a refused write's body is never read.
+        Middleware(BearerAuthMiddleware, prefix=prefix),
+        # Innermost: it replays the buffered body when the database aborts a write as
+        # transient, so only the route runs again.
+        Middleware(RetryTransientMiddleware, prefix=prefix),
+    ]
+    return stack
 
 
 def _telemetry(settings: Settings) -> TelemetryConfig:
@@ -123,11 +210,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=_telemetry(settings),
     )
     app.state.settings = settings
-    logs.configure(settings.log_format)
+    monitoring.configure(settings.log_format)
     app.state.engine = make_engine(settings)
     app.state.head_revision = head_revision()
     app.state.read_cache_control = read_cache_control(settings.shared_cache_max_age)
-    app.state.stats_cache = AnswerCache(settings.stats_cache_size)
+    app.state.stats_cache = StatsCache(settings.stats_cache_size)
     app.state.write_limit = WriteRateLimit.parse(settings.write_rate_limit)
     app.state.reader = make_reader(
         app.state.engine,
@@ -156,9 +243,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(monitoring.router)
     install_docs(app)
-    install_error_handlers(app)
+    install_error_handlers(app, unexpected_headers=API_HEADERS)
     app.add_exception_handler(NotModified, not_modified_handler)
     app.add_exception_handler(RefusedBody, refused_body_handler)
     _declare_extra_schemas(app)

@@ -2,7 +2,7 @@
 
 Every write bumps the version of what it changes and moves `data_version` on, in the same
 transaction (app/changes/recorder.py). From these come ETags (app/web/caching.py) and the
-keys of kept answers (app/web/answers.py).
+keys of kept answers (app/web/caching.py).
 """
 
 from typing import Protocol

@@ -104,7 +104,7 @@ REPORT_LUA = BENCH / "wrk" / "report.lua"
 IDS_LUA = BENCH / "wrk" / "ids.lua"
 SECTION_TITLE = "## bench/run: the service beside its ceiling and Datasette"
 # Added to GET one's path in its warm-up: the service keeps answers by path and query
-# (app/web/answers.py), so the warm-up runs the same route on the same ids and rows but leaves
+# (app/web/caching.py), so the warm-up runs the same route on the same ids and rows but leaves
 # every id's answer cold for the measured run.
 WARMUP_QUERY = "warm-up=1"
 
@@ -870,7 +870,7 @@ def results_markdown(run: Run) -> str:
     )
     add("")
     add(
-        "**Answers kept per data version** (`app/web/answers.py`; `ANSWER_CACHE_BYTES`, by "
+        "**Answers kept per data version** (`app/web/caching.py`; `ANSWER_CACHE_BYTES`, by "
         "default 64 MiB per process): the service keeps the whole answer to an anonymous "
         "public GET under (data version, path, query, Accept). Every write moves the data "
         "version on, so a kept answer is never stale and no write invalidates anything; a "

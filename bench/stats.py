@@ -17,7 +17,7 @@ For each database and size (the number of evaluations, about), it
    HTTP, the floor over HTTP, the uncached server over HTTP, and the bare round trip; then
    loads the uncached server with wrk;
 4. starts it again as deployed (the statistics cache and the answers kept per data version,
-   app/web/answers.py: warm) and measures it with wrk against GET /api/v1/initiatives/{id};
+   app/web/caching.py: warm) and measures it with wrk against GET /api/v1/initiatives/{id};
 5. prints the figures, checks them against the targets and writes them into bench/README.md
    (between the results markers).
 
@@ -642,7 +642,7 @@ def running_server(url: str, cache_size: int | None, log_dir: Path) -> Iterator[
         env["STATS_CACHE_SIZE"] = str(cache_size)
     if cache_size == 0:
         # Uncached means uncached: no answers kept in front of the routes either
-        # (app/web/answers.py). The warm server runs as deployed, with both.
+        # (app/web/caching.py). The warm server runs as deployed, with both.
         env["ANSWER_CACHE_BYTES"] = "0"
     with running_app("app.main:app", env, log_dir, "/readyz") as port:
         yield port
@@ -708,7 +708,7 @@ def run_wrk(port: int, path: str, connections: int, threads: int, seconds: int) 
         f"--timeout={timeout}s",
         "--latency",
         # As browsers, curl --compressed, requests and httpx ask: the service sends large
-        # kept answers gzip-compressed to such clients (app/web/answers.py).
+        # kept answers gzip-compressed to such clients (app/web/caching.py).
         "-H",
         "Accept-Encoding: gzip",
         "-s",
@@ -1119,7 +1119,7 @@ def results_markdown(run: Run) -> str:
     add("")
     add(
         "The server as deployed (its statistics cache and the answers kept per data version,"
-        f" `app/web/answers.py`), wrk with {WARM_CONNECTIONS} connections and "
+        f" `app/web/caching.py`), wrk with {WARM_CONNECTIONS} connections and "
         f"{WARM_THREADS} threads, `--latency`, `Accept-Encoding: gzip` as browsers and HTTP "
         "libraries send it (answers over 4 KiB are kept gzip-compressed too; the initiative "
         "and the one-plan achievement are smaller and go as they are); each answer was "

@@ -11,8 +11,8 @@ from fastapi.routing import APIRoute
 import app.bulk.parse
 import app.web.jsonbody
 from app.main import create_app
+from app.web.edge import WRITE_METHODS
 from app.web.jsonbody import StrictJsonRoute
-from app.web.methods import WRITE_METHODS
 from tests.conftest import Api
 
 

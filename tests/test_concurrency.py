@@ -247,6 +247,6 @@ def test_fifty_writers_lose_no_update_and_get_only_200_or_412(
 
     # The secret never reached the server's output, though its requests were logged.
     output = log.read_text(errors="replace")
-    assert f"PATCH {API}/initiatives/{{initiative_id}} 200" in output  # app/web/logs.py
+    assert f"PATCH {API}/initiatives/{{initiative_id}} 200" in output  # app/web/monitoring.py
     assert secret not in output
     assert secret.removeprefix("ppa_") not in output

@@ -1,4 +1,4 @@
-"""The fast read path (app/reads.py) and the kept answers (app/web/answers.py) change nothing a
+"""The fast read path (app/reads.py) and the kept answers (app/web/caching.py) change nothing a
 client can see: same JSON as the response models, never a stale answer after a write."""
 
 import asyncio
@@ -14,8 +14,8 @@ from app.config import Settings
 from app.initiatives import service
 from app.initiatives.schemas import InitiativePublic
 from app.main import create_app
-from app.web import answers
-from app.web.answers import AnswerCacheMiddleware, accepts_gzip
+from app.web import caching
+from app.web.caching import AnswerCacheMiddleware, accepts_gzip
 from tests.conftest import Api, etag
 
 
@@ -152,7 +152,7 @@ def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(
     api: Api, monkeypatch: pytest.MonkeyPatch, in_thread: bool
 ) -> None:
     if in_thread:  # the seeded answers are smaller than the size compressed in a thread
-        monkeypatch.setattr(answers, "GZIP_THREAD_MIN_BYTES", 0)
+        monkeypatch.setattr(caching, "GZIP_THREAD_MIN_BYTES", 0)
     path = "/api/v1/initiatives?limit=500"
     first = api.client.get(path, headers={"Accept-Encoding": "gzip"})
     assert first.status_code == 200

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ def test_the_causes_are_told_apart() -> None:
     read_only = psycopg.errors.ReadOnlySqlTransaction("cannot execute UPDATE")
     assert classify(OperationalError("UPDATE", {}, read_only)) is READ_ONLY
     locked = sqlite3.OperationalError("database is locked")
-    assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/web/retry.py's
+    assert classify(OperationalError("UPDATE", {}, locked)) is None  # app/web/faults.py's
 
 
 @pytest.mark.only_on("postgresql")
@@ -302,3 +303,27 @@ def test_an_outage_is_a_quick_503_and_the_first_requests_after_it_succeed(
             (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
         ]
         assert client.get("/readyz").status_code == 200
+
+
+def test_an_unexpected_error_is_a_500_problem_with_every_header_and_no_trace(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug answers 500 problem+json, from outside every middleware, yet with the headers
+    they add to every answer, and without a line of the stack."""
+    from app.initiatives import service
+
+    async def broken(**_: Any) -> Any:
+        raise RuntimeError("secret detail of a bug")
+
+    monkeypatch.setattr(service, "read_initiative", broken)
+    application = create_app(Settings(database_url=database_url, answer_cache_bytes=0))
+    with TestClient(application, raise_server_exceptions=False) as client:
+        answer = client.get("/api/v1/initiatives/1")
+    application.state.engine.dispose()
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["status"] == 500 and answer.json()["type"] == "about:blank"
+    assert "secret detail" not in answer.text and "Traceback" not in answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.auth.tokens import Role, create_token
 from app.config import Settings
 from app.main import create_app
-from app.web import logs
+from app.web import monitoring
 from tests.conftest import Api
 
 API = "/api/v1"
@@ -32,9 +32,9 @@ class Lines(logging.Handler):
 @pytest.fixture
 def lines() -> Iterator[Lines]:
     handler = Lines()
-    logs.STARTUP.addHandler(handler)
+    monitoring.STARTUP.addHandler(handler)
     yield handler
-    logs.STARTUP.removeHandler(handler)
+    monitoring.STARTUP.removeHandler(handler)
 
 
 def access(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -139,7 +139,7 @@ def test_startup_says_the_settings_without_secrets_and_the_revision(
     database_url: str, lines: Lines
 ) -> None:
     secret_url = "postgresql+psycopg://planner:hunter2@db.example:5432/plans"
-    shown = logs.settings_in_effect(Settings(database_url=secret_url))
+    shown = monitoring.settings_in_effect(Settings(database_url=secret_url))
     assert "hunter2" not in json.dumps(shown)
     assert shown["database_url"] == "postgresql+psycopg://planner:***@db.example:5432/plans"
 
@@ -161,7 +161,7 @@ def test_the_time_is_iso_8601_utc_to_the_millisecond_as_datetime_writes_it(
     created: float,
 ) -> None:
     expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-    assert logs.timestamp(created) == expected
+    assert monitoring.timestamp(created) == expected
 
 
 def test_a_line_s_time_is_when_its_request_was_answered(

@@ -175,7 +175,7 @@ def test_online_paths_give_exactly_the_bundles_files(client: TestClient) -> None
 
 def test_the_online_paths_follow_the_requests_origin(api: Api) -> None:
     # An app of its own: the shared one may keep an answer made for another origin
-    # (app/web/answers.py keys kept answers by data version, path, query and Accept, not host).
+    # (app/web/caching.py keys kept answers by data version, path, query and Accept, not host).
     response = api.client.get(f"https://data.example.jp{API}/export/plans/1/datapackage.json")
     assert response.status_code == 200, response.text
     for resource in response.json()["resources"]:

@@ -70,7 +70,7 @@ def test_no_problem_example_says_about_blank() -> None:
 @pytest.fixture
 def busy_commits() -> Iterator[None]:
     """Every write transaction's commit fails as SQLite's "database is locked" (transient):
-    the write is tried three times, then answered 503 (app/web/retry.py)."""
+    the write is tried three times, then answered 503 (app/web/faults.py)."""
 
     def before_commit(session: OrmSession) -> None:
         if session.connection().get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":

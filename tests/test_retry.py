@@ -1,7 +1,7 @@
 """Writes the database aborted as transient are run again, a bounded number of times.
 
 A serialization failure (SQLSTATE 40001), a deadlock (40P01) or SQLite's "database is locked"
-rolls the whole transaction back; the service runs the request again (app/web/retry.py) and the
+rolls the whole transaction back; the service runs the request again (app/web/faults.py) and the
 client sees one answer, as if nothing had happened, or after three aborted attempts a 503
 with Retry-After, with nothing written. Most tests make the database's commit fail the way
 a driver does, after the request's writes have reached the database (so a missing rollback
@@ -32,7 +32,7 @@ from app.config import Settings
 from app.db import SQLITE_BEGIN
 from app.main import create_app
 from app.models import changes, data_version, idempotency_keys, initiatives
-from app.web.retry import ATTEMPTS, RETRY_AFTER_SECONDS, transient_reason
+from app.web.faults import ATTEMPTS, BUSY_RETRY_AFTER, transient_reason
 from tests.conftest import Api, etag
 from tests.helpers import feed, snapshot
 
@@ -119,7 +119,7 @@ def _initiative(engine: Engine, initiative_id: int = 1) -> dict[str, Any]:
 def _assert_busy_503(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    assert response.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert response.headers["retry-after"] == str(BUSY_RETRY_AFTER)
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["status"] == 503
@@ -144,7 +144,7 @@ def test_a_write_aborted_as_transient_is_run_again_and_written_once(
     since = _last_change(api.engine)
     aborts = abort_commits(failures, TRANSIENT[kind])
 
-    with caplog.at_level(logging.WARNING, logger="app.web.retry"):
+    with caplog.at_level(logging.WARNING, logger="app.web.faults"):
         response = api.client.patch(
             path,
             json={"title": "再試行した取組"},
@@ -166,7 +166,7 @@ def test_a_write_aborted_as_transient_is_run_again_and_written_once(
         1,
     )
     assert entry["changes"]["title"][1] == "再試行した取組"
-    retried = [r for r in caplog.records if r.name == "app.web.retry"]
+    retried = [r for r in caplog.records if r.name == "app.web.faults"]
     assert len(retried) == failures
     assert all("running it again" in record.getMessage() for record in retried)
 
@@ -233,7 +233,7 @@ def test_three_aborts_answer_503_with_retry_after_and_write_nothing(
     since = _last_change(api.engine)
     aborts = abort_commits(ATTEMPTS + 5, _deadlock)
 
-    with caplog.at_level(logging.WARNING, logger="app.web.retry"):
+    with caplog.at_level(logging.WARNING, logger="app.web.faults"):
         response = api.client.patch(
             f"{API}/initiatives/1", json={"title": "書けない"}, headers=api.editor
         )
@@ -242,7 +242,7 @@ def test_three_aborts_answer_503_with_retry_after_and_write_nothing(
     assert aborts.commits == ATTEMPTS  # bounded: no fourth attempt
     assert snapshot(api.engine) == before
     assert feed(api.client, since) == []
-    assert "503" in [r for r in caplog.records if r.name == "app.web.retry"][-1].getMessage()
+    assert "503" in [r for r in caplog.records if r.name == "app.web.faults"][-1].getMessage()
     # The next write, once the database lets it, goes through.
     aborts.remaining = 0
     again = api.client.patch(f"{API}/initiatives/1", json={"title": "書けた"}, headers=api.editor)
@@ -307,7 +307,7 @@ def test_other_database_errors_are_not_run_again(
     assert response.json()["type"].endswith(":database-unavailable")
     assert aborts.commits == 1
     assert after == before
-    assert not [r for r in caplog.records if r.name == "app.web.retry"]
+    assert not [r for r in caplog.records if r.name == "app.web.faults"]
 
 
 @pytest.mark.only_on("sqlite")  # SQLite's lock; PostgreSQL has its own test below
@@ -380,7 +380,7 @@ def test_a_real_deadlock_is_resolved_by_running_the_write_again(
     # The pool is left last: should this test fail half-way, `other` ends first and lets the
     # request finish, rather than the pool waiting for a request that waits for `other`.
     with (
-        caplog.at_level(logging.WARNING, logger="app.web.retry"),
+        caplog.at_level(logging.WARNING, logger="app.web.faults"),
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
         with api.engine.connect() as other:
@@ -404,7 +404,7 @@ def test_a_real_deadlock_is_resolved_by_running_the_write_again(
     assert _initiative(api.engine)["title"] == "行き詰まりの後"
     (entry,) = feed(api.client, since)
     assert (entry["action"], entry["entity"], entry["entity_id"]) == ("update", "initiative", 1)
-    messages = [r.getMessage() for r in caplog.records if r.name == "app.web.retry"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.web.faults"]
     assert len(messages) == 1 and "deadlock (SQLSTATE 40P01)" in messages[0], messages
 
 

@@ -38,7 +38,7 @@ from app.auth.tokens import Role, digest
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken
-from app.web.methods import WRITE_METHODS
+from app.web.edge import WRITE_METHODS
 from tests.conftest import TEST_DATABASE_URL, Api, _admin_engine, _pg_database
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlmodel import Session
 
-from app.auth.guard import EditorDep
+from app.auth.tokens import EditorDep
 from app.bulk import idempotency
 from app.bulk.evaluations import plan_evaluations
 from app.bulk.initiatives import plan_initiatives

@@ -15,7 +15,7 @@ from app.bulk.schemas import BulkResult, RowOutcome
 from app.db import begin_write
 from app.models import initiatives, utcnow
 from app.plans.service import resolve_plan
-from app.web.metrics import BULK_ROWS
+from app.web.monitoring import BULK_ROWS
 from app.writes import hold_write_lock
 
 Planner = Callable[

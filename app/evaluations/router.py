@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from app.auth.guard import EditorSession
+from app.auth.tokens import EditorSession
 from app.evaluations import service
 from app.evaluations.schemas import (
     EvaluationFilters,

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.guard import EditorSession
+from app.auth.tokens import EditorSession
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
 from app.fields import FiscalYear, text_rules

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.auth.guard import EditorSession
+from app.auth.tokens import EditorSession
 from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate

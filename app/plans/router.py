@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.guard import AdminSession, EditorSession
+from app.auth.tokens import AdminSession, EditorSession
 from app.listing import Page
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate

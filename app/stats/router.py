@@ -1,4 +1,4 @@
-"""Statistics in JSON or CSV, cached per data version (see app/stats/cache.py).
+"""Statistics in JSON or CSV, cached per data version (see app/web/caching.py).
 
 The routes take their query as one model (app/web/query.py): their six parameters, validated one
 by one by FastAPI, cost more than the aggregate query of one plan (bench/README.md).
@@ -26,10 +26,9 @@ from app.listing import MAX_ID
 from app.plans.service import read_plan
 from app.reads import Reader, reader_of
 from app.stats import service, tables
-from app.stats.cache import AnswerCache, Cached
 from app.stats.schemas import Achievement, PlanComparison, Summary, Targets, Trend
 from app.versions import read_version
-from app.web.caching import headers_at, known_version
+from app.web.caching import Cached, StatsCache, headers_at, known_version
 from app.web.http import Digits
 from app.web.jsonbody import StrictJsonRoute
 from app.web.query import parse_query, query_openapi
@@ -142,7 +141,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     """Serve from the cache while the data version holds; otherwise compute, render and keep.
 
     The data version names the answer (its ETag, its key in the cache). Behind the kept
-    answers (app/web/answers.py) it has been read already. Otherwise it is read before anything
+    answers (app/web/caching.py) it has been read already. Otherwise it is read before anything
     else when that can spare the computation: to answer a conditional request 304, or to
     find the answer in this cache. With neither (STATS_CACHE_SIZE=0, no If-None-Match) it
     is read with the answer's own statements: for the achievement of one plan, in the same
@@ -153,7 +152,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     as_csv = getattr(request.state, CSV_STATE, False) or wants_csv(request, query.format)
     representation = "csv" if as_csv else "json"
     reader = reader_of(request)
-    cache: AnswerCache = request.app.state.stats_cache
+    cache: StatsCache = request.app.state.stats_cache
     version = known_version(request)
     if version is None and (cache.enabled or "if-none-match" in request.headers):
         version = await read_version(reader)

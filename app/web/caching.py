@@ -1,26 +1,41 @@
-"""HTTP caching of public reads: ETags, 304, Cache-Control and Vary.
+"""HTTP caching of public reads: ETags, 304, Cache-Control and Vary, and the answers kept per
+data version.
 
-One resource's ETag is its id and version (resource_etag). A collection, an export or a
-statistic changes only when data is written, and every write moves `data_version` on
-(app/changes/recorder.py), so the ETag of such an answer is a digest of (data version, origin,
-path, query, representation): one primary-key read decides a 304.
-
-Reads are sent `Cache-Control: no-cache`: a browser keeps the answer but asks again each
-time (a 304 costs one primary-key read), so an app never shows its own write undone. An
-operator who puts a shared cache (a CDN) in front may give it a lifetime with
-SHARED_CACHE_MAX_AGE (`s-maxage`); browsers still revalidate. A 304 repeats the Cache-Control,
-ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
+Every write transaction moves `data_version` on (app/changes/recorder.py), so the answer to
+a public read is decided by the data version and the request: its ETag is a digest of them,
+a 304 costs one primary-key read, and a whole answer can be kept under them and never be
+served stale (AnswerCacheMiddleware, below).
 """
 
+import gzip
 import hashlib
+import threading
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.lru import LRU
 from app.reads import Reader
 from app.versions import Versioned, read_version, resource_etag
+from app.web.monitoring import ROUTE_TEMPLATE, count_kept_answer, route_template
+
+# --- ETags, 304, Cache-Control and Vary ---------------------------------------------------
+#
+# One resource's ETag is its id and version (resource_etag). A collection, an export or a
+# statistic changes only when data is written, so its ETag is a digest of (data version,
+# origin, path, query, representation): one primary-key read decides a 304.
+#
+# Reads are sent `Cache-Control: no-cache`: a browser keeps the answer but asks again each
+# time (a 304 costs one primary-key read), so an app never shows its own write undone. An
+# operator who puts a shared cache (a CDN) in front may give it a lifetime with
+# SHARED_CACHE_MAX_AGE (`s-maxage`); browsers still revalidate. A 304 repeats the
+# Cache-Control, ETag and Vary of the 200 it stands for (RFC 9110 section 15.4.5).
 
 # What a public read varies on: JSON or CSV (Accept), a gzip copy (Accept-Encoding, see
-# app/web/answers.py), and a token, which makes the answer private.
+# AnswerCacheMiddleware), and a token, which makes the answer private.
 READ_VARY = "Accept, Accept-Encoding, Authorization"
 PRIVATE = "private, no-store"
 DATA_VERSION_KEY = "data_version"  # request state: the version read for this request
@@ -36,7 +51,7 @@ class NotModified(Exception):
 
 def known_version(request: Request) -> int | None:
     """The data version read for this request already, by AnswerCacheMiddleware
-    (app/web/answers.py), or None."""
+    (app/web/caching.py), or None."""
     version: int | None = request.scope.get("state", {}).get(DATA_VERSION_KEY)
     return version
 
@@ -53,7 +68,7 @@ async def read_cache_headers(
     request: Request, reader: Reader, representation: str = ""
 ) -> dict[str, str]:
     """ETag, Cache-Control and Vary of a public read, or raise NotModified. The data version
-    comes through the reader, or from AnswerCacheMiddleware (app/web/answers.py), which read
+    comes through the reader, or from AnswerCacheMiddleware (app/web/caching.py), which read
     it for this request already."""
     version = known_version(request)
     if version is None:
@@ -81,7 +96,7 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
     NotModified when If-None-Match already names it.
 
     The origin is part of the tag: without PUBLIC_BASE_URL, absolute URLs in an answer
-    (Link, the catalogue's) come from the request's scheme and host (app/web/origin.py).
+    (Link, the catalogue's) come from the request's scheme and host (app/web/edge.py).
     """
     key = "|".join(
         [
@@ -107,3 +122,228 @@ def resource_headers(request: Request, row: Versioned) -> dict[str, str]:
 async def not_modified_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotModified)
     return Response(status_code=304, headers=exc.headers)
+
+
+# --- Answers kept per data version: a warm read costs one primary-key read ------------------
+#
+# The answer to an anonymous GET is decided by (data version, origin, path, query, Accept)
+# alone. The origin (scheme and Host) is in the key because absolute URLs in an answer (Link,
+# the catalogue's) are written with it, unless PUBLIC_BASE_URL fixes it (app/web/edge.py): an
+# answer kept for one host is never given to a request made to another. An answer kept under
+# that key can never be served stale, in any worker or process, and no write
+# has to invalidate anything: it simply makes new keys. A version read before the route runs
+# can only be older than the data the route reads, so an answer is never kept under a version
+# newer than its data.
+#
+# What is kept: complete `200` answers to GETs under the API prefix without `Authorization`,
+# each at most `max_item_bytes`, up to `max_bytes` in all per process (least recently used
+# first out). Conditional requests (`If-None-Match`) go to the route, which answers 304 itself.
+# The headers that depend on the request rather than the data (CORS, security headers) are
+# added outside this middleware, on every answer, as before.
+#
+# Large answers are also kept gzip-compressed, made once when the answer is kept, and a client
+# that accepts gzip (browsers, curl --compressed, Python's requests and httpx) gets those
+# bytes: a statistic of every municipality's plan is half a megabyte of JSON, and sending it is
+# most of what a warm answer costs (bench/README.md). Nothing is compressed per request: the
+# first answer of a data version goes out as the route wrote it, and answers not kept (too
+# large, streamed exports, authorized or conditional requests) are never compressed. Every
+# answer that may have a compressed variant says `Vary: Accept-Encoding`.
+
+_BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
+Key = tuple[int, str, bytes, str, bytes, bytes]
+Headers = tuple[tuple[bytes, bytes], ...]
+GZIP_MIN_BYTES = 4096  # below this, a compressed copy saves too little to be worth keeping
+GZIP_LEVEL = 6
+GZIP_THREAD_MIN_BYTES = 128 * 1024  # from this size, compressed in a worker thread
+_COMPRESSIBLE = (b"application/json", b"text/csv")
+
+
+class Answer(NamedTuple):
+    # Tuples of bytes only: once kept, the garbage collector stops tracking them, so thousands
+    # of kept answers do not slow its passes down.
+    headers: Headers
+    body: bytes
+    gzip_headers: Headers = ()  # with the gzip body: its Content-Encoding and Content-Length
+    gzip_body: bytes = b""  # empty when the answer is not worth compressing
+    route: str = ""  # the route template that made it, for the access log (app/web/monitoring.py)
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzip_body)
+
+
+def accepts_gzip(accept_encoding: bytes) -> bool:
+    """Whether an Accept-Encoding value accepts gzip (`gzip`, `*`, not with q=0)."""
+    accepted = False
+    for item in accept_encoding.lower().split(b","):
+        coding, _, params = item.strip().partition(b";")
+        if coding.strip() not in (b"gzip", b"x-gzip", b"*"):
+            continue
+        quality = params.strip().removeprefix(b"q=").strip() if b"q=" in params else b"1"
+        try:
+            accepted = float(quality) > 0
+        except ValueError:
+            accepted = False
+        if coding.strip() != b"*":
+            return accepted
+    return accepted
+
+
+def worth_compressing(headers: Headers | list[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer with these headers gets a gzip copy: JSON or CSV, not already
+    encoded, of a declared length of at least GZIP_MIN_BYTES."""
+    found = dict(headers)
+    length = found.get(b"content-length", b"0")
+    return (
+        b"content-encoding" not in found
+        and found.get(b"content-type", b"").startswith(_COMPRESSIBLE)
+        and length.isdigit()
+        and int(length) >= GZIP_MIN_BYTES
+    )
+
+
+def _vary_accept_encoding(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add Accept-Encoding to the Vary of headers (in place), unless it is there already."""
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            if b"accept-encoding" not in value.lower():
+                headers[index] = (name, value + b", Accept-Encoding")
+            return
+    headers.append((b"vary", b"Accept-Encoding"))
+
+
+def compressed(headers: Headers, body: bytes, route: str) -> Answer:
+    """The answer to keep, with its gzip copy (made once, here)."""
+    packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    gzip_headers = tuple((name, value) for name, value in headers if name != b"content-length") + (
+        (b"content-encoding", b"gzip"),
+        (b"content-length", str(len(packed)).encode()),
+    )
+    return Answer(headers, body, gzip_headers, packed, route)
+
+
+def _answer_size(answer: Answer) -> int:
+    return answer.size
+
+
+class AnswerCacheMiddleware:
+    def __init__(self, app: ASGIApp, *, prefix: str, max_bytes: int, max_item_bytes: int) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.max_item_bytes = min(max_item_bytes, max_bytes)
+        # One process's kept answers, bounded by their bytes; used only on the event loop.
+        self.store: LRU[Key, Answer] = LRU(max_bytes, weigh=_answer_size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or self.max_item_bytes <= 0
+            or not scope["path"].startswith(self.prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        accept = encodings = host = b""
+        for name, value in scope["headers"]:
+            if name in _BYPASS:
+                await self.app(scope, receive, send)
+                return
+            if name == b"accept":
+                accept = value
+            elif name == b"accept-encoding":
+                encodings = value
+            elif name == b"host":
+                host = value
+        version = await read_version(scope["app"].state.reader)
+        # The route's ETag is made from this same read (app/web/caching.py): one read a request.
+        scope.setdefault("state", {})[DATA_VERSION_KEY] = version
+        key: Key = (version, scope["scheme"], host, scope["path"], scope["query_string"], accept)
+        answer = self.store.get(key)
+        count_kept_answer(answer is not None)
+        if answer is not None:
+            scope["state"][ROUTE_TEMPLATE] = answer.route
+            if answer.gzip_body and accepts_gzip(encodings):
+                headers, body = answer.gzip_headers, answer.gzip_body
+            else:
+                headers, body = answer.headers, answer.body
+            # A copy: the middlewares outside add their headers to the list they are given.
+            start = {"type": "http.response.start", "status": 200, "headers": list(headers)}
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, self._keeping(key, scope, send))
+
+    def _keeping(self, key: Key, scope: Scope, send: Send) -> Send:
+        """Pass the route's answer on, and keep it if it is a complete 200 small enough."""
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        size = 0
+        keep = compress = True
+
+        async def keeping(message: Message) -> None:
+            nonlocal size, keep, compress
+            if message["type"] == "http.response.start":
+                keep = message["status"] == 200
+                headers.extend(message.get("headers", ()))
+                compress = keep and worth_compressing(headers)
+                if compress:
+                    # Kept, later requests may get it compressed: say so from the first.
+                    _vary_accept_encoding(headers)
+                    message = {**message, "headers": list(headers)}
+            elif message["type"] == "http.response.body" and keep:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                keep = size <= self.max_item_bytes
+                chunks.append(chunk)
+            await send(message)
+            if message["type"] == "http.response.body" and keep and not message.get("more_body"):
+                # The client has its answer; now keep it (and its gzip copy, made in a worker
+                # thread when large, so the event loop never waits on it).
+                kept = tuple((bytes(name), bytes(value)) for name, value in headers)
+                body = b"".join(chunks)
+                route = route_template(scope, self.prefix) or ""
+                if not compress:
+                    self.store.put(key, Answer(kept, body, route=route))
+                elif len(body) < GZIP_THREAD_MIN_BYTES:
+                    self.store.put(key, compressed(kept, body, route))
+                else:
+                    self.store.put(key, await run_in_threadpool(compressed, kept, body, route))
+
+        return keeping
+
+
+# --- Statistics kept for the requests kept answers do not serve ----------------------------
+#
+# A request with a token and an answer over ANSWER_CACHE_ITEM_BYTES run the route; for the
+# statistics that is a GROUP BY over every evaluation, so they keep their rendered answers
+# too (STATS_CACHE_SIZE), under the same kind of key: (data version, request). Why not fold
+# them into the kept answers, and why not summary tables kept in step by every writer (which
+# would slow every write and make each write path a place to forget): bench/README.md.
+
+
+@dataclass(frozen=True)
+class Cached:
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+
+
+class StatsCache:
+    """Rendered statistics, at most `size` of them, shared by the threads that compute them."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._items: LRU[str, Cached] = LRU(size)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self._items.limit > 0
+
+    def get(self, key: str) -> Cached | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: str, answer: Cached) -> None:
+        if self.enabled:
+            with self._lock:
+                self._items.put(key, answer)

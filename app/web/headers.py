@@ -20,11 +20,11 @@ BASELINE = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+# What every API answer carries; the 500 answer, sent from outside every middleware, gets
+# them from app/main.py.
+API_HEADERS = BASELINE | {"Content-Security-Policy": API_CSP}
 # Encoded once: appended to every response as they are (no route sets these).
-_RAW_API = [
-    (name.lower().encode(), value.encode())
-    for name, value in (BASELINE | {"Content-Security-Policy": API_CSP}).items()
-]
+_RAW_API = [(name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()]
 _RAW_DOCS = [
     (name.lower().encode(), value.encode())
     for name, value in (BASELINE | {"Content-Security-Policy": DOCS_CSP}).items()

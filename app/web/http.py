@@ -118,7 +118,7 @@ def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Responses of a write route: auth, size, rate and validation problems, a database
-    that stayed busy through the retries (503, app/web/retry.py), plus those given."""
+    that stayed busy through the retries (503, app/web/faults.py), plus those given."""
     return problem_responses(401, 413, 422, 429, 503, *statuses, slugs={503: BUSY})
 
 

@@ -5,25 +5,25 @@ added to the generated schema in one pass (app/main.py) rather than in every rou
 
 Who sends each header (keep this in step with the code it names):
 
-    X-Request-ID          every answer (app/web/logs.py)
+    X-Request-ID          every answer (app/web/monitoring.py)
     ETag, Cache-Control   a GET of one resource (app/web/http.py resource_response);
                           every other read (app/web/caching.py read_cache_headers: with Vary too),
                           also on their 304s; a write's new version (app/web/http.py written)
     Vary                  every answer (Origin: CORSMiddleware, app/web/headers.py); the reads of
                           app/web/caching.py add Accept and Authorization, a large kept answer
-                          Accept-Encoding (app/web/answers.py)
+                          Accept-Encoding (app/web/caching.py)
     Link                  lists: rel="next"/"prev" when there are more pages (app/web/http.py);
                           downloads: rel="license"/"describedby" (app/exports/router.py)
     Location              a write that created a resource (201)
     Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
     Cache-Control         also `no-store` on every write and every error (app/web/headers.py)
-    WWW-Authenticate      401 (app/auth/guard.py)
-    Retry-After           429 (app/auth/guard.py) and a write's 503 (app/web/retry.py)
+    WWW-Authenticate      401 (app/auth/tokens.py)
+    Retry-After           429 (app/auth/tokens.py) and a write's 503 (app/web/faults.py)
 """
 
 from typing import Any
 
-from app.web.methods import WRITE_METHODS
+from app.web.edge import WRITE_METHODS
 
 # Operations whose answer is one resource with its id and version as ETag (app/web/http.py).
 RESOURCE_READS = frozenset(
