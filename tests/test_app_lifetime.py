@@ -44,4 +44,5 @@ def test_fastapi_asks_for_opentelemetry_only_when_it_is_on(
     application = create_app(Settings(database_url=database_url, opentelemetry=setting))
     with TestClient(application) as client:
         assert client.get("/api/v1/plans/1").status_code == 200
+    application.state.engine.dispose()
     assert bool(asked) is (setting == "on")
