@@ -1,7 +1,10 @@
 """Strict JSON bodies (app/web/jsonbody.py): a member twice or absurd nesting is a 422 problem;
 brackets inside strings are text."""
 
-from app.web.jsonbody import MAX_DEPTH, json_problem
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.web.jsonbody import MAX_DEPTH, _depth_within, json_problem
 from tests.conftest import Api
 
 
@@ -41,3 +44,38 @@ def test_authentication_comes_before_the_body(api: Api) -> None:
         "/api/v1/initiatives/1", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 401
+
+
+def _depth_by_walking(body: bytes, limit: int) -> bool:
+    """The depth check as a plain walk over every byte: what jsonbody's must agree with."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["[", "]", "{", "}", '"', "\\\\", "a", ",", '\\"', "[[[["]), max_size=60
+    )
+)
+def test_the_depth_check_agrees_with_a_walk_over_every_byte(parts: list[str]) -> None:
+    body = "".join(parts).encode()
+    for limit in (0, 1, 2, 3, 5):
+        assert _depth_within(body, limit) == _depth_by_walking(body, limit), (body, limit)
