@@ -311,6 +311,7 @@ def fetch(session: Session, prepared: Prepared, **values: Any) -> list[Row]:
     return [dict(row) for row in result.mappings()]
 
 
+@dataclass(kw_only=True)
 class Listing:
     """The list read of one kind of resource: a page of rows and the number of all that match.
 
@@ -319,23 +320,13 @@ class Listing:
     is set when its name is among the values passed to `page`.
     """
 
-    def __init__(
-        self,
-        *,
-        rows: Select[Any],
-        count: Select[Any],
-        filters: Mapping[str, Callable[[BindParameter[Any]], ColumnElement[bool]]],
-        sort_columns: Mapping[str, ColumnElement[Any]],
-        default_sort: Sequence[ColumnElement[Any]],
-        tiebreak: ColumnElement[Any],
-    ) -> None:
-        self.rows = rows
-        self.count = count
-        self.filters = filters
-        self.sort_columns = sort_columns
-        self.default_sort = default_sort
-        self.tiebreak = tiebreak
-        self._shapes = Shapes()
+    rows: Select[Any]
+    count: Select[Any]
+    filters: Mapping[str, Callable[[BindParameter[Any]], ColumnElement[bool]]]
+    sort_columns: Mapping[str, ColumnElement[Any]]
+    default_sort: Sequence[ColumnElement[Any]]
+    tiebreak: ColumnElement[Any]
+    _shapes: Shapes = field(default_factory=Shapes)
 
     def filtered(self, query: Select[Any], names: Sequence[str]) -> Select[Any]:
         for name in names:
