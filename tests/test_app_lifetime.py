@@ -40,7 +40,12 @@ def test_fastapi_asks_for_opentelemetry_only_when_it_is_on(
 
     asked: list[int] = []
     provider = trace.get_tracer_provider()
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: asked.append(1) or provider)
+
+    def counting_provider() -> trace.TracerProvider:
+        asked.append(1)
+        return provider
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting_provider)
     application = create_app(Settings(database_url=database_url, opentelemetry=setting))
     with TestClient(application) as client:
         assert client.get("/api/v1/plans/1").status_code == 200
