@@ -422,11 +422,8 @@ def _number(value: Any) -> Any:
     return value if value is None else float(value)
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _converter(annotation: Any) -> Callable[[Any], Any]:
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """How a column's driver value becomes the model's JSON; None: as it is read."""
     kinds = set(get_args(annotation)) or {annotation}
     kinds.discard(type(None))
     if kinds == {datetime}:
@@ -435,7 +432,7 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
         return _flag
     if kinds == {float}:
         return _number
-    return _same
+    return None
 
 
 class Projection:
@@ -451,7 +448,9 @@ class Projection:
         prefix: str = "",
     ) -> None:
         computed = computed or {}
-        self.steps: list[tuple[str, str | None, Callable[[Any], Any]]] = []
+        # (name, column, convert): a computed field has no column; a column whose value
+        # goes out as read has no converter (a call per field is most of a page's cost).
+        self.steps: list[tuple[str, str | None, Callable[[Any], Any] | None]] = []
         for name, info in model.model_fields.items():
             if name in computed:
                 self.steps.append((name, None, computed[name]))
@@ -460,7 +459,11 @@ class Projection:
 
     def __call__(self, row: Row) -> dict[str, Any]:
         return {
-            name: convert(row) if column is None else convert(row[column])
+            name: row[column]
+            if convert is None
+            else convert(row)
+            if column is None
+            else convert(row[column])
             for name, column, convert in self.steps
         }
 
