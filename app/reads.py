@@ -459,10 +459,10 @@ class Projection:
 
     def __call__(self, row: Row) -> dict[str, Any]:
         return {
-            name: row[column]
-            if convert is None
-            else convert(row)
+            name: convert(row)  # type: ignore[misc]  # a computed field always has one
             if column is None
+            else row[column]
+            if convert is None
             else convert(row[column])
             for name, column, convert in self.steps
         }
