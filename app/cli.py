@@ -1,4 +1,4 @@
-"""Command line: `python -m app migrate | seed | serve | tokens ...`."""
+"""Command line: `python -m app migrate | seed [--file F] | serve [--no-seed] | tokens ...`."""
 
 import argparse
 import os
@@ -19,7 +19,7 @@ from app.auth.tokens import Role, TokenNameTaken, create_token, list_tokens, rev
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.models import plans, utcnow
-from app.seed import KANAZAWA, seed
+from app.seed import KANAZAWA, PlanFileError, seed
 
 DEV_TOKEN_NAME = "dev-admin"
 
@@ -29,16 +29,35 @@ def _migrate(settings: Settings) -> None:
     print(f"database migrated to {migrate.head_revision()}")
 
 
-def _seed(settings: Settings) -> None:
+def plan_file(settings: Settings, given: Path | None = None) -> Path | None:
+    """The plan file to load: the one named on the command line, else SEED_FILE (`none`:
+    none), else Kanazawa's."""
+    if given is not None:
+        return given
+    if settings.seed_file.strip().lower() == "none":
+        return None
+    return Path(settings.seed_file) if settings.seed_file.strip() else KANAZAWA
+
+
+def _seed(settings: Settings, path: Path | None) -> int:
+    if path is None:
+        print("SEED_FILE=none: no plan file to load")
+        return 0
     engine = make_engine(settings)
     try:
         with Session(engine) as session:
-            result = seed(session, KANAZAWA)
+            result = seed(session, path)
+    except PlanFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
     added = sum(result.created.values())
     kept = sum(result.existing.values())
-    print(f"seed {KANAZAWA.name}: {added} rows added, {kept} already present")
+    print(f"seed {path.name}: {added} rows added, {kept} already present")
+    return 0
 
 
 def _metrics_directory() -> None:
@@ -56,7 +75,7 @@ def _metrics_directory() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="plan-progress-metrics-")
 
 
-def _serve(settings: Settings, workers: int) -> None:
+def _serve(settings: Settings, workers: int, seed_path: Path | None) -> int:
     _metrics_directory()
     # Migrate (and seed) once, here, before any worker starts: workers never race to migrate.
     _migrate(settings)
@@ -67,7 +86,8 @@ def _serve(settings: Settings, workers: int) -> None:
     finally:
         engine.dispose()
     if empty:
-        _seed(settings)
+        if _seed(settings, seed_path):
+            return 1  # the file's problems are printed; nothing was loaded or served
         if "DATABASE_URL" not in os.environ:
             _print_dev_token(settings)
     # X-Forwarded-* are the app's to believe or not (FORWARDED_ALLOW_IPS, app/web/edge.py).
@@ -81,6 +101,7 @@ def _serve(settings: Settings, workers: int) -> None:
         # On SIGTERM, stop taking requests and let those in flight finish, this long at most.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    return 0
 
 
 def _print_dev_token(settings: Settings) -> None:
@@ -166,9 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database to the latest migration")
-    commands.add_parser("seed", help="load the Kanazawa plan (adds only what is missing)")
+    seed_command = commands.add_parser(
+        "seed", help="load a plan file (adds only what is missing; see seed/README.md)"
+    )
+    seed_command.add_argument(
+        "--file", type=Path, help="the plan file (default: SEED_FILE, else Kanazawa's plan)"
+    )
     serve = commands.add_parser("serve", help="migrate, seed an empty database, then serve")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--no-seed", action="store_true", help="load no plan into an empty database")
     tokens = commands.add_parser("tokens", help="manage API tokens for writes")
     token_actions = tokens.add_subparsers(dest="action", required=True)
     create = token_actions.add_parser("create", help="make a token and print it once")
@@ -189,9 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             _migrate(settings)
         elif args.command == "seed":
-            _seed(settings)
+            return _seed(settings, plan_file(settings, args.file))
         elif args.command == "serve":
-            _serve(settings, args.workers)
+            seed_path = None if args.no_seed else plan_file(settings)
+            return _serve(settings, args.workers, seed_path)
         elif args.command == "tokens":
             return _tokens(settings, args)
     except OperationalError as error:

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     metrics_token: str = Field(
         "", description="When set, /metrics asks for `Authorization: Bearer <this>`."
     )
+    seed_file: str = Field(
+        "",
+        description="The plan file `serve` loads into an empty database and `seed` loads (see"
+        " seed/README.md): empty for Kanazawa's plan, shipped with the service; `none` for"
+        " none (a city's own plan comes later, with `seed --file`).",
+    )
     shutdown_timeout: int = Field(
         30,
         ge=0,

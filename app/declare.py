@@ -165,3 +165,27 @@ def row(cls: type[Model]) -> type[Model]:
         if name == "fiscal_year" and era is not None:
             fields[ERA_LABEL] = era
     return _made(cls, fields)
+
+
+def part(parent: str | None = None) -> Callable[[type[Model]], type[Model]]:
+    """Make a plan file's schema (app/seed.py) from the declaration the class is based on: its
+    fields as on create, less the parent's id (a file names a parent by number or code), then
+    the fields the class body adds, which replace the declaration's of the same name."""
+
+    def make(cls: type[Model]) -> type[Model]:
+        (declaration,) = cls.__bases__
+        own = dict(cls.__dict__.get("__annotations__", {}))
+
+        def field(name: str, annotation: Any) -> tuple[Any, Any]:
+            info = cls.model_fields[name]
+            return annotation, ... if info.is_required() else info.default
+
+        names = declared(declaration)
+        fields = {
+            name: field(name, annotation)
+            for name, annotation in names.items()
+            if name != parent and name not in own
+        }
+        return _made(cls, fields | {name: field(name, own[name]) for name in own})
+
+    return make

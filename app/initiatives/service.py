@@ -259,7 +259,7 @@ def _fiscal_year(code: str, given: int | None, current: int | None = None) -> in
         raise InvalidInput.at(["body", broken.field], str(broken)) from None
 
 
-def _outside_period(year: int, start: int, end: int) -> str | None:
+def outside_period(year: int, start: int, end: int) -> str | None:
     """Why an initiative may not be listed for year in a plan running start..end, or None.
 
     An initiative belongs to one year of its plan: listed outside the period, it would count
@@ -275,7 +275,7 @@ def _check_in_period(session: Session, plan_id: int, year: int, field: str) -> N
     """422 at field: a value of the request that its plan does not allow (as for a report)."""
     plan = session.get(Plan, plan_id)
     assert plan is not None
-    reason = _outside_period(year, plan.start_fiscal_year, plan.end_fiscal_year)
+    reason = outside_period(year, plan.start_fiscal_year, plan.end_fiscal_year)
     if reason is not None:
         raise InvalidInput.at(["body", field], reason)
 

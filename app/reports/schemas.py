@@ -81,9 +81,16 @@ class ReportLineIn(BaseModel):
 
     @model_validator(mode="after")
     def _counts_fit(self) -> "ReportLineIn":
-        if self.achieved + self.unconfirmed > self.items:
-            raise ValueError("achieved + unconfirmed may not exceed items")
+        if reason := counts_refused(self.items, self.achieved, self.unconfirmed):
+            raise ValueError(reason)
         return self
+
+
+def counts_refused(items: int, achieved: int, unconfirmed: int) -> str | None:
+    """Why a report line's counts cannot stand together, or None (plan files check it too)."""
+    if achieved + unconfirmed > items:
+        return "achieved + unconfirmed may not exceed items"
+    return None
 
 
 class ReportHighlightIn(BaseModel):
