@@ -51,6 +51,10 @@ STATEFUL_SCENARIOS = 20
 
 # Why a schema-valid request may be refused, by operationId and status. Everything not
 # listed must succeed (2xx); a 5xx is never expected.
+FORM_FILE = (
+    "a form's file whose name ends in none of .csv, .xlsx, .json and whose own type is none of"
+    " the three the schema's encoding lists (OpenAPI cannot require a file name)"
+)
 NOT_FOUND = "the id in the path (or plan_id) names nothing: generated ids mostly do not exist"
 STALE = "If-Match names another version than the stored one (412, nothing changes)"
 NO_PLAN = "plan_id left out while more than one plan exists (an earlier request made one)"
@@ -161,12 +165,14 @@ REFUSED: dict[str, dict[str, str]] = {
     "get_datapackage": {"404": NOT_FOUND},
     "bulk_initiatives": {
         "404": NOT_FOUND,
+        "415": FORM_FILE,
         "409": "rows changed while the request ran",
         "422": "rows that break rules of stored data: a new code without measure and title,"
         " a measure that is not the plan's, columns that disagree with the plan",
     },
     "bulk_evaluations": {
         "404": NOT_FOUND,
+        "415": FORM_FILE,
         "409": "rows changed while the request ran",
         "422": "rows naming a code the plan does not have, a year outside its period",
     },
@@ -179,11 +185,11 @@ REJECTED = {"422": "the request breaks the schema", "401": NO_TOKEN}
 REJECTED_TOO: dict[str, dict[str, str]] = {
     "bulk_initiatives": {
         "413": "more than 10,000 rows (the schema's maxItems): 413, as API.md says",
-        "415": "a Content-Type other than JSON or CSV",
+        "415": "a Content-Type other than JSON, CSV, .xlsx or a form",
     },
     "bulk_evaluations": {
         "413": "more than 10,000 rows (the schema's maxItems): 413, as API.md says",
-        "415": "a Content-Type other than JSON or CSV",
+        "415": "a Content-Type other than JSON, CSV, .xlsx or a form",
     },
     "delete_plan": {"403": "the token's role (editor) is refused before validation"},
 }
@@ -199,6 +205,12 @@ def _operation_config(operation_id: str, refused: dict[str, str]) -> dict[str, A
         },
     }
 
+
+# A workbook is bytes on the wire, as any file: sent as generated (the route answers 422 for
+# bytes that are no workbook, which REFUSED lists).
+schemathesis.serializer.alias(
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"
+)
 
 CONFIG = schemathesis.Config.from_dict(
     {

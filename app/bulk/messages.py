@@ -29,6 +29,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "csv_empty": ("the CSV has no header line", "CSV に見出し行がありません"),
     "csv_invalid": ("the CSV cannot be read: {error}", "CSV を読めません: {error}"),
+    "xlsx_invalid": (
+        "the body is not an .xlsx workbook that can be read: {error}",
+        "本文を .xlsx のブックとして読めません: {error}",
+    ),
+    "xlsx_empty": (
+        "the workbook's first sheet has no header row",
+        "ブックの最初のシートに見出し行がありません",
+    ),
+    "xlsx_too_large": (
+        "the workbook unpacks to more than {limit:,} bytes",
+        "ブックを展開すると {limit:,} バイトを超えます",
+    ),
+    "form_file": (
+        "send the file as one file field of the form (named file), .csv, .xlsx or .json",
+        "ファイルはフォームのファイル欄（file）1 つで送ってください（.csv / .xlsx / .json）",
+    ),
+    "form_kind": (
+        "cannot tell the file's kind from {name!r} ({media}): name it .csv, .xlsx or .json",
+        "{name!r}（{media}）の種類が分かりません。拡張子を .csv / .xlsx / .json にしてください",
+    ),
     "unknown_columns": (
         "unknown columns: {columns}; known: {known}",
         "不明な列があります: {columns}（使える列: {known}）",

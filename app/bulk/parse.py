@@ -1,12 +1,17 @@
-"""Reading a bulk body: JSON `{"items": [...]}` or CSV (UTF-8 with or without BOM, or CP932)
-into rows of raw values keyed by the English column names."""
+"""Reading a bulk body: JSON `{"items": [...]}`, CSV (UTF-8 with or without BOM, or CP932) or
+an .xlsx workbook, into rows of raw values keyed by the English column names."""
 
 import csv
 import io
 import re
 import unicodedata
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
+
+from openpyxl import load_workbook
 
 from app.bulk.messages import Text
 from app.errors import ErrorDetail, InvalidInput, PayloadTooLarge
@@ -113,6 +118,85 @@ def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Tex
         raise InvalidInput.at(["body"], text("csv_empty")) from None
     except csv.Error as error:
         raise InvalidInput.at(["body"], text("csv_invalid", error=str(error))) from None
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        line = reader.line_num + 1
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1
+
+    try:
+        return _table(header, lines(), columns, text)
+    except csv.Error as error:
+        raise InvalidInput.at(["body"], text("csv_invalid", error=str(error))) from None
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A workbook is a zip: what it may unpack to is bounded before anything is read (a small
+# body can unpack to gigabytes).
+XLSX_UNPACKED_LIMIT = 256 * 1024 * 1024
+
+
+def parse_xlsx(body: bytes, columns: list[Column], text: Text) -> list[RawRow]:
+    """The rows of the first sheet of a workbook as /export/*.xlsx gives it, edited in Excel
+    or LibreOffice: the header in row 1, the same columns and rules as a CSV, and each row
+    named by its number in the sheet."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > XLSX_UNPACKED_LIMIT:
+            raise InvalidInput.at(["body"], text("xlsx_too_large", limit=XLSX_UNPACKED_LIMIT))
+        workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InvalidInput.at(
+            ["body"], text("xlsx_invalid", error=str(error) or type(error).__name__)
+        ) from None
+    try:
+        sheet = workbook.worksheets[0]
+        cells = sheet.iter_rows(values_only=True)
+        header = [_cell_text(value) for value in next(cells, ())]
+        while header and header[-1] == "":
+            header.pop()  # cells a spreadsheet keeps formatted to the right of the table
+        if not header:
+            raise InvalidInput.at(["body"], text("xlsx_empty"))
+
+        def lines() -> Iterator[tuple[int, list[str]]]:
+            for number, values in enumerate(cells, start=2):
+                row = [_cell_text(value) for value in values]
+                row += [""] * (len(header) - len(row))
+                if any(row[len(header) :]):
+                    yield number, row  # a cell beyond the header: the cell count says so
+                else:
+                    yield number, row[: len(header)]
+
+        return _table(header, lines(), columns, text)
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as the text a CSV would hold, so that both are read by the same rules: numbers
+    as written (12, not 12.0), flags as true/false, dates as ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _table(
+    header: list[str],
+    lines: Iterator[tuple[int, list[str]]],
+    columns: list[Column],
+    text: Text,
+) -> list[RawRow]:
+    """Rows of values from a header and numbered lines of cells (a CSV's or a sheet's)."""
     names = {column.ja: column.en for column in columns} | {c.en: c.en for c in columns}
     unknown = [name for name in header if name.strip() not in names]
     if unknown:
@@ -125,25 +209,19 @@ def parse_csv(body: bytes, charset: str | None, columns: list[Column], text: Tex
     if len(set(fields)) != len(fields):
         raise InvalidInput.at(["body", "header"], text("duplicate_columns"))
     rows: list[RawRow] = []
-    line = reader.line_num + 1
-    try:
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                line = reader.line_num + 1
-                continue  # blank lines, e.g. at the end of a file saved by Excel
-            if len(rows) >= MAX_ROWS:
-                raise _too_many(len(rows) + 1 + sum(1 for _ in reader))
-            if len(cells) != len(fields):
-                message = text("cell_count", line=line, found=len(cells), expected=len(fields))
-                detail = ErrorDetail(
-                    loc=[len(rows)], msg=message, type="csv_cells", row=len(rows), line=line
-                )
-                raise InvalidInput(message, errors=[detail])
-            values = {
-                field: typed(cell, kinds[field]) for field, cell in zip(fields, cells, strict=True)
-            }
-            rows.append(RawRow(len(rows), line, values))
-            line = reader.line_num + 1
-    except csv.Error as error:
-        raise InvalidInput.at(["body"], text("csv_invalid", error=str(error))) from None
+    for line, cells in lines:
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines, e.g. at the end of a file saved by Excel
+        if len(rows) >= MAX_ROWS:
+            raise _too_many(len(rows) + 1 + sum(1 for _ in lines))
+        if len(cells) != len(fields):
+            message = text("cell_count", line=line, found=len(cells), expected=len(fields))
+            detail = ErrorDetail(
+                loc=[len(rows)], msg=message, type="csv_cells", row=len(rows), line=line
+            )
+            raise InvalidInput(message, errors=[detail])
+        values = {
+            field: typed(cell, kinds[field]) for field, cell in zip(fields, cells, strict=True)
+        }
+        rows.append(RawRow(len(rows), line, values))
     return rows

@@ -1,20 +1,24 @@
 """POST /bulk/initiatives and /bulk/evaluations: all-or-nothing upserts for staff scripts."""
 
+from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlmodel import Session
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from app.auth.tokens import EditorDep
 from app.bulk import idempotency
 from app.bulk.evaluations import plan_evaluations
 from app.bulk.initiatives import plan_initiatives
 from app.bulk.messages import translator, wants_japanese
-from app.bulk.parse import parse_csv, parse_json
+from app.bulk.parse import XLSX, parse_csv, parse_json, parse_xlsx
 from app.bulk.schemas import BulkResult, EvaluationItems, InitiativeItems
 from app.bulk.service import Planner, upload
 from app.db import SessionDep
-from app.errors import UnsupportedMediaType
+from app.errors import InvalidInput, UnsupportedMediaType
 from app.exports.csv import Column
 from app.exports.tables import EXPORTS
 from app.web.http import IdFilter, write_responses
@@ -23,11 +27,58 @@ from app.web.jsonbody import StrictJsonRoute
 router = APIRouter(prefix="/bulk", tags=["bulk"], route_class=StrictJsonRoute)
 
 
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
+@dataclass(frozen=True)
+class Upload:
+    """What a bulk request sends: the file's bytes and its media type (with its charset)."""
+
+    content: bytes
+    media: str
+    charset: str | None
 
 
-BodyDep = Annotated[bytes, Depends(raw_body)]
+KINDS = {".csv": "text/csv", ".xlsx": XLSX, ".json": "application/json"}
+
+
+async def upload_of(request: Request) -> Upload:
+    """The body itself, or, from an HTML form (multipart/form-data), its one file: its kind
+    from its name's extension, else from its own Content-Type."""
+    media, charset = _media(request.headers.get("content-type", ""))
+    body = await request.body()
+    if media != "multipart/form-data":
+        return Upload(body, media, charset)
+    text = translator(wants_japanese(request.headers.get("accept-language")))
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException as error:  # Starlette's 400 for a form it cannot parse
+        raise InvalidInput.at(["body"], f"{text('form_file')}: {error.detail}") from None
+    try:
+        files = [value for value in form.values() if isinstance(value, UploadFile)]
+        if len(files) != 1:
+            raise InvalidInput.at(["body"], text("form_file"))
+        (file,) = files
+        name = file.filename or ""
+        part_media, part_charset = _media(file.content_type or "")
+        kind = KINDS.get(PurePath(name).suffix.lower()) or (
+            part_media if part_media in KINDS.values() else None
+        )
+        if kind is None:
+            raise UnsupportedMediaType(text("form_kind", name=name, media=part_media or "no type"))
+        content = await file.read()
+    finally:
+        await form.close()
+    return Upload(content, kind, part_charset if kind == part_media else None)
+
+
+def _media(content_type: str) -> tuple[str, str | None]:
+    media, _, params = content_type.partition(";")
+    charset = next(
+        (p.split("=", 1)[1] for p in params.split(";") if p.strip().startswith("charset=")),
+        None,
+    )
+    return media.strip().lower(), charset
+
+
+UploadDep = Annotated[Upload, Depends(upload_of)]
 DryRun = Annotated[
     bool, Query(description="Validate and answer exactly as for real, writing nothing.")
 ]
@@ -54,6 +105,28 @@ def _body_doc(items: type[Any], table: str) -> dict[str, Any]:
                     "schema": {"type": "string"},
                     "example": CSV_EXAMPLES[table],
                 },
+                XLSX: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": f"The workbook /export/{table}.xlsx gives, edited:"
+                        " the first sheet, its header in row 1.",
+                    }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "A .csv, .xlsx or .json file, as above.",
+                            }
+                        },
+                        "required": ["file"],
+                    },
+                    "encoding": {"file": {"contentType": f"text/csv, {XLSX}, application/json"}},
+                },
             },
         }
     }
@@ -72,7 +145,7 @@ def _run(
     request: Request,
     session: Session,
     actor: str,
-    body: bytes,
+    sent: Upload,
     plan_id: int | None,
     dry_run: bool,
     key: str | None,
@@ -81,22 +154,24 @@ def _run(
 ) -> Response:
     japanese = wants_japanese(request.headers.get("accept-language"))
     text = translator(japanese)
-    content_type = request.headers.get("content-type", "")
-    media, _, params = content_type.partition(";")
-    if media.strip() == "application/json":
-        raws = parse_json(body, text)
-    elif media.strip() == "text/csv":
-        charset = next(
-            (p.split("=", 1)[1] for p in params.split(";") if p.strip().startswith("charset=")),
-            None,
-        )
-        raws = parse_csv(body, charset, columns, text)
+    if sent.media == "application/json":
+        raws = parse_json(sent.content, text)
+    elif sent.media == "text/csv":
+        raws = parse_csv(sent.content, sent.charset, columns, text)
+    elif sent.media == XLSX:
+        raws = parse_xlsx(sent.content, columns, text)
     else:
-        raise UnsupportedMediaType('send application/json ({"items": [...]}) or text/csv')
+        raise UnsupportedMediaType(
+            'send application/json ({"items": [...]}), text/csv, an .xlsx workbook'
+            f" ({XLSX}) or a form with the file (multipart/form-data)"
+        )
     idem: idempotency.Key | None = None
     if key is not None and not dry_run:
+        # The file and its kind, not the form around it: a retried form upload has a new
+        # boundary but the same file.
         path, query = request.url.path, request.url.query
-        idem = idempotency.key_of(key, actor, path, query, body, content_type)
+        kind = sent.media + (f"; charset={sent.charset}" if sent.charset else "")
+        idem = idempotency.key_of(key, actor, path, query, sent.content, kind)
     answer, status = upload(
         session,
         actor=actor,
@@ -122,7 +197,7 @@ def bulk_initiatives(
     request: Request,
     session: SessionDep,
     actor: EditorDep,
-    body: BodyDep,
+    sent: UploadDep,
     plan_id: IdFilter = None,
     dry_run: DryRun = False,
     idempotency_key: KeyHeader = None,
@@ -133,7 +208,7 @@ def bulk_initiatives(
         request,
         session,
         actor.name,
-        body,
+        sent,
         plan_id,
         dry_run,
         idempotency_key,
@@ -153,7 +228,7 @@ def bulk_evaluations(
     request: Request,
     session: SessionDep,
     actor: EditorDep,
-    body: BodyDep,
+    sent: UploadDep,
     plan_id: IdFilter = None,
     dry_run: DryRun = False,
     idempotency_key: KeyHeader = None,
@@ -163,7 +238,7 @@ def bulk_evaluations(
         request,
         session,
         actor.name,
-        body,
+        sent,
         plan_id,
         dry_run,
         idempotency_key,
