@@ -7,10 +7,15 @@ request or the seed file (seed/kanazawa-2023-2026.toml), never from a response.
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from tests.bulk_helpers import (
@@ -185,3 +190,35 @@ def test_a_retried_form_upload_replays_its_answer_though_its_boundary_is_new(api
     assert again.json() == first.json()
     assert first.request.headers["content-type"] != again.request.headers["content-type"]
     assert again.json()["updated"] == 1
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.slow
+def test_a_workbook_saved_by_libreoffice_uploads(api: Api, tmp_path: Path) -> None:
+    """Debian's LibreOffice Calc re-saves the edited export (its own XML, its own styles): the
+    upload reads it the same. Skipped without LibreOffice, unless REQUIRE_SYSTEM_TOOLS=1 (as
+    .ci/run sets, after installing libreoffice-calc-nogui), where it fails."""
+    if SOFFICE is None:
+        if os.environ.get("REQUIRE_SYSTEM_TOOLS") == "1":
+            pytest.fail("REQUIRE_SYSTEM_TOOLS=1, and LibreOffice (soffice) is missing")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    code = EVALUATED[4]
+    content, _ = _edit(_exported(api, "evaluations"), code, "実績", EDITED)
+    (tmp_path / "edited.xlsx").write_bytes(content)
+    saved = tmp_path / "calc"
+    done = subprocess.run(
+        [SOFFICE, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+         "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(saved),
+         str(tmp_path / "edited.xlsx")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    resaved = (saved / "edited.xlsx").read_bytes()
+    assert resaved != content  # LibreOffice wrote a workbook of its own
+    response = _post(api, "evaluations", content=resaved, content_type=XLSX)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["updated"], body["unchanged"]) == (0, 1, len(EVALUATED) - 1)
+    assert must_evaluation(api.engine, code, SEED_EVALUATION_YEAR)["result"] == EDITED
