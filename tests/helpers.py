@@ -3,6 +3,8 @@
 import os
 import re
 import socket
+import subprocess
+import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +106,19 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def run_app(*args: str, env: dict[str, str], cwd: Path) -> "subprocess.CompletedProcess[str]":
+    """`python -m app ARGS` as a person runs it, in cwd with env; its exit and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -12,38 +12,26 @@ from sqlalchemy import make_url
 
 from app.config import Settings
 from tests.conftest import TEST_DATABASE_URL
-from tests.helpers import child_env, free_port
+from tests.helpers import child_env, free_port, run_app
 
 pytestmark = pytest.mark.slow
 
 
-def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_migrate_then_seed_twice(scratch_url: str, tmp_path: Path) -> None:
     env = child_env(DATABASE_URL=scratch_url)
-    migrated = _run("migrate", env=env, cwd=tmp_path)
+    migrated = run_app("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "database migrated to" in migrated.stdout
 
-    first = _run("seed", env=env, cwd=tmp_path)
-    second = _run("seed", env=env, cwd=tmp_path)
+    first = run_app("seed", env=env, cwd=tmp_path)
+    second = run_app("seed", env=env, cwd=tmp_path)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "62 rows added, 0 already present" in first.stdout
     assert "0 rows added, 62 already present" in second.stdout
 
 
 def test_an_unknown_command_fails_with_usage(tmp_path: Path) -> None:
-    result = _run("frobnicate", env=child_env(), cwd=tmp_path)
+    result = run_app("frobnicate", env=child_env(), cwd=tmp_path)
     assert result.returncode == 2
     assert "usage:" in result.stderr
 
@@ -107,7 +95,7 @@ def test_migrate_takes_a_postgres_url_as_platforms_give_it(
     scratch_url: str, tmp_path: Path
 ) -> None:
     plain = scratch_url.replace("postgresql+psycopg://", "postgres://", 1)
-    migrated = _run("migrate", env=child_env(DATABASE_URL=plain), cwd=tmp_path)
+    migrated = run_app("migrate", env=child_env(DATABASE_URL=plain), cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "database migrated to" in migrated.stdout
 
@@ -118,7 +106,7 @@ def test_a_missing_database_is_one_line_naming_createdb(tmp_path: Path) -> None:
     missing = make_url(TEST_DATABASE_URL).set(database="no_such_plans_db")
     url = missing.render_as_string(hide_password=False)
     for command in (["migrate"], ["serve"], ["tokens", "list"]):
-        result = _run(*command, env=child_env(DATABASE_URL=url), cwd=tmp_path)
+        result = run_app(*command, env=child_env(DATABASE_URL=url), cwd=tmp_path)
         assert result.returncode == 1, command
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr

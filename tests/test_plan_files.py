@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from tests.conftest import wait_until_ready
-from tests.helpers import API, ROOT, child_env, free_port, snapshot
+from tests.helpers import API, ROOT, child_env, free_port, run_app, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +35,7 @@ ROWS = (
 
 
 def _app(*args: str, url: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=child_env(DATABASE_URL=url, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_app(*args, env=child_env(DATABASE_URL=url, **env), cwd=cwd)
 
 
 def _migrated(url: str, cwd: Path) -> None:

@@ -27,22 +27,21 @@ def script(markdown: str, base: str) -> str:
     return f'set -euo pipefail\ncurl() {{ {CURL} --fail-with-body "$@"; echo; }}\n{body}'
 
 
+def run_script(text: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert BASH is not None
+    env = {k: v for k, v in os.environ.items() if k != "TOKEN"} | {"TOKEN": token}
+    return subprocess.run(
+        [BASH, "-c", text], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CURL is None or BASH is None, reason="needs curl and bash")
 def test_the_yearly_cycle_runs_as_written(server: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
     base, token = server
     markdown = WALK.read_text(encoding="utf-8")
-    assert BASH is not None
-    env = {k: v for k, v in os.environ.items() if k != "TOKEN"} | {"TOKEN": token}
-    done = subprocess.run(
-        [BASH, "-c", script(markdown, base)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_script(script(markdown, base), token, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "evaluations.xlsx").exists()
 
@@ -62,14 +61,7 @@ def test_the_yearly_cycle_runs_as_written(server: tuple[str, str], tmp_path: Pat
     assert achievement["matches_published"] is True
     assert achievement["total"]["items"] == len(written)
     # Step 4 sent again, as after a dropped connection: the first answer, nothing twice.
-    again = subprocess.run(
-        [BASH, "-c", script(markdown.split("## 4.")[1].split("## 5.")[0], base)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    step_4 = markdown.split("## 4.")[1].split("## 5.")[0]
+    again = run_script(script(step_4, base), token, tmp_path)
     assert again.returncode == 0, again.stderr
     assert '"created":3' in again.stdout.replace(" ", "")

@@ -8,14 +8,14 @@ import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from openpyxl import load_workbook
 
 from app.bulk.messages import Text
 from app.errors import ErrorDetail, InvalidInput, PayloadTooLarge
-from app.exports.csv import Column
+from app.exports.csv import Column, cell
 from app.web.jsonbody import LongNumber, read_int, strict_json
 
 MAX_ROWS = 10_000
@@ -175,19 +175,11 @@ def parse_xlsx(body: bytes, columns: list[Column], text: Text) -> list[RawRow]:
 
 
 def _cell_text(value: Any) -> str:
-    """A cell as the text a CSV would hold, so that both are read by the same rules: numbers
-    as written (12, not 12.0), flags as true/false, dates as ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    """A cell as the text a CSV would hold (as the CSV export writes it), so that both are
+    read by the same rules; a date Excel keeps as a midnight date-time is the date."""
+    if isinstance(value, datetime) and value.time() == time():
+        value = value.date()
+    return cell(value)
 
 
 def _table(
