@@ -1,4 +1,4 @@
-"""Command line: `python -m app migrate | seed [--file F] | serve [--no-seed] | tokens ...`."""
+"""Command line: `python -m app migrate | seed [--file F] | import BUNDLE | serve | tokens ...`."""
 
 import argparse
 import os
@@ -16,8 +16,10 @@ from sqlmodel import Session
 
 from app import migrate
 from app.auth.tokens import Role, TokenNameTaken, create_token, list_tokens, revoke_token
+from app.bundles.load import import_bundle
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.errors import AppError
 from app.models import plans, utcnow
 from app.seed import KANAZAWA, PlanFileError, seed
 
@@ -57,6 +59,33 @@ def _seed(settings: Settings, path: Path | None) -> int:
     added = sum(result.created.values())
     kept = sum(result.existing.values())
     print(f"seed {path.name}: {added} rows added, {kept} already present")
+    return 0
+
+
+def _import(settings: Settings, path: Path, replace: bool) -> int:
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        print(f"error: {path}: {error}", file=sys.stderr)
+        return 1
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            plan_id, result = import_bundle(
+                session, content, source=str(path), actor="import", replace=replace
+            )
+    except PlanFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except AppError as error:  # not a bundle; the slug taken
+        print(f"error: {path}: {error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    added = sum(result.created.values())
+    print(f"import {path.name}: plan {plan_id}, {added} rows added")
     return 0
 
 
@@ -193,6 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_command.add_argument(
         "--file", type=Path, help="the plan file (default: SEED_FILE, else Kanazawa's plan)"
     )
+    import_command = commands.add_parser(
+        "import",
+        help="load a plan's bundle (/export/plans/{id}.zip): to move a plan, or restore one",
+    )
+    import_command.add_argument("bundle", type=Path, help="the .zip the export gave")
+    import_command.add_argument(
+        "--replace", action="store_true", help="delete the plan with the same slug first"
+    )
     serve = commands.add_parser("serve", help="migrate, seed an empty database, then serve")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--no-seed", action="store_true", help="load no plan into an empty database")
@@ -217,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "seed":
             return _seed(settings, plan_file(settings, args.file))
+        elif args.command == "import":
+            return _import(settings, args.bundle, args.replace)
         elif args.command == "serve":
             seed_path = None if args.no_seed else plan_file(settings)
             return _serve(settings, args.workers, seed_path)

@@ -193,6 +193,12 @@ def allowed_methods(request: Request) -> list[str]:
     routes with their public `matches`, which recurses into included routers. A mount (the
     docs' static files) matches whatever the method; what it serves is GET and HEAD.
     """
+    # A path routes name word for word (/plans/import) is theirs alone, not also that of a
+    # route with a parameter that would take the word (/plans/{plan_id}): app/main.py keeps
+    # those paths' methods.
+    literal: dict[str, list[str]] = getattr(request.app.state, "literal_paths", {})
+    if (methods := literal.get(request.scope["path"])) is not None:
+        return methods
     router = getattr(request.app, "router", None)
     routes: list[BaseRoute] = list(getattr(router, "routes", []))
     allowed: list[str] = []

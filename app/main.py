@@ -1,11 +1,11 @@
 """The application: routers, middleware and error handlers; nothing else."""
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
@@ -15,10 +15,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.auth.tokens import BearerAuthMiddleware
 from app.bulk.router import router as bulk_router
 from app.bulk.schemas import EvaluationItems, InitiativeItems
+from app.bundles.router import router as bundles_router
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
 from app.db import make_engine, postgres_connect_args
-from app.errors import Problem, install_error_handlers
+from app.errors import PROBED_METHODS, Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.exports.catalog import router as catalog_router
 from app.exports.router import router as exports_router
@@ -130,11 +131,28 @@ EXPOSED_RESPONSE_HEADERS = [
 ]
 
 
+def literal_paths(prefix: str, routers: Sequence[APIRouter]) -> dict[str, list[str]]:
+    """The methods of each path without parameters, for a 405's Allow (app/errors.py)."""
+    found: dict[str, set[str]] = {}
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and "{" not in route.path:
+                found.setdefault(prefix + route.path, set()).update(route.methods or ())
+    paths = {}
+    for path, methods in found.items():
+        listed = [method for method in PROBED_METHODS if method in methods]
+        if "GET" in listed:  # HEAD is answered as GET (app/web/edge.py)
+            listed.insert(listed.index("GET") + 1, "HEAD")
+        paths[path] = listed
+    return paths
+
+
 def middleware(settings: Settings, prefix: str) -> list[Middleware]:
     """The middleware stack, in the order a request meets it: FastAPI runs the first entry
     outermost, so read it from top to bottom as the outside in. Each layer's reason for its
     place is beside it."""
-    bulk = f"{prefix}/bulk"
+    # The uploads of many rows at once: the bulk routes and a plan's bundle.
+    large = (f"{prefix}/bulk", f"{prefix}/plans/import")
     # Outermost, so every answer is logged and timed, the errors of the layers below too.
     stack = [
         Middleware(AccessLogMiddleware, prefix=prefix, log_format=settings.log_format),
@@ -168,7 +186,7 @@ def middleware(settings: Settings, prefix: str) -> list[Middleware]:
             RequestLimitsMiddleware,
             default_limit=settings.max_body_bytes,
             large_limit=settings.max_bulk_body_bytes,
-            large_prefix=bulk,
+            large_prefixes=large,
             max_header_bytes=settings.max_header_bytes,
             body_timeout=settings.body_timeout,
         ),
@@ -228,10 +246,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # included router, so the routers are included flat (not under a shared /api/v1 router,
     # which doubles the walk) and in order of traffic: the public reads come first.
     # (bench/README.md measures what a route near the end pays.)
-    for router in (
+    routers = (
         initiatives_router,
         stats_router,
         evaluations_router,
+        bundles_router,  # before plans_router, whose /plans/{plan_id} it would otherwise meet
         plans_router,
         policies_router,
         measures_router,
@@ -240,8 +259,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports_router,
         catalog_router,
         bulk_router,
-    ):
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    app.state.literal_paths = literal_paths(API_PREFIX, routers)
     app.include_router(health.router)
     app.include_router(monitoring.router)
     install_docs(app)

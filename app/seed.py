@@ -7,7 +7,7 @@ nothing.
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,12 +135,13 @@ class PlanFile(BaseModel):
 
 
 class PlanFileError(ValueError):
-    """A plan file that cannot be loaded; `problems` are lines of `file:line: key path: why`."""
+    """A plan file (or bundle) that cannot be loaded; `problems` are lines of
+    `place: key path: why`, the place a file's line (`file:line`) or a bundle's CSV row."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
+    def __init__(self, source: Path | str, problems: list[str]) -> None:
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"{path}: {len(problems)} {noun}, nothing was loaded")
+        super().__init__(f"{source}: {len(problems)} {noun}, nothing was loaded")
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -200,12 +201,23 @@ def read_plan_file(path: Path) -> PlanFile:
     except tomllib.TOMLDecodeError as error:
         # tomllib's message ends "(at line N, column M)": the place goes first, as compilers do.
         message = str(error)
-        if place := re.search(r"\(at line (\d+), column \d+\)$", message):
-            message = f"{path}:{place[1]}: {message[: place.start()].strip()} (not TOML)"
+        if at := re.search(r"\(at line (\d+), column \d+\)$", message):
+            message = f"{path}:{at[1]}: {message[: at.start()].strip()} (not TOML)"
         else:
             message = f"{path}: {message} (not TOML)"
         raise PlanFileError(path, [message]) from None
     lines = key_lines(text)
+
+    def place(loc: Loc) -> str:
+        line = _line(lines, loc)
+        return f"{path}:{line}" if line is not None else str(path)
+
+    return check_plan_file(data, path, place)
+
+
+def check_plan_file(data: Any, source: Path | str, place: Callable[[Loc], str]) -> PlanFile:
+    """The plan file `data` holds, validated whole (its schema, then the rules between its
+    parts); PlanFileError lists every problem, each at place(its key path)."""
     found: list[tuple[Loc, str]] = []
     try:
         plan_file = PlanFile.model_validate(data)
@@ -214,12 +226,8 @@ def read_plan_file(path: Path) -> PlanFile:
     else:
         found = list(_cross_checks(plan_file))
     if found:
-        problems = []
-        for loc, message in found:
-            line = _line(lines, loc)
-            where = f"{path}:{line}" if line is not None else str(path)
-            problems.append(f"{where}: {_where(loc)}: {message}")
-        raise PlanFileError(path, problems)
+        problems = [f"{place(loc)}: {_where(loc)}: {message}" for loc, message in found]
+        raise PlanFileError(source, problems)
     return plan_file
 
 
@@ -323,8 +331,13 @@ class SeedResult:
 def seed(session: Session, path: Path = KANAZAWA) -> SeedResult:
     """Add the plan in `path` and everything under it; commit once at the end. The whole file
     is checked first: a file with any problem raises PlanFileError and writes nothing."""
-    plan_file = read_plan_file(path)
-    session.info["actor"] = "seed"  # how the change log names these writes
+    return load_plan(session, read_plan_file(path), actor="seed")
+
+
+def load_plan(session: Session, plan_file: PlanFile, *, actor: str) -> SeedResult:
+    """Add a checked plan file's rows that are missing, in one transaction, committed; the
+    change log names `actor` as their writer."""
+    session.info["actor"] = actor
     result = SeedResult()
     Seeder(session, result).plan(plan_file)
     session.commit()

@@ -682,6 +682,8 @@ TARGETS: dict[str, Target] = {
     "POST /api/v1/plans": Target({}, NEW_PLAN),
     "PATCH /api/v1/plans/{plan_id}": Target({"plan_id": Ref("plan")}, {}, {"title": "改題"}),
     "DELETE /api/v1/plans/{plan_id}": Target({"plan_id": Ref("plan")}),
+    # Its body is a zip (tests/test_plan_bundles.py): here, only its query is spoiled.
+    "POST /api/v1/plans/import": Target({}),
     "POST /api/v1/policies": Target(
         {}, {"plan_id": Ref("plan"), "number": 9, "title": "新しい基本方針"}
     ),

@@ -41,7 +41,9 @@ UNKNOWN_ID = 999_999
 Item = dict[str, Any]
 Row = list[str]
 
-TABLES = ["plans", "policies", "measures", "initiatives", "evaluations", "reports"]
+TABLES = [
+    "plans", "policies", "measures", "initiatives", "evaluations", "reports", "highlights"
+]  # fmt: skip
 FORMATS = ["csv", "json", "xlsx"]
 
 # API.md, "CSV columns": the Japanese and English names, in order, of the two main tables.

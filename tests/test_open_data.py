@@ -148,6 +148,7 @@ def test_the_published_datapackage_validates_from_its_url(fresh_url: str, tmp_pa
             len(SEED["initiatives"]),
             len(EVALUATED_CODES),
             len(SEED["report"]["lines"]),
+            len(SEED["report"]["highlights"]),
         ]
         for resource in descriptor["resources"]:
             assert resource["path"].startswith(f"{base}{API}/export/{resource['name']}.csv?")
@@ -213,6 +214,7 @@ def test_the_package_declares_the_keys_that_join_the_tables(client: TestClient) 
         "initiatives": [(["計画", "基本方針番号", "施策番号"], "measures")],
         "evaluations": [(["計画", "取組番号"], "initiatives")],
         "reports": [(["計画", "基本方針番号"], "policies")],
+        "highlights": [(["計画", "取組番号"], "initiatives")],
     }
 
 

@@ -43,6 +43,7 @@ PRIMARY_KEYS = {
     "initiatives": ["計画", "取組番号"],
     "evaluations": ["計画", "取組番号", "年度"],
     "reports": ["計画", "年度", "基本方針番号"],
+    "highlights": ["計画", "年度", "取組番号"],
 }
 FOREIGN_KEYS = {
     "policies": [(["計画"], "plans")],
@@ -50,6 +51,7 @@ FOREIGN_KEYS = {
     "initiatives": [(["計画", "基本方針番号", "施策番号"], "measures")],
     "evaluations": [(["計画", "取組番号"], "initiatives")],
     "reports": [(["計画", "基本方針番号"], "policies")],
+    "highlights": [(["計画", "取組番号"], "initiatives")],
 }
 
 

@@ -39,6 +39,7 @@ class ExportName(StrEnum):
     initiatives = "initiatives"
     evaluations = "evaluations"
     reports = "reports"
+    highlights = "highlights"
 
 
 class ExportFormat(StrEnum):

@@ -23,6 +23,7 @@ from app.models import (
     measures,
     plans,
     policies,
+    report_highlights,
     report_lines,
     reports,
 )
@@ -30,6 +31,8 @@ from app.rates import achievement_rate
 from app.wareki import fiscal_year_label, period_label
 
 STATUS_JA = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}
+# The report's two lists of initiatives: 実施した主な取組事項 and 追加した主な取組事項.
+SECTION_JA = {"implemented": "実施", "added": "追加"}
 
 MUNICIPALITY = [
     Column(
@@ -212,6 +215,27 @@ def _reports(plan_id: int | None) -> Select[Any]:
     return _where_plan(query, plan_id)
 
 
+def _highlights(plan_id: int | None) -> Select[Any]:
+    query = (
+        select(
+            *_plan_columns(),
+            reports.c.fiscal_year,
+            initiatives.c.code,
+            report_highlights.c.section,
+        )
+        .join(reports, reports.c.id == report_highlights.c.report_id)
+        .join(initiatives, initiatives.c.id == report_highlights.c.initiative_id)
+        .join(plans, plans.c.id == reports.c.plan_id)
+        .order_by(plans.c.id, reports.c.fiscal_year, initiatives.c.code_sort)
+    )
+    return _where_plan(query, plan_id)
+
+
+def _section_derive(row: dict[str, Any], language: HeaderLanguage) -> None:
+    if language is HeaderLanguage.ja:
+        row["section"] = SECTION_JA[row["section"]]
+
+
 def _report_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
     # A number with exactly one decimal, as the document writes it: Decimal keeps 100.0 from
     # becoming "100" in the CSV, and is a number in JSON and in the spreadsheet.
@@ -370,5 +394,29 @@ EXPORTS: dict[str, Export] = {
         ],
         _reports,
         _report_derive,
+    ),
+    "highlights": Export(
+        "highlights",
+        "公表資料に掲載の取組事項",
+        [
+            *MUNICIPALITY,
+            *YEAR,
+            Column(
+                "code",
+                "取組番号",
+                "string",
+                "公表資料が掲げる取組事項の番号",
+                "Code of an initiative the report names",
+            ),
+            Column(
+                "section",
+                "区分",
+                "string",
+                "実施（実施した主な取組事項）/ 追加（追加した主な取組事項）",
+                "implemented / added (実施 / 追加 under Japanese headers)",
+            ),
+        ],
+        _highlights,
+        _section_derive,
     ),
 }

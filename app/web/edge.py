@@ -116,6 +116,15 @@ class MethodsMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
+        # A path routes name word for word is theirs alone (app/errors.py, allowed_methods):
+        # GET /plans/import is 405, not a plan whose id is "import".
+        literal = getattr(scope["app"].state, "literal_paths", {}) if "app" in scope else {}
+        named = literal.get(scope["path"])
+        if named is not None and method not in named and method != "OPTIONS":
+            detail = f"{method} is not a method of {scope['path']}; it takes {', '.join(named)}"
+            allow = {"Allow": ", ".join(named)}
+            await problem_response(405, detail, headers=allow)(scope, receive, send)
+            return
         if method == "HEAD":
             # A copy: the server's own scope must still say HEAD (it expects no body).
             as_get = {**scope, "method": "GET"}
@@ -201,14 +210,14 @@ class RequestLimitsMiddleware:
         *,
         default_limit: int,
         large_limit: int,
-        large_prefix: str,
+        large_prefixes: tuple[str, ...],
         max_header_bytes: int,
         body_timeout: float,
     ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.large_limit = large_limit
-        self.large_prefix = large_prefix
+        self.large_prefixes = large_prefixes
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
 
@@ -227,9 +236,8 @@ class RequestLimitsMiddleware:
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = (
-            self.large_limit if scope["path"].startswith(self.large_prefix) else self.default_limit
-        )
+        large = scope["path"].startswith(self.large_prefixes)
+        limit = self.large_limit if large else self.default_limit
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _refuse(413, _too_large(limit), "payload-too-large", scope, receive, send)
