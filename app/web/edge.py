@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import PublicOrigin
 from app.errors import allowed_methods, problem_response
+from app.web.asgi import HttpMiddleware
 
 # ---------------------------------------------------------------------------------------------
 # Which origin a request is answered as: the one absolute URLs (Link, Location, the
@@ -49,18 +50,15 @@ def _hostname(host: bytes) -> str:
     return text.rpartition(":")[0] if text.count(":") == 1 else text
 
 
-class OriginMiddleware:
+class OriginMiddleware(HttpMiddleware):
     """Refuse hosts outside ALLOWED_HOSTS; answer as PUBLIC_BASE_URL when it is set."""
 
     def __init__(self, app: ASGIApp, *, public_base_url: str, allowed_hosts: list[str]) -> None:
-        self.app = app
+        super().__init__(app)
         self.origin = PublicOrigin(public_base_url) if public_base_url else None
         self.allowed = allowed_hosts or ["*"]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.allowed != ["*"]:
             host = next((value for name, value in scope["headers"] if name == b"host"), b"")
             if not _host_allowed(_hostname(host), self.allowed):
@@ -107,14 +105,8 @@ def is_api_write(scope: Scope, prefix: str) -> bool:
     )
 
 
-class MethodsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class MethodsMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         # A path routes name word for word is theirs alone (app/errors.py, allowed_methods):
         # GET /plans/import is 405, not a plan whose id is "import".
@@ -203,7 +195,7 @@ class BodyRefused(Exception):
         self.detail = detail
 
 
-class RequestLimitsMiddleware:
+class RequestLimitsMiddleware(HttpMiddleware):
     def __init__(
         self,
         app: ASGIApp,
@@ -214,17 +206,14 @@ class RequestLimitsMiddleware:
         max_header_bytes: int,
         body_timeout: float,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.default_limit = default_limit
         self.large_limit = large_limit
         self.large_prefixes = large_prefixes
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         if header_bytes > self.max_header_bytes:
             detail = (

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BUSY, problem_response
+from app.web.asgi import HttpMiddleware
 from app.web.edge import is_api_write
 
 # ---------------------------------------------------------------------------------------------
@@ -115,14 +116,8 @@ def classify(error: BaseException) -> DatabaseFault | None:
     return None
 
 
-class DatabaseFaultMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class DatabaseFaultMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = completed = False
 
         async def tracking(message: Message) -> None:

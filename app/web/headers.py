@@ -5,7 +5,9 @@ from collections.abc import Iterable
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import cors
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from app.web.asgi import HttpMiddleware
 
 # The API serves data, never pages, so it needs nothing from a CSP; /docs runs Swagger UI's
 # own scripts and styles (served by us) and gets a CSP that allows those, and only those.
@@ -31,14 +33,8 @@ _RAW_DOCS = [
 ]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeadersMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         docs = scope["path"].startswith(DOCS_PATHS)
         private = any(name == b"authorization" for name, _ in scope["headers"])
         writes = scope["method"] not in ("GET", "HEAD", "OPTIONS")

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import NotFound, problem_response
 from app.versions import current_version
+from app.web.asgi import HttpMiddleware
 
 # ---------------------------------------------------------------------------------------------
 # One line per request, and what the service starts with, in a form an operator can use.
@@ -150,19 +151,16 @@ def write_line(line: str) -> None:
         pass
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(HttpMiddleware):
     """The outermost layer: it times everything, and sees the final status and size."""
 
     def __init__(self, app: ASGIApp, *, prefix: str, log_format: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.prefix = prefix
         self.line = LINES[log_format]
         self.pool_in_use = -1  # as last set on POOL_IN_USE
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method = scope["method"]
         request_id = b""
