@@ -5,6 +5,9 @@ reads it. Three middlewares, in the order app/main.py gives them:
   PUBLIC_BASE_URL), so no client can choose the URLs written in another's answer;
 - MethodsMiddleware: HEAD wherever GET is, and 405 before any token is asked for;
 - RequestLimitsMiddleware: the size of headers and bodies, and bodies that stop arriving.
+
+And the shape every middleware of the service has (HttpMiddleware), here because every
+request passes this way first.
 """
 
 import asyncio
@@ -14,7 +17,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import PublicOrigin
 from app.errors import allowed_methods, problem_response
-from app.web.asgi import HttpMiddleware
+
+
+class HttpMiddleware:
+    """A middleware that sees HTTP requests; every other scope (lifespan) passes through.
+    A subclass writes `http`, with the request's scope, receive and send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
 
 # ---------------------------------------------------------------------------------------------
 # Which origin a request is answered as: the one absolute URLs (Link, Location, the

@@ -21,8 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BUSY, problem_response
-from app.web.asgi import HttpMiddleware
-from app.web.edge import is_api_write
+from app.web.edge import HttpMiddleware, is_api_write
 
 # ---------------------------------------------------------------------------------------------
 # When the database fails under a request: a short, honest problem, never a 500.

@@ -7,7 +7,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import cors
 from starlette.types import Message, Receive, Scope, Send
 
-from app.web.asgi import HttpMiddleware
+from app.web.edge import HttpMiddleware
 
 # The API serves data, never pages, so it needs nothing from a CSP; /docs runs Swagger UI's
 # own scripts and styles (served by us) and gets a CSP that allows those, and only those.

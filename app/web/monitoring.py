@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import NotFound, problem_response
 from app.versions import current_version
-from app.web.asgi import HttpMiddleware
+from app.web.edge import HttpMiddleware
 
 # ---------------------------------------------------------------------------------------------
 # One line per request, and what the service starts with, in a form an operator can use.
