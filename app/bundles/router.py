@@ -12,8 +12,9 @@ from app.plans import service
 from app.plans.schemas import PlanPublic
 from app.seed import PlanFileError
 from app.web.http import write_responses, written
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/plans", tags=["plans"])
+router = APIRouter(prefix="/plans", tags=["plans"], route_class=StrictJsonRoute)
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 
 
