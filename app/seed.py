@@ -7,7 +7,7 @@ nothing.
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -322,6 +322,9 @@ def _cross_checks(plan_file: PlanFile) -> Iterator[tuple[Loc, str]]:
 class SeedResult:
     created: dict[str, int] = field(default_factory=dict)
     existing: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    # What was added or changed, a line each ("add initiative R6-7", "change ...: a → b").
+    lines: list[str] = field(default_factory=list)
 
     def count(self, table: str, created: bool) -> None:
         tally = self.created if created else self.existing
@@ -332,6 +335,11 @@ def seed(session: Session, path: Path = KANAZAWA) -> SeedResult:
     """Add the plan in `path` and everything under it; commit once at the end. The whole file
     is checked first: a file with any problem raises PlanFileError and writes nothing."""
     return load_plan(session, read_plan_file(path), actor="seed")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else "null" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
 
 
 def load_plan(session: Session, plan_file: PlanFile, *, actor: str) -> SeedResult:
@@ -345,39 +353,77 @@ def load_plan(session: Session, plan_file: PlanFile, *, actor: str) -> SeedResul
 
 
 class Seeder:
-    def __init__(self, session: Session, result: SeedResult) -> None:
+    """Writes a plan file's rows, matched on their natural keys.
+
+    A row that is missing is added. A row that exists keeps its values, except the fields
+    `owned` names for its table: those the file's source states and may correct (an ingested
+    report's titles and figures, app/ingest.py); a seed file owns none.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        result: SeedResult,
+        owned: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.session = session
         self.result = result
+        self.owned = owned or {}
 
-    def ensure(self, model: type[Row], key: dict[str, Any], values: dict[str, Any]) -> Row:
-        """Return the row with this natural key, adding it with `values` when missing."""
+    def ensure(
+        self, model: type[Row], key: dict[str, Any], values: dict[str, Any], *, label: str
+    ) -> Row:
+        """Return the row with this natural key, adding it with `values` when missing, and
+        bringing its owned fields to `values` when not."""
         query = select(model)
         for name, value in key.items():
             query = query.where(getattr(model, name) == value)
         row = self.session.exec(query).first()
-        self.result.count(model.__tablename__, created=row is None)  # type: ignore[arg-type]
+        table: str = model.__tablename__  # type: ignore[assignment]
+        self.result.count(table, created=row is None)
         if row is None:
             row = model(**key, **values)
             self.session.add(row)
             self.session.flush()
+            self.result.lines.append(f"add {label}")
+            return row
+        owned = self.owned.get(table, frozenset())
+        changes = [
+            f"{name} {_shown(getattr(row, name))} → {_shown(value)}"
+            for name, value in values.items()
+            if name in owned and getattr(row, name) != value
+        ]
+        if changes:
+            for name in owned & values.keys():
+                setattr(row, name, values[name])
+            self.session.flush()
+            self.result.changed[table] = self.result.changed.get(table, 0) + 1
+            self.result.lines.append(f"change {label}: {'; '.join(changes)}")
         return row
 
     def plan(self, plan_file: PlanFile) -> None:
         fields = plan_file.plan.model_dump(exclude_unset=True)
-        plan = self.ensure(Plan, {"slug": fields.pop("slug")}, fields)
+        slug = fields.pop("slug")
+        plan = self.ensure(Plan, {"slug": slug}, fields, label=f"plan {slug}")
         assert plan.id is not None
         policies: dict[int, Policy] = {}
         measures: dict[tuple[int, int], Measure] = {}
         for policy_in in plan_file.policies:
             policy_fields = policy_in.model_dump(exclude_unset=True, exclude={"measures"})
             number = policy_fields.pop("number")
-            policy = self.ensure(Policy, {"plan_id": plan.id, "number": number}, policy_fields)
+            policy = self.ensure(
+                Policy,
+                {"plan_id": plan.id, "number": number},
+                policy_fields,
+                label=f"policy {number} {policy_in.title}",
+            )
             policies[number] = policy
             for measure_in in policy_in.measures:
                 measure = self.ensure(
                     Measure,
                     {"policy_id": policy.id, "number": measure_in.number},
                     {"plan_id": plan.id, "title": measure_in.title},
+                    label=f"measure {number}-{measure_in.number} {measure_in.title}",
                 )
                 measures[number, measure_in.number] = measure
         initiatives = {
@@ -399,15 +445,27 @@ class Seeder:
             Initiative,
             {"plan_id": plan_id, "code": item.code},
             {"measure_id": measure.id, **fields},
+            label=f"initiative {item.code} {item.title}",
         )
+        # Derived columns follow the row as it now stands (an owned title may have changed,
+        # a description the file does not give stays).
+        for name, value in initiative_columns(
+            code=initiative.code, title=initiative.title, description=initiative.description
+        ).items():
+            if getattr(initiative, name) != value:
+                setattr(initiative, name, value)
         for _, evaluation in _evaluations(item):
             values = evaluation.model_dump(exclude_unset=True, exclude={"fiscal_year"})
             values |= evaluation_columns(result=evaluation.result)
-            self.ensure(
+            row = self.ensure(
                 Evaluation,
                 {"initiative_id": initiative.id, "fiscal_year": evaluation.fiscal_year},
                 values,
+                label=f"evaluation {item.code} {evaluation.fiscal_year}",
             )
+            for name, value in evaluation_columns(result=row.result).items():
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
         return initiative
 
     def report(
@@ -420,17 +478,27 @@ class Seeder:
         fields = report_in.model_dump(
             exclude_unset=True, exclude={"fiscal_year", "lines", "highlights"}
         )
+        year = report_in.fiscal_year
         report = self.ensure(
-            Report, {"plan_id": plan_id, "fiscal_year": report_in.fiscal_year}, fields
+            Report,
+            {"plan_id": plan_id, "fiscal_year": year},
+            fields,
+            label=f"report {year} {report_in.title}",
         )
         for line in report_in.lines:
             values = line.model_dump(exclude_unset=True, exclude={"policy"})
             policy = policies[line.policy]
-            self.ensure(ReportLine, {"report_id": report.id, "policy_id": policy.id}, values)
+            self.ensure(
+                ReportLine,
+                {"report_id": report.id, "policy_id": policy.id},
+                values,
+                label=f"report {year} line of policy {line.policy}",
+            )
         for highlight in report_in.highlights:
             initiative = initiatives[highlight.code]
             self.ensure(
                 ReportHighlight,
                 {"report_id": report.id, "initiative_id": initiative.id},
                 {"section": highlight.section},
+                label=f"report {year} highlight {highlight.code} ({highlight.section})",
             )
