@@ -24,6 +24,7 @@ from app.initiatives.schemas import InitiativeFields
 from app.initiatives.service import YearRuleBroken, initiative_fiscal_year, outside_period
 from app.initiatives.service import derived_columns as initiative_columns
 from app.measures.schemas import MeasureFields
+from app.measures.service import derived_columns as measure_columns
 from app.models import (
     Evaluation,
     Initiative,
@@ -37,6 +38,7 @@ from app.models import (
 from app.paths import SEED
 from app.plans.schemas import PlanCreate
 from app.policies.schemas import PolicyFields
+from app.policies.service import derived_columns as policy_columns
 from app.reports.schemas import HighlightSection, ReportFields, ReportLineIn, counts_refused
 
 SEED_DIR = SEED
@@ -371,13 +373,17 @@ class Seeder:
         for policy_in in plan_file.policies:
             policy_fields = policy_in.model_dump(exclude_unset=True, exclude={"measures"})
             number = policy_fields.pop("number")
+            policy_fields |= policy_columns(
+                title=policy_fields["title"], focus=policy_fields.get("focus")
+            )
             policy = self.ensure(Policy, {"plan_id": plan.id, "number": number}, policy_fields)
             policies[number] = policy
             for measure_in in policy_in.measures:
                 measure = self.ensure(
                     Measure,
                     {"policy_id": policy.id, "number": measure_in.number},
-                    {"plan_id": plan.id, "title": measure_in.title},
+                    {"plan_id": plan.id, "title": measure_in.title}
+                    | measure_columns(title=measure_in.title),
                 )
                 measures[number, measure_in.number] = measure
         initiatives = {

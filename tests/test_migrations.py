@@ -249,7 +249,8 @@ def test_claims_left_running_by_a_crash_are_forgotten_and_answers_kept(
     the key stuck for 24 hours. The migration deletes such claims, keeps answered keys, and
     the resend of the crashed upload then runs and is stored with its answer."""
     config = migrate.alembic_config(scratch_url)
-    command.upgrade(config, "89bd491f25b3")
+    # Seeded as the models stand (at head), then taken down to the revision before.
+    command.upgrade(config, "head")
     engine = create_engine(scratch_url)
     try:
         with Session(engine) as session:
@@ -257,6 +258,7 @@ def test_claims_left_running_by_a_crash_are_forgotten_and_answers_kept(
             secret = create_token(session, name="kikaku-ka", role=Role.editor)
     finally:
         engine.dispose()
+    command.downgrade(config, "89bd491f25b3")
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "text/csv"}
     csv = "取組番号,年度,評価\r\nR7-1,R7,達成\r\n".encode()
     scope = hashlib.sha256(

@@ -18,6 +18,7 @@ from app.reads import reader_of
 from app.text import CODE_PATTERN, normalize_code
 from app.web.caching import read_cache_headers
 from app.web.http import (
+    WORDS_RULES,
     CascadeQuery,
     IdFilter,
     IdPath,
@@ -72,8 +73,8 @@ async def initiative_filters(
         Query(
             max_length=200,
             examples=["通学"],
-            description="Words to find in code, title, description and evaluation results"
-            " (full- and half-width alike, case-insensitive).",
+            description="Words to find in code, title, description and evaluation results."
+            + WORDS_RULES,
         ),
         text_rules(200, blank=True),  # no NUL, no lone surrogates, as in stored text
     ] = None,

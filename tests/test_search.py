@@ -1,0 +1,219 @@
+"""Search as a person types (issue #19, part 5): what a client sees over HTTP.
+
+Several words must all be found, each anywhere in what is searched; katakana and hiragana
+find each other; words of one and two characters work; % and _ are plain characters;
+policies and measures are searched too. The seed (seed/kanazawa-2023-2026.toml) gives the
+texts: R7-1 is 避難所の入退所等に活用できるデジタル市民パスポートの導入, and 伝票 appears only
+in R6-7's evaluation result.
+"""
+
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from app import migrate
+from tests.conftest import Api
+from tests.helpers import API, assert_problem
+
+Item = dict[str, Any]
+
+
+def ok(response: httpx.Response) -> Item:
+    assert response.status_code == 200, response.text
+    body: Item = response.json()
+    return body
+
+
+def codes(client: TestClient, q: str, **params: Any) -> list[str]:
+    """The codes of every initiative GET /initiatives?q= lists, in its order."""
+    body = ok(client.get(f"{API}/initiatives", params={"q": q, "limit": 500, **params}))
+    assert body["total"] == len(body["items"])
+    return [item["code"] for item in body["items"]]
+
+
+def titles(client: TestClient, path: str, q: str, **params: Any) -> list[str]:
+    body = ok(client.get(f"{API}{path}", params={"q": q, "limit": 500, **params}))
+    assert body["total"] == len(body["items"])
+    return [item["title"] for item in body["items"]]
+
+
+# --- several words: every one must be found --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q", ["デジタル 市民", "デジタル\u3000市民", "  市民\u3000 デジタル ", "ﾃﾞｼﾞﾀﾙ 市民"]
+)
+def test_every_word_must_be_found_whatever_space_separates_them(client: TestClient, q: str) -> None:
+    assert codes(client, "デジタル") == ["R6-10", "R7-1", "R7-11"]
+    assert codes(client, "市民") == ["R7-1", "R7-18", "R7-23"]
+    assert codes(client, q) == ["R7-1"]
+
+
+def test_words_may_be_found_in_different_fields(client: TestClient) -> None:
+    # クレジットカード is in R6-7's title, 伝票 only in its evaluation's result.
+    assert codes(client, "クレジットカード 伝票") == ["R6-7"]
+    # R6-7 in the code, 給油 in the title, 廃止 in the result.
+    assert codes(client, "r6-7 給油 廃止") == ["R6-7"]
+
+
+def test_a_word_found_nowhere_leaves_nothing(client: TestClient) -> None:
+    body = ok(client.get(f"{API}/initiatives", params={"q": "デジタル 存在しない語"}))
+    assert body == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+def test_words_combine_with_the_other_filters(client: TestClient) -> None:
+    assert codes(client, "デジタル", fiscal_year="R7") == ["R7-1", "R7-11"]
+    assert codes(client, "デジタル 市民", fiscal_year="R6") == []
+
+
+# --- katakana and hiragana ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["かーど", "カード", "ｶｰﾄﾞ", "くれじっと かーど"])
+def test_hiragana_finds_katakana(client: TestClient, q: str) -> None:
+    assert codes(client, q) == ["R6-7"]
+
+
+def test_katakana_finds_hiragana(client: TestClient) -> None:
+    # ふるさと納税 is written in hiragana in R6-33 and R7-25.
+    assert codes(client, "フルサト") == codes(client, "ふるさと") == ["R6-33", "R7-25"]
+
+
+# --- short words and literal wildcards -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("車", ["R6-7"]),
+        ("ＤＸ", ["R7-11"]),
+        ("dx", ["R7-11"]),
+        ("車 dx", []),
+        ("車 かーど", ["R6-7"]),
+        ("X 旧", ["R7-10"]),
+    ],
+)
+def test_words_of_one_and_two_characters_are_found(
+    client: TestClient, q: str, found: list[str]
+) -> None:
+    assert codes(client, q) == found
+
+
+@pytest.mark.parametrize("q", ["%", "_", "%%", "R6_7", "R%7", "\\", "デジ%ル", "デジ_ル"])
+def test_percent_and_underscore_match_only_themselves(client: TestClient, q: str) -> None:
+    assert codes(client, q) == []
+
+
+def test_percent_and_underscore_are_found_where_they_are_written(api: Api) -> None:
+    measure = api.client.get(f"{API}/measures", params={"limit": 1}).json()["items"][0]
+    created = api.client.post(
+        f"{API}/initiatives",
+        json={"measure_id": measure["id"], "code": "R7-90", "title": "達成率100%_確認"},
+        headers=api.editor,
+    )
+    assert created.status_code == 201, created.text
+    assert codes(api.client, "100%") == ["R7-90"]
+    assert codes(api.client, "%_") == ["R7-90"]
+    assert codes(api.client, "0%_確") == ["R7-90"]
+    assert codes(api.client, "1_0") == []
+    assert codes(api.client, "10%確") == []
+
+
+def test_an_edit_is_found_at_once(api: Api) -> None:
+    initiative = api.client.get(f"{API}/initiatives", params={"code": "R7-10"}).json()["items"][0]
+    changed = api.client.patch(
+        f"{API}/initiatives/{initiative['id']}",
+        json={"description": "ポータルサイトで配信"},
+        headers=api.editor,
+    )
+    assert changed.status_code == 200, changed.text
+    assert codes(api.client, "ぽーたる 災害") == ["R7-10"]
+    assert codes(api.client, "フェイスブック") == []
+
+
+# --- policies and measures -------------------------------------------------------------------
+
+
+def test_policies_are_searched_in_title_and_focus(client: TestClient) -> None:
+    assert titles(client, "/policies", "質を高める") == [
+        "行政組織の質を高める",
+        "共創の質を高める",
+        "財政基盤の質を高める",
+    ]
+    # ヒト is in the focus of policies 1 and 2; ひと finds it too.
+    assert titles(client, "/policies", "ひと") == ["行政組織の質を高める", "共創の質を高める"]
+    assert titles(client, "/policies", "ヒト 連携\u3000共創") == ["共創の質を高める"]
+    assert titles(client, "/policies", "%") == []
+
+
+def test_measures_are_searched_in_title(client: TestClient) -> None:
+    assert titles(client, "/measures", "連携") == [
+        "民間の創意工夫を活用する官民連携の推進",
+        "自治体間における広域連携の推進",
+    ]
+    assert titles(client, "/measures", "連携 広域") == ["自治体間における広域連携の推進"]
+    assert titles(client, "/measures", "ｄｘ") == ["働き方のDXと機能的な組織運営"]
+
+
+def test_measures_q_keeps_the_filters_and_pages(client: TestClient) -> None:
+    policy = ok(client.get(f"{API}/policies", params={"q": "共創"}))["items"][0]
+    assert titles(client, "/measures", "推進", policy_id=policy["id"]) == [
+        "多様な主体との協働の推進",
+        "民間の創意工夫を活用する官民連携の推進",
+        "自治体間における広域連携の推進",
+    ]
+    first = client.get(f"{API}/measures", params={"q": "推進", "limit": 1})
+    body = ok(first)
+    assert body["total"] == 3 and len(body["items"]) == 1
+    assert 'rel="next"' in first.headers["link"]
+
+
+def test_a_renamed_measure_is_found_by_its_new_title(api: Api) -> None:
+    measure = api.client.get(f"{API}/measures", params={"q": "広域"}).json()["items"][0]
+    changed = api.client.patch(
+        f"{API}/measures/{measure['id']}", json={"title": "圏域のネットワーク"}, headers=api.editor
+    )
+    assert changed.status_code == 200, changed.text
+    assert titles(api.client, "/measures", "ねっとわーく") == ["圏域のネットワーク"]
+    assert titles(api.client, "/measures", "広域") == []
+
+
+@pytest.mark.parametrize("path", ["/initiatives", "/policies", "/measures"])
+def test_a_q_too_long_is_422(client: TestClient, path: str) -> None:
+    body = assert_problem(client.get(f"{API}{path}", params={"q": "あ" * 201}), 422)
+    assert body["errors"][0]["loc"] == ["query", "q"]
+
+
+@pytest.mark.parametrize("path", ["/initiatives", "/policies", "/measures"])
+def test_an_empty_q_filters_nothing(client: TestClient, path: str) -> None:
+    every = ok(client.get(f"{API}{path}"))["total"]
+    assert ok(client.get(f"{API}{path}", params={"q": ""}))["total"] == every
+    assert ok(client.get(f"{API}{path}", params={"q": "\u3000"}))["total"] == every
+
+
+# --- the migration --------------------------------------------------------------------------
+
+
+def test_the_migration_writes_the_keys_of_rows_already_stored(
+    fresh_url: str, make_client: Any
+) -> None:
+    """A database the previous revision wrote: its keys kept katakana as written, and its
+    policies and measures had none. Upgraded, everything is found as it is written now."""
+    config = migrate.alembic_config(fresh_url)
+    command.downgrade(config, "84b8470ed3a2")
+    engine = create_engine(fresh_url)
+    with engine.connect() as connection:
+        key = connection.scalar(text("SELECT search_text FROM initiatives WHERE code = 'R6-7'"))
+    engine.dispose()
+    assert key is not None and key.startswith("r6-7\n") and "カード" in key
+    command.upgrade(config, "head")
+    with make_client(fresh_url) as client:
+        assert codes(client, "かーど") == ["R6-7"]
+        assert codes(client, "デジタル 市民") == ["R7-1"]
+        assert titles(client, "/measures", "でぃーえっくす dx") == []
+        assert titles(client, "/measures", "dx") == ["働き方のDXと機能的な組織運営"]
+        assert titles(client, "/policies", "ひと 共創") == ["共創の質を高める"]
