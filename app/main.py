@@ -30,6 +30,7 @@ from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reads import make_reader
 from app.reports.router import router as reports_router
+from app.search.router import router as search_router
 from app.stats.router import router as stats_router
 from app.web import health, monitoring
 from app.web.caching import (
@@ -69,6 +70,7 @@ TAGS = [
     "stats",
     "exports",
     "bulk",
+    "search",
     "health",
 ]
 
@@ -259,6 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports_router,
         catalog_router,
         bulk_router,
+        search_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

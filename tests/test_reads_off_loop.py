@@ -26,6 +26,8 @@ READS = [
     "/api/v1/initiatives",
     "/api/v1/initiatives?sort=-title",
     "/api/v1/initiatives?q=" + quote("窓口 デジタル"),
+    "/api/v1/search?q=" + quote("連携 推進"),
+    "/api/v1/measures?q=" + quote("dx"),
     "/api/v1/initiatives?plan_id=1&limit=5&offset=5",
     "/api/v1/initiatives/3",
     "/api/v1/plans",

@@ -217,3 +217,134 @@ def test_the_migration_writes_the_keys_of_rows_already_stored(
         assert titles(client, "/measures", "でぃーえっくす dx") == []
         assert titles(client, "/measures", "dx") == ["働き方のDXと機能的な組織運営"]
         assert titles(client, "/policies", "ひと 共創") == ["共創の質を高める"]
+
+
+# --- GET /search ----------------------------------------------------------------------------
+
+
+def search(client: TestClient, q: str, **params: Any) -> Item:
+    return ok(client.get(f"{API}/search", params={"q": q, "limit": 500, **params}))
+
+
+def hits(client: TestClient, q: str, **params: Any) -> list[tuple[str, str]]:
+    """(kind, code or title) of every hit, in the order given."""
+    body = search(client, q, **params)
+    assert body["total"] == len(body["items"])
+    return [(hit["kind"], hit["code"] or hit["title"]) for hit in body["items"]]
+
+
+def test_search_finds_every_kind_best_first(client: TestClient) -> None:
+    assert hits(client, "連携") == [
+        # A word in the title: measures, then initiatives.
+        ("measure", "民間の創意工夫を活用する官民連携の推進"),
+        ("measure", "自治体間における広域連携の推進"),
+        ("initiative", "R6-19"),
+        ("initiative", "R6-20"),
+        # Elsewhere: the policy's focus, descriptions, then evaluations' results.
+        ("policy", "共創の質を高める"),
+        ("initiative", "R7-18"),
+        ("initiative", "R7-19"),
+        ("initiative", "R7-25"),
+        ("evaluation", "R6-19"),
+        ("evaluation", "R6-20"),
+    ]
+
+
+def test_a_word_in_the_code_ranks_first(client: TestClient) -> None:
+    found = hits(client, "1")
+    in_code = [code for kind, code in found if kind == "initiative" and "1" in code]
+    assert in_code == ["R6-10", "R6-13", "R6-19", "R7-1", "R7-10", "R7-11", "R7-14", "R7-18"] + [
+        "R7-19"
+    ]
+    assert found[: len(in_code)] == [("initiative", code) for code in in_code]
+    assert ("initiative", "R7-23") in found[len(in_code) :]  # 1 only in its description
+
+
+def test_a_hit_says_what_it_is_with_a_snippet_around_the_word(client: TestClient) -> None:
+    body = search(client, "伝票")
+    assert body["total"] == 2
+    initiative, evaluation = body["items"]
+    r6_7 = ok(client.get(f"{API}/initiatives", params={"code": "R6-7"}))["items"][0]
+    assert initiative == {
+        "kind": "initiative",
+        "id": r6_7["id"],
+        "plan_id": r6_7["plan_id"],
+        "code": "R6-7",
+        "title": "公用車給油事務へのクレジットカードの導入",
+        "snippet": initiative["snippet"],
+        "initiative_id": r6_7["id"],
+        "fiscal_year": None,
+        "fiscal_year_label": None,
+    }
+    assert evaluation["kind"] == "evaluation"
+    assert evaluation["id"] == r6_7["latest_evaluation"]["id"]
+    assert evaluation["initiative_id"] == r6_7["id"]
+    assert (evaluation["code"], evaluation["fiscal_year"]) == ("R6-7", 2024)
+    assert evaluation["fiscal_year_label"] == "令和6年度"
+    # 伝票 is only in the result: both snippets are cut from it, around the word.
+    for hit in (initiative, evaluation):
+        assert "伝票" in hit["snippet"]
+        assert len(hit["snippet"]) <= 62
+        assert hit["snippet"].endswith("…")
+
+
+def test_a_snippet_shows_the_text_as_written(client: TestClient) -> None:
+    (hit,) = search(client, "かーど", kind="initiative")["items"]
+    assert "クレジットカード" in hit["snippet"]
+    (policy,) = search(client, "ひと 共創")["items"]
+    assert policy["kind"] == "policy" and policy["code"] is None
+    assert policy["snippet"] == "共創の質を高める"
+
+
+def test_search_takes_every_word_as_the_lists_do(client: TestClient) -> None:
+    assert hits(client, "デジタル\u3000市民") == [("initiative", "R7-1")]
+    assert hits(client, "%") == hits(client, "_") == []
+    initiatives = [code for kind, code in hits(client, "デジタル") if kind == "initiative"]
+    assert initiatives == codes(client, "デジタル")
+
+
+def test_search_is_paged_like_every_list(client: TestClient) -> None:
+    every = hits(client, "連携")
+    first = client.get(f"{API}/search", params={"q": "連携", "limit": 4})
+    body = ok(first)
+    assert (body["total"], body["limit"], body["offset"]) == (10, 4, 0)
+    assert [(h["kind"], h["code"] or h["title"]) for h in body["items"]] == every[:4]
+    assert 'rel="next"' in first.headers["link"]
+    last = ok(client.get(f"{API}/search", params={"q": "連携", "limit": 4, "offset": 8}))
+    assert [(h["kind"], h["code"] or h["title"]) for h in last["items"]] == every[8:]
+
+
+def test_search_filters_by_kind_and_plan(client: TestClient) -> None:
+    assert hits(client, "連携", kind="evaluation") == [
+        ("evaluation", "R6-19"),
+        ("evaluation", "R6-20"),
+    ]
+    plan_id = ok(client.get(f"{API}/plans"))["items"][0]["id"]
+    assert hits(client, "連携", plan_id=plan_id) == hits(client, "連携")
+    assert hits(client, "連携", plan_id=plan_id + 1000) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "loc"),
+    [
+        ({}, ["query", "q"]),
+        ({"q": ""}, ["query", "q"]),
+        ({"q": " \u3000 "}, ["query", "q"]),
+        ({"q": "あ" * 201}, ["query", "q"]),
+        ({"q": "a\x00"}, ["query", "q"]),
+        ({"q": "連携", "kind": "plan"}, ["query", "kind"]),
+        ({"q": "連携", "limit": "501"}, ["query", "limit"]),
+    ],
+)
+def test_a_bad_search_is_422(client: TestClient, params: dict[str, str], loc: list[str]) -> None:
+    body = assert_problem(client.get(f"{API}/search", params=params), 422)
+    assert body["errors"][0]["loc"] == loc
+
+
+def test_search_is_in_the_openapi_schema(client: TestClient) -> None:
+    operation = ok(client.get("/openapi.json"))["paths"]["/api/v1/search"]["get"]
+    assert operation["operationId"] == "search"
+    assert operation["tags"] == ["search"]
+    assert {"200", "422"} <= set(operation["responses"])
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"q", "plan_id", "kind", "limit", "offset"} <= names
