@@ -348,3 +348,40 @@ def test_search_is_in_the_openapi_schema(client: TestClient) -> None:
     assert {"200", "422"} <= set(operation["responses"])
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"q", "plan_id", "kind", "limit", "offset"} <= names
+
+
+# --- the indexes stay in step with every write -----------------------------------------------
+
+
+def test_every_write_is_searchable_at_once_and_a_deletion_is_gone(api: Api) -> None:
+    client, editor = api.client, api.editor
+    r6_7 = client.get(f"{API}/initiatives", params={"code": "R6-7"}).json()["items"][0]
+    # An evaluation's result, written and rewritten.
+    path = f"{API}/initiatives/{r6_7['id']}/evaluations/R7"
+    for result in ("ペーパーレス化を推進", "キャッシュレス決済を全庁に拡大"):
+        written = client.put(path, json={"status": "achieved", "result": result}, headers=editor)
+        assert written.status_code in (200, 201), written.text
+    assert hits(client, "きゃっしゅれす", kind="evaluation") == [("evaluation", "R6-7")]
+    assert hits(client, "ぺーぱーれす") == []
+    # A bulk upload of initiatives.
+    bulk = client.post(
+        f"{API}/bulk/initiatives",
+        params={"plan_id": r6_7["plan_id"]},
+        json={"items": [{"code": "R6-7", "title": "公用車のキャッシュレス給油"}]},
+        headers=editor,
+    )
+    assert bulk.status_code == 200, bulk.text
+    assert codes(client, "きゃっしゅれす 給油") == ["R6-7"]
+    assert hits(client, "公用車の", kind="initiative") == [("initiative", "R6-7")]
+    assert hits(client, "給油事務") == []  # the old title
+    # Deleted with its evaluations (ON DELETE CASCADE): found nowhere.
+    deleted = client.delete(
+        f"{API}/initiatives/{r6_7['id']}", params={"cascade": "true"}, headers=editor
+    )
+    assert deleted.status_code == 204, deleted.text
+    assert hits(client, "きゃっしゅれす") == []
+    assert hits(client, "伝票") == []
+    if api.engine.dialect.name == "sqlite":
+        with api.engine.connect() as connection:
+            for fts in ("initiatives_fts", "evaluations_fts"):
+                connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('integrity-check')"))

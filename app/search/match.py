@@ -4,8 +4,15 @@ Every table that can be searched keeps `search_text`: its fields in search form
 (app/text.py: NFKC, casefolded, katakana as hiragana), a line each. A query's words are
 folded the same way, and each must be found (AND) as a substring; `%` and `_` are literal.
 
-Each word is a LIKE '%word%' on the key, on both databases; FTS_TABLES names the trigram
-indexes that replace it where they exist.
+The index behind it differs by database (migrations/versions/20261206_5e1c2a7b9d30_*):
+
+- **PostgreSQL:** a pg_trgm GIN index on each `search_text`, which `LIKE '%word%'` uses by
+  itself (for a word of 3 characters or more; a shorter one has no trigram and is scanned).
+- **SQLite:** an FTS5 table with the trigram tokenizer beside initiatives and evaluations
+  (`initiatives_fts`, `evaluations_fts`, kept in step by triggers), asked with MATCH for a
+  word of 3 characters or more; a shorter word, and the small policies and measures
+  tables, use LIKE. FTS5's trigram MATCH of a quoted phrase finds exactly its substrings
+  (the keys and words are casefolded already, as its tokenizer would).
 
 So a statement's text depends on the database and on which words are short: `shape()` is
 the part of a prepared statement's key that says so.
@@ -23,7 +30,7 @@ from app.text import like_pattern, search_words
 # Trigram indexes find words of this many characters or more.
 TRIGRAM = 3
 # The FTS5 tables of SQLite, by the table they index (rowid = the table's id).
-FTS_TABLES: dict[str, str] = {}
+FTS_TABLES = {"initiatives": "initiatives_fts", "evaluations": "evaluations_fts"}
 
 
 @dataclass(frozen=True)
