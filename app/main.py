@@ -250,6 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (bench/README.md measures what a route near the end pays.)
     routers = (
         initiatives_router,
+        search_router,
         stats_router,
         evaluations_router,
         bundles_router,  # before plans_router, whose /plans/{plan_id} it would otherwise meet
@@ -261,7 +262,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports_router,
         catalog_router,
         bulk_router,
-        search_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

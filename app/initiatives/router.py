@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.tokens import EditorSession
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
-from app.fields import FiscalYear, text_rules
+from app.fields import LINE_PATTERN, FiscalYear, text_rules
 from app.initiatives import service
 from app.initiatives.schemas import (
     InitiativeCreate,
@@ -72,6 +72,7 @@ async def initiative_filters(
         str | None,
         Query(
             max_length=200,
+            json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
             examples=["通学"],
             description="Words to find in code, title, description and evaluation results."
             + WORDS_RULES,

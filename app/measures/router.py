@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.tokens import EditorSession
-from app.fields import text_rules
+from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
@@ -40,6 +40,7 @@ WordsQuery = Annotated[
     str | None,
     Query(
         max_length=200,
+        json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
         examples=["デジタル"],
         description="Words to find in the title." + WORDS_RULES,
     ),

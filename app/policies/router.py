@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.tokens import EditorSession
-from app.fields import text_rules
+from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
 from app.policies import service
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
@@ -40,6 +40,7 @@ WordsQuery = Annotated[
     str | None,
     Query(
         max_length=200,
+        json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
         examples=["共創"],
         description="Words to find in the title and focus." + WORDS_RULES,
     ),

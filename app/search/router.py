@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.errors import InvalidInput
-from app.fields import text_rules
+from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
 from app.reads import reader_of
 from app.search import service
@@ -30,6 +30,7 @@ async def search(
         Query(
             min_length=1,
             max_length=200,
+            json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
             examples=["デジタル 市民"],
             description="Words to find in policies (title, focus), measures (title),"
             " initiatives (code, title, description, evaluation results) and evaluation"
