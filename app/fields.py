@@ -126,6 +126,7 @@ def text_rules(max_length: int, *, blank: bool = False, multiline: bool = False)
 
 # The same rules as JSON Schema patterns (ECMA-262 escapes), so that clients see them.
 _LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+LINE_PATTERN = _LINE_PATTERN  # for query parameters checked by text_rules()
 _LINES_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
 
 

@@ -30,6 +30,7 @@ from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reads import make_reader
 from app.reports.router import router as reports_router
+from app.search.router import router as search_router
 from app.stats.router import router as stats_router
 from app.web import health, monitoring
 from app.web.caching import (
@@ -69,6 +70,7 @@ TAGS = [
     "stats",
     "exports",
     "bulk",
+    "search",
     "health",
 ]
 
@@ -248,6 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (bench/README.md measures what a route near the end pays.)
     routers = (
         initiatives_router,
+        search_router,
         stats_router,
         evaluations_router,
         bundles_router,  # before plans_router, whose /plans/{plan_id} it would otherwise meet

@@ -98,6 +98,8 @@ class Policy(Tracked, table=True):
     number: int
     title: str = Field(sa_type=Text)
     focus: str | None = Field(default=None, sa_type=Text)
+    # Derived by the code that writes: the folded search text (app/text.py).
+    search_text: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
 
     __table_args__ = (UniqueConstraint("plan_id", "number"), NEVER_REUSE_IDS)
 
@@ -111,6 +113,8 @@ class Measure(Tracked, table=True):
     policy_id: int = Field(foreign_key="policies.id", ondelete="CASCADE")
     number: int
     title: str = Field(sa_type=Text)
+    # Derived by the code that writes: the folded search text (app/text.py).
+    search_text: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
 
     __table_args__ = (UniqueConstraint("policy_id", "number"), NEVER_REUSE_IDS)
 

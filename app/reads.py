@@ -49,6 +49,7 @@ from sqlmodel import Session
 from app.fields import as_utc
 from app.listing import PageParams, order_by
 from app.lru import LRU
+from app.search.match import NO_TERMS, Terms, Word
 
 Row = dict[str, Any]
 
@@ -317,7 +318,8 @@ class Listing:
 
     Both statements are built once per shape (which filters are set, and the sort) and run
     in one batch. `filters` names each filter's condition, given the filter's bind; a filter
-    is set when its name is among the values passed to `page`.
+    is set when its name is among the values passed to `page`. `search` is the condition
+    a word of `?q=` puts on the rows, given the database's name (app/search/match.py).
     """
 
     rows: Select[Any]
@@ -326,29 +328,50 @@ class Listing:
     sort_columns: Mapping[str, ColumnElement[Any]]
     default_sort: Sequence[ColumnElement[Any]]
     tiebreak: ColumnElement[Any]
+    search: Callable[[Word, str], ColumnElement[bool]] | None = None
     _shapes: Shapes = field(default_factory=Shapes)
 
-    def filtered(self, query: Select[Any], names: Sequence[str]) -> Select[Any]:
+    def filtered(
+        self, query: Select[Any], names: Sequence[str], terms: Terms = NO_TERMS, dialect: str = ""
+    ) -> Select[Any]:
         for name in names:
             query = query.where(self.filters[name](bindparam(name)))
+        if terms:
+            assert self.search is not None, "this list has no ?q="
+            for word in terms.words:
+                query = query.where(self.search(word, dialect))
         return query
 
-    def page_query(self, names: Sequence[str], sort: str | None) -> Select[Any]:
+    def page_query(
+        self, names: Sequence[str], sort: str | None, terms: Terms = NO_TERMS, dialect: str = ""
+    ) -> Select[Any]:
         """The rows of a page, with the binds `limit` and `offset` and one per filter set."""
         order = order_by(sort, self.sort_columns, self.default_sort, self.tiebreak)
         return (
-            self.filtered(self.rows, names)
+            self.filtered(self.rows, names, terms, dialect)
             .order_by(*order)
             .limit(bindparam("limit"))
             .offset(bindparam("offset"))
         )
 
     async def page(
-        self, reader: Reader, values: Mapping[str, Any], page: PageParams, sort: str | None
+        self,
+        reader: Reader,
+        values: Mapping[str, Any],
+        page: PageParams,
+        sort: str | None,
+        terms: Terms = NO_TERMS,
     ) -> tuple[list[Row], int]:
         names = tuple(sorted(values))
-        rows = self._shapes.get(("rows", names, sort), lambda: self.page_query(names, sort))
-        count = self._shapes.get(("count", names), lambda: self.filtered(self.count, names))
+        dialect = reader.dialect.name
+        shape = (names, terms.shape(dialect) if terms else None)
+        rows = self._shapes.get(
+            ("rows", shape, sort), lambda: self.page_query(names, sort, terms, dialect)
+        )
+        count = self._shapes.get(
+            ("count", shape), lambda: self.filtered(self.count, names, terms, dialect)
+        )
+        values = {**values, **terms.values()}
         found, counted = await reader.batch(
             (rows, {**values, "limit": page.limit, "offset": page.offset}), (count, values)
         )

@@ -24,6 +24,7 @@ from app.initiatives.schemas import InitiativeFields
 from app.initiatives.service import YearRuleBroken, initiative_fiscal_year, outside_period
 from app.initiatives.service import derived_columns as initiative_columns
 from app.measures.schemas import MeasureFields
+from app.measures.service import derived_columns as measure_columns
 from app.models import (
     Evaluation,
     Initiative,
@@ -37,6 +38,7 @@ from app.models import (
 from app.paths import SEED
 from app.plans.schemas import PlanCreate
 from app.policies.schemas import PolicyFields
+from app.policies.service import derived_columns as policy_columns
 from app.reports.schemas import HighlightSection, ReportFields, ReportLineIn, counts_refused
 
 SEED_DIR = SEED
@@ -342,6 +344,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
+def _follow(row: SQLModel, derived: dict[str, str]) -> None:
+    """Keep a row's derived columns (search keys, sort keys) in step with the row as it now
+    stands: an owned title may have changed, and a field the file does not give stays."""
+    for name, value in derived.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
 def load_plan(session: Session, plan_file: PlanFile, *, actor: str) -> SeedResult:
     """Add a checked plan file's rows that are missing, in one transaction, committed; the
     change log names `actor` as their writer."""
@@ -411,20 +421,24 @@ class Seeder:
         for policy_in in plan_file.policies:
             policy_fields = policy_in.model_dump(exclude_unset=True, exclude={"measures"})
             number = policy_fields.pop("number")
+            policy_fields |= policy_columns(title=policy_in.title, focus=policy_in.focus)
             policy = self.ensure(
                 Policy,
                 {"plan_id": plan.id, "number": number},
                 policy_fields,
                 label=f"policy {number} {policy_in.title}",
             )
+            _follow(policy, policy_columns(title=policy.title, focus=policy.focus))
             policies[number] = policy
             for measure_in in policy_in.measures:
                 measure = self.ensure(
                     Measure,
                     {"policy_id": policy.id, "number": measure_in.number},
-                    {"plan_id": plan.id, "title": measure_in.title},
+                    {"plan_id": plan.id, "title": measure_in.title}
+                    | measure_columns(title=measure_in.title),
                     label=f"measure {number}-{measure_in.number} {measure_in.title}",
                 )
+                _follow(measure, measure_columns(title=measure.title))
                 measures[number, measure_in.number] = measure
         initiatives = {
             item.code: self.initiative(plan.id, measures, item) for item in plan_file.initiatives
@@ -447,13 +461,12 @@ class Seeder:
             {"measure_id": measure.id, **fields},
             label=f"initiative {item.code} {item.title}",
         )
-        # Derived columns follow the row as it now stands (an owned title may have changed,
-        # a description the file does not give stays).
-        for name, value in initiative_columns(
-            code=initiative.code, title=initiative.title, description=initiative.description
-        ).items():
-            if getattr(initiative, name) != value:
-                setattr(initiative, name, value)
+        _follow(
+            initiative,
+            initiative_columns(
+                code=initiative.code, title=initiative.title, description=initiative.description
+            ),
+        )
         for _, evaluation in _evaluations(item):
             values = evaluation.model_dump(exclude_unset=True, exclude={"fiscal_year"})
             values |= evaluation_columns(result=evaluation.result)
@@ -463,9 +476,7 @@ class Seeder:
                 values,
                 label=f"evaluation {item.code} {evaluation.fiscal_year}",
             )
-            for name, value in evaluation_columns(result=row.result).items():
-                if getattr(row, name) != value:
-                    setattr(row, name, value)
+            _follow(row, evaluation_columns(result=row.result))
         return initiative
 
     def report(

@@ -9,6 +9,11 @@ _SPACES = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _CODE_YEAR = re.compile(r"R(\d{1,2})-", re.IGNORECASE)
+# Katakana (ァ..ヶ, ヽ, ヾ) and their hiragana (ぁ..ゖ, ゝ, ゞ) lie 0x60 apart; ー stays.
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)} | {
+    0x30FD: 0x309D,
+    0x30FE: 0x309E,
+}
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 
@@ -23,14 +28,27 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", folded).strip()
 
 
+def search_fold(text: str) -> str:
+    """Return fold(text) with katakana written as hiragana: people type either (かーど finds
+    カード, ｶｰﾄﾞ too, since NFKC makes half-width katakana full-width first)."""
+    return fold(text).translate(_KATAKANA_TO_HIRAGANA)
+
+
 def search_key(*parts: str | None) -> str:
     """Return the stored search key of several fields (a line each, so no match spans two)."""
-    return "\n".join(fold(part) for part in parts if part)
+    return "\n".join(search_fold(part) for part in parts if part)
 
 
-def like_pattern(query: str) -> str:
-    """Return a LIKE pattern (escape character backslash) that finds query inside a key."""
-    escaped = fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def search_words(query: str) -> list[str]:
+    """Return the words of a query in search form, each once: spaces (half- or full-width)
+    separate words, and every word must be found (app/search/match.py)."""
+    return list(dict.fromkeys(word for word in search_fold(query).split(" ") if word))
+
+
+def like_pattern(word: str) -> str:
+    """Return a LIKE pattern (escape character backslash) that finds a word of
+    search_words() inside a key: % and _ stay literal."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 

@@ -1,6 +1,7 @@
 """Alembic environment: the database comes from app settings (or the caller), never this file."""
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
@@ -14,6 +15,19 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
 
+# Search's indexes, which differ by database and so are not in the models
+# (migrations/versions/20261206_5e1c2a7b9d30_search_indexes.py): FTS5 tables on SQLite (and
+# their shadow tables), pg_trgm indexes on PostgreSQL.
+FTS_TABLES = ("initiatives_fts", "evaluations_fts")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    if type_ == "table" and name is not None:
+        return not name.startswith(FTS_TABLES)
+    if type_ == "index" and name is not None:
+        return not name.endswith("_search_text_trgm")
+    return True
+
 
 def run_with(connection: Connection) -> None:
     context.configure(
@@ -21,6 +35,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

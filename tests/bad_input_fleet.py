@@ -57,10 +57,16 @@ def table_digests(engine: Engine, tables: Sequence[Table]) -> dict[str, str]:
     return digests
 
 
+# Search's FTS5 tables on SQLite (and FTS5's own behind them): triggers write them with their
+# tables, and a row written into one directly would break the index.
+SEARCH_INDEXES = ("initiatives_fts", "evaluations_fts")
+
+
 def reflect(engine: Engine) -> list[Table]:
-    """Every table the database has (the migrations' bookkeeping included), parents first."""
+    """Every table the database has (the migrations' bookkeeping included), parents first;
+    not search's indexes, which follow their tables."""
     metadata = MetaData()
-    metadata.reflect(bind=engine)
+    metadata.reflect(bind=engine, only=lambda name, _: not name.startswith(SEARCH_INDEXES))
     return list(metadata.sorted_tables)
 
 

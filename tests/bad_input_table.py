@@ -734,6 +734,8 @@ READ_PATH = {
     "name": "initiatives",
     "format": "csv",
 }
+# Valid query values of the read routes that need one.
+READ_QUERY: dict[str, dict[str, Any]] = {"GET /api/v1/search": {"q": "連携"}}
 
 
 def url_of(route: Route, path: Mapping[str, Any], query: Sequence[tuple[str, Any]] = ()) -> str:
@@ -901,7 +903,9 @@ def id_bads(route: Route, name: str, where: str) -> list[Bad]:
         bads.append(
             Bad(MISSING_PARENT, f"missing {name} {MISSING}", str(MISSING), 404, "no such row")
         )
-    elif route.operation.get("operationId", "").startswith("list_"):
+    elif route.operation.get("operationId", "").startswith("list_") or route.key.endswith(
+        "/search"
+    ):  # a list, as GET /search is
         why = "a filter naming no row finds nothing (an empty list, not a 404)"
         bads.append(Bad(MISSING_PARENT, f"missing {name} {MISSING}", MISSING, 200, why, Nothing()))
     else:
@@ -1098,7 +1102,7 @@ def header_bads(route: Route, name: str) -> list[Bad] | None:
 def param_cases(route: Route) -> Iterator[Case]:
     target = TARGETS.get(route.key) if route.is_write else None
     path_values = dict(target.path) if target else {}
-    query_values = dict(target.query) if target else {}
+    query_values = dict(target.query) if target else dict(READ_QUERY.get(route.key, {}))
     if not route.is_write:
         for param in route.params("path"):
             if param["name"] not in READ_PATH:
@@ -1132,12 +1136,14 @@ def param_cases(route: Route) -> Iterator[Case]:
             with_header = replace(bad, headers=((param["name"], str(bad.value)),))
             yield case_of(route, f"header:{param['name']}", with_header, bad.label, url, body)
     if not route.is_write:
-        url = url_of(route, path_values, [("bogus", "1")])
+        url = url_of(route, path_values, [*query_values.items(), ("bogus", "1")])
         why = "unknown query parameters are ignored (API.md asks 422 only of JSON bodies)"
         bad = Bad(UNKNOWN, "unknown query parameter", None, 200, why)
         yield case_of(route, "query:*", bad, bad.label, url)
         if route.params("query") and any(p["name"] == "limit" for p in route.params("query")):
-            url = url_of(route, path_values, [("limit", "-1"), ("limit", "10")])
+            url = url_of(
+                route, path_values, [*query_values.items(), ("limit", "-1"), ("limit", "10")]
+            )
             why = "a repeated query parameter: the last one counts (Starlette), so limit=10"
             bad = Bad(DUPLICATE, "limit=-1 then limit=10", None, 200, why, PageLimit(10))
             yield case_of(route, "query:limit", bad, bad.label, url)

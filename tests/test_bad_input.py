@@ -14,6 +14,7 @@ from tests.bad_input_fleet import Fleet, judge, send, table_digests
 from tests.bad_input_table import (
     JSON_TYPE,
     READ_PATH,
+    READ_QUERY,
     ROUTES,
     TARGETS,
     Case,
@@ -89,6 +90,7 @@ def test_the_valid_reads_are_valid(fleet: Fleet) -> None:
     env = fleet.get("reads")
     for route in ROUTES:
         if not route.is_write:
-            url = url_of(route, {p["name"]: READ_PATH[p["name"]] for p in route.params("path")})
+            path = {p["name"]: READ_PATH[p["name"]] for p in route.params("path")}
+            url = url_of(route, path, list(READ_QUERY.get(route.key, {}).items()))
             response = env.api.client.get(url.format(**env.ids))
             assert response.status_code == 200, (route.key, response.text[:300])

@@ -157,14 +157,17 @@ _HYPHEN_LIKE = re.compile("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uf
 
 
 def fold(text: str) -> str:
-    """The contract's search form: NFKC, casefold, hyphen-like characters folded."""
+    """The contract's search form: NFKC, casefold, hyphen-like characters folded, katakana
+    as hiragana."""
     folded = _HYPHEN_LIKE.sub("-", unicodedata.normalize("NFKC", text).casefold())
+    folded = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
     return re.sub(r"\s+", " ", folded).strip()
 
 
 def seed_search(query: str, predicate: Callable[[Item], bool] = lambda item: True) -> list[str]:
-    """Codes whose code, title, description or evaluation result contain the query."""
-    needle = fold(query)
+    """Codes whose code, title, description or evaluation result contain each word of the
+    query (a word may be in one, the next in another)."""
+    words = fold(query).split(" ")
     found = []
     for code, item in INITIATIVES.items():
         texts = [
@@ -173,7 +176,8 @@ def seed_search(query: str, predicate: Callable[[Item], bool] = lambda item: Tru
             item.get("description"),
             EVALUATIONS.get(code, {}).get("result"),
         ]
-        if predicate(item) and any(needle in fold(text) for text in texts if text):
+        folded = [fold(text) for text in texts if text]
+        if predicate(item) and all(any(word in text for text in folded) for word in words):
             found.append(code)
     return by_code(found)
 

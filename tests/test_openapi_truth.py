@@ -286,6 +286,7 @@ PATTERN_CASES: dict[str, tuple[str, str]] = {
     "Idempotency-Key": ("a key", "a\tkey"),
     "If-Match": ('"3"', "3"),
     "fiscal_year": ("令和6年度", "令和6年度x"),
+    "q": ("デジタル 市民", "デジタル\x1b市民"),
 }
 LIMITS = ("maximum", "minimum", "maxLength", "minLength", "pattern")
 

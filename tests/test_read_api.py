@@ -70,8 +70,10 @@ _HYPHEN_LIKE = re.compile("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uf
 
 
 def fold(text: str) -> str:
-    """The contract's search form: NFKC, casefold, hyphen-like characters folded, spaces."""
+    """The contract's search form: NFKC, casefold, hyphen-like characters folded, katakana
+    as hiragana, spaces."""
     folded = _HYPHEN_LIKE.sub("-", unicodedata.normalize("NFKC", text).casefold())
+    folded = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
     return re.sub(r"\s+", " ", folded).strip()
 
 
@@ -82,9 +84,16 @@ def seed_texts(code: str) -> list[str]:
 
 
 def seed_search(query: str) -> list[str]:
-    """Codes whose code, title, description or evaluation result contain the query."""
-    needle = fold(query)
-    return by_code([code for code in ALL_CODES if any(needle in fold(t) for t in seed_texts(code))])
+    """Codes whose code, title, description or evaluation result contain each word of the
+    query (a word may be in one, the next in another)."""
+    words = fold(query).split(" ")
+    return by_code(
+        [
+            code
+            for code in ALL_CODES
+            if all(any(word in fold(t) for t in seed_texts(code)) for word in words)
+        ]
+    )
 
 
 # --------------------------------------------------------------------------------------------

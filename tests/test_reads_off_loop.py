@@ -26,6 +26,8 @@ READS = [
     "/api/v1/initiatives",
     "/api/v1/initiatives?sort=-title",
     "/api/v1/initiatives?q=" + quote("窓口 デジタル"),
+    "/api/v1/search?q=" + quote("連携 推進"),
+    "/api/v1/measures?q=" + quote("dx"),
     "/api/v1/initiatives?plan_id=1&limit=5&offset=5",
     "/api/v1/initiatives/3",
     "/api/v1/plans",
@@ -87,7 +89,13 @@ def test_statements_that_can_scan_run_off_the_event_loop(fresh_url: str) -> None
     def plan_of(sql: str) -> list[str]:
         return [str(step[3]) for step in plans.execute(f"EXPLAIN QUERY PLAN {sql}")]
 
-    selects = [(on_loop, sql) for on_loop, sql in ran if sql.lstrip().upper().startswith("SELECT")]
+    # FTS5 reads its own settings (a few rows of ..._fts_config) when a statement that asks
+    # a search's FTS5 table is first prepared on a connection: that is no scan of the data.
+    selects = [
+        (on_loop, sql)
+        for on_loop, sql in ran
+        if sql.lstrip().upper().startswith("SELECT") and "_fts_config'" not in sql
+    ]
     on_loop = [(sql, _scans(plan_of(sql))) for loop, sql in selects if loop]
     off_loop = [sql for loop, sql in selects if not loop]
     assert [(sql, scans) for sql, scans in on_loop if scans] == []

@@ -6,7 +6,9 @@ from app.text import (
     like_pattern,
     natural_sort_key,
     normalize_code,
+    search_fold,
     search_key,
+    search_words,
 )
 
 
@@ -37,11 +39,37 @@ def test_search_key_puts_each_field_on_its_own_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "pattern"),
-    [("DX", "%dx%"), ("10%", "%10\\%%"), ("a_b", "%a\\_b%"), ("a\\b", "%a\\\\b%")],
+    ("a", "b"),
+    [("カード", "かーど"), ("ｶｰﾄﾞ", "かーど"), ("ヴァ", "ゔぁ"), ("ヶ所", "ゖ所"), ("ヽヾ", "ゝゞ")],
 )
-def test_like_pattern_escapes_wildcards(query: str, pattern: str) -> None:
-    assert like_pattern(query) == pattern
+def test_search_fold_writes_katakana_as_hiragana(a: str, b: str) -> None:
+    assert search_fold(a) == search_fold(b) == b
+
+
+def test_search_fold_leaves_other_scripts_alone() -> None:
+    assert search_fold("デジタル市民パスポートＤＸ") == "でじたる市民ぱすぽーとdx"
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("デジタル 市民", ["でじたる", "市民"]),
+        ("デジタル\u3000市民", ["でじたる", "市民"]),
+        ("  ＤＸ　　dx  車 ", ["dx", "車"]),
+        ("", []),
+        ("\u3000", []),
+    ],
+)
+def test_search_words_split_on_any_space_and_keep_each_once(query: str, words: list[str]) -> None:
+    assert search_words(query) == words
+
+
+@pytest.mark.parametrize(
+    ("word", "pattern"),
+    [("dx", "%dx%"), ("10%", "%10\\%%"), ("a_b", "%a\\_b%"), ("a\\b", "%a\\\\b%")],
+)
+def test_like_pattern_escapes_wildcards(word: str, pattern: str) -> None:
+    assert like_pattern(word) == pattern
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.tokens import EditorSession
 from app.errors import InvalidInput
 from app.evaluations.schemas import StatusFilter
-from app.fields import FiscalYear, text_rules
+from app.fields import LINE_PATTERN, FiscalYear, text_rules
 from app.initiatives import service
 from app.initiatives.schemas import (
     InitiativeCreate,
@@ -18,6 +18,7 @@ from app.reads import reader_of
 from app.text import CODE_PATTERN, normalize_code
 from app.web.caching import read_cache_headers
 from app.web.http import (
+    WORDS_RULES,
     CascadeQuery,
     IdFilter,
     IdPath,
@@ -71,9 +72,10 @@ async def initiative_filters(
         str | None,
         Query(
             max_length=200,
+            json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
             examples=["通学"],
-            description="Words to find in code, title, description and evaluation results"
-            " (full- and half-width alike, case-insensitive).",
+            description="Words to find in code, title, description and evaluation results."
+            + WORDS_RULES,
         ),
         text_rules(200, blank=True),  # no NUL, no lone surrogates, as in stored text
     ] = None,

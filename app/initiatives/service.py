@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
@@ -17,7 +17,9 @@ from app.initiatives.schemas import (
 from app.listing import PageParams
 from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
 from app.reads import Listing, Prepared, Projection, Reader, Row
-from app.text import code_fiscal_year, like_pattern, natural_sort_key, search_key
+from app.search import match
+from app.search.match import Terms, Word
+from app.text import code_fiscal_year, natural_sort_key, search_key
 from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year, period_label
 from app.writes import check_if_match, committing, delete, hold_write_lock, load
 
@@ -94,13 +96,18 @@ def _latest_status() -> Any:
     )
 
 
-def _matches(pattern: Any) -> ColumnElement[bool]:
-    """?q=: the initiative's own text or one of its evaluations' results contains the words."""
-    in_results = exists().where(
-        evaluations.c.initiative_id == initiatives.c.id,
-        evaluations.c.search_text.like(pattern, escape="\\"),
+_OWN = initiatives.alias("own")
+
+
+def has_word(word: Word, dialect: str) -> ColumnElement[bool]:
+    """A word of ?q= is in the initiative's code, title or description, or in one of its
+    evaluations' results. Each word on its own: one may be in the title, the next in a
+    result. A union of the two indexed searches, so each uses its own index."""
+    own = select(_OWN.c.id).where(match.has_word(_OWN, word, dialect))
+    in_results = select(evaluations.c.initiative_id).where(
+        match.has_word(evaluations, word, dialect)
     )
-    return initiatives.c.search_text.like(pattern, escape="\\") | in_results
+    return initiatives.c.id.in_(own.union(in_results))
 
 
 _LIST = Listing(
@@ -118,11 +125,11 @@ _LIST = Listing(
         "status": lambda value: _latest_status() == value,
         # Set by status=none; its value goes unused.
         "no_status": lambda _value: _latest_status().is_(None),
-        "pattern": _matches,
     },
     sort_columns=SORT_COLUMNS,
     default_sort=[initiatives.c.plan_id, initiatives.c.code_sort],
     tiebreak=initiatives.c.id,
+    search=has_word,
 )
 
 
@@ -132,8 +139,6 @@ def _values(filters: InitiativeFilters) -> dict[str, Any]:
         values["no_status"] = True
     elif filters.status is not None:
         values["status"] = filters.status.value
-    if filters.q:
-        values["pattern"] = like_pattern(filters.q)
     return values
 
 
@@ -166,7 +171,8 @@ async def read_initiatives(
     *, reader: Reader, filters: InitiativeFilters, page: PageParams, sort: str | None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of initiatives as JSON objects, and the number of all that match."""
-    rows, total = await _LIST.page(reader, _values(filters), page, sort)
+    terms = Terms.parse(filters.q)
+    rows, total = await _LIST.page(reader, _values(filters), page, sort, terms)
     return [_json(row) for row in rows], total
 
 
@@ -191,7 +197,8 @@ def derived_columns(*, code: str, title: str, description: str | None) -> dict[s
     """Return the columns the code that writes an initiative keeps in step with its fields."""
     return {
         "code_sort": natural_sort_key(code),
-        "search_text": search_key(code, title, description),
+        # The title first: a search ranks a word in it above one elsewhere (app/search/).
+        "search_text": search_key(title, code, description),
     }
 
 

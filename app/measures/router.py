@@ -3,12 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.tokens import EditorSession
+from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
+    WORDS_RULES,
     CascadeQuery,
     IdFilter,
     IdPath,
@@ -34,6 +36,17 @@ SortQuery = Annotated[
     ),
 ]
 
+WordsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
+        examples=["デジタル"],
+        description="Words to find in the title." + WORDS_RULES,
+    ),
+    text_rules(200, blank=True),  # no NUL, no lone surrogates, as in stored text
+]
+
 
 @router.get(
     "",
@@ -46,13 +59,14 @@ async def list_measures(
     page: PageDep,
     plan_id: IdFilter = None,
     policy_id: IdFilter = None,
+    q: WordsQuery = None,
     sort: SortQuery = None,
 ) -> Response:
     """List measures (施策), in policy and number order."""
     reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_measures(
-        reader=reader, plan_id=plan_id, policy_id=policy_id, page=page, sort=sort
+        reader=reader, plan_id=plan_id, policy_id=policy_id, q=q, page=page, sort=sort
     )
     return page_response(request, items, total, page, headers)
 

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
@@ -11,6 +11,9 @@ from app.listing import PageParams
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 from app.models import Measure, Policy, measures, policies
 from app.reads import Listing, Prepared, Projection, Reader, fetch
+from app.search import match
+from app.search.match import Terms, Word
+from app.text import search_key
 from app.writes import check_if_match, committing, delete, load
 
 
@@ -29,9 +32,15 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 DEFAULT_SORT = "plan_id,policy_number,number"
 
-_SELECT = select(measures, policies.c.number.label("policy_number")).join(
+PUBLIC_COLUMNS = [column for column in measures.c if column.name != "search_text"]
+_SELECT = select(*PUBLIC_COLUMNS, policies.c.number.label("policy_number")).join(
     policies, policies.c.id == measures.c.policy_id
 )
+
+
+def has_word(word: Word, dialect: str) -> ColumnElement[bool]:
+    """A word of ?q= is in the measure's title."""
+    return match.has_word(measures, word, dialect)
 
 
 _ONE = Prepared(_SELECT.where(measures.c.id == bindparam("measure_id")))
@@ -45,6 +54,7 @@ _LIST = Listing(
     sort_columns=SORT_COLUMNS,
     default_sort=[measures.c.plan_id, policies.c.number, measures.c.number],
     tiebreak=measures.c.id,
+    search=has_word,
 )
 _json = Projection(MeasurePublic)
 
@@ -54,13 +64,14 @@ async def read_measures(
     reader: Reader,
     plan_id: int | None,
     policy_id: int | None,
+    q: str | None,
     page: PageParams,
     sort: str | None,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of measures as JSON objects, and the number of all that match."""
     filters = {"plan_id": plan_id, "policy_id": policy_id}
     values = {name: value for name, value in filters.items() if value is not None}
-    rows, total = await _LIST.page(reader, values, page, sort)
+    rows, total = await _LIST.page(reader, values, page, sort, Terms.parse(q))
     return [_json(row) for row in rows], total
 
 
@@ -77,6 +88,11 @@ def get_measure(*, session: Session, measure_id: int) -> MeasurePublic:
     if not rows:
         raise NotFound(f"measure {measure_id} does not exist")
     return MeasurePublic.model_validate(_json(rows[0]))
+
+
+def derived_columns(*, title: str) -> dict[str, str]:
+    """Return the columns the code that writes a measure keeps in step with its fields."""
+    return {"search_text": search_key(title)}
 
 
 def _check_number_free(
@@ -101,7 +117,8 @@ def _policy(session: Session, policy_id: int) -> Policy:
 def create_measure(*, session: Session, measure_in: MeasureCreate) -> int:
     policy = _policy(session, measure_in.policy_id)
     _check_number_free(session, policy.id or 0, measure_in.number)
-    measure = Measure(plan_id=policy.plan_id, **measure_in.model_dump())
+    data = measure_in.model_dump() | derived_columns(title=measure_in.title)
+    measure = Measure(plan_id=policy.plan_id, **data)
     with committing(session):
         session.add(measure)
     assert measure.id is not None
@@ -122,6 +139,7 @@ def update_measure(
     policy_id = data.get("policy_id", measure.policy_id)
     if "policy_id" in data or "number" in data:
         _check_number_free(session, policy_id, data.get("number", measure.number), measure_id)
+    data |= derived_columns(title=data.get("title", measure.title))
     with committing(session):
         measure.sqlmodel_update(data)
 

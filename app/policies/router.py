@@ -3,12 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.tokens import EditorSession
+from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
 from app.policies import service
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
+    WORDS_RULES,
     CascadeQuery,
     IdFilter,
     IdPath,
@@ -34,6 +36,17 @@ SortQuery = Annotated[
     ),
 ]
 
+WordsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        json_schema_extra={"pattern": LINE_PATTERN},  # what text_rules checks, documented
+        examples=["共創"],
+        description="Words to find in the title and focus." + WORDS_RULES,
+    ),
+    text_rules(200, blank=True),  # no NUL, no lone surrogates, as in stored text
+]
+
 
 @router.get(
     "",
@@ -45,12 +58,15 @@ async def list_policies(
     request: Request,
     page: PageDep,
     plan_id: IdFilter = None,
+    q: WordsQuery = None,
     sort: SortQuery = None,
 ) -> Response:
     """List policies (基本方針), in plan and number order."""
     reader = reader_of(request)
     headers = await read_cache_headers(request, reader)
-    items, total = await service.read_policies(reader=reader, plan_id=plan_id, page=page, sort=sort)
+    items, total = await service.read_policies(
+        reader=reader, plan_id=plan_id, q=q, page=page, sort=sort
+    )
     return page_response(request, items, total, page, headers)
 
 

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
@@ -11,6 +11,9 @@ from app.listing import PageParams
 from app.models import Plan, Policy, policies
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.reads import Listing, Prepared, Projection, Reader, fetch
+from app.search import match
+from app.search.match import Terms, Word
+from app.text import search_key
 from app.writes import check_if_match, committing, delete, load
 
 
@@ -25,24 +28,33 @@ SORT_COLUMNS = {field.value: policies.c[field.value] for field in PolicySort}
 DEFAULT_SORT = "plan_id,number"
 
 
-_ONE = Prepared(select(policies).where(policies.c.id == bindparam("policy_id")))
+PUBLIC_COLUMNS = [column for column in policies.c if column.name != "search_text"]
+
+
+def has_word(word: Word, dialect: str) -> ColumnElement[bool]:
+    """A word of ?q= is in the policy's title or focus."""
+    return match.has_word(policies, word, dialect)
+
+
+_ONE = Prepared(select(*PUBLIC_COLUMNS).where(policies.c.id == bindparam("policy_id")))
 _LIST = Listing(
-    rows=select(policies),
+    rows=select(*PUBLIC_COLUMNS),
     count=select(func.count()).select_from(policies),
     filters={"plan_id": lambda value: policies.c.plan_id == value},
     sort_columns=SORT_COLUMNS,
     default_sort=[policies.c.plan_id, policies.c.number],
     tiebreak=policies.c.id,
+    search=has_word,
 )
 _json = Projection(PolicyPublic)
 
 
 async def read_policies(
-    *, reader: Reader, plan_id: int | None, page: PageParams, sort: str | None
+    *, reader: Reader, plan_id: int | None, q: str | None, page: PageParams, sort: str | None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of policies as JSON objects, and the number of all that match."""
     values = {} if plan_id is None else {"plan_id": plan_id}
-    rows, total = await _LIST.page(reader, values, page, sort)
+    rows, total = await _LIST.page(reader, values, page, sort, Terms.parse(q))
     return [_json(row) for row in rows], total
 
 
@@ -61,6 +73,11 @@ def get_policy(*, session: Session, policy_id: int) -> PolicyPublic:
     return PolicyPublic.model_validate(_json(rows[0]))
 
 
+def derived_columns(*, title: str, focus: str | None) -> dict[str, str]:
+    """Return the columns the code that writes a policy keeps in step with its fields."""
+    return {"search_text": search_key(title, focus)}
+
+
 def _check_number_free(
     session: Session, plan_id: int, number: int, policy_id: int | None = None
 ) -> None:
@@ -75,7 +92,8 @@ def create_policy(*, session: Session, policy_in: PolicyCreate) -> int:
     if session.get(Plan, policy_in.plan_id) is None:
         raise InvalidInput.at(["body", "plan_id"], f"plan {policy_in.plan_id} does not exist")
     _check_number_free(session, policy_in.plan_id, policy_in.number)
-    policy = Policy(**policy_in.model_dump())
+    data = policy_in.model_dump() | derived_columns(title=policy_in.title, focus=policy_in.focus)
+    policy = Policy(**data)
     with committing(session):
         session.add(policy)
     assert policy.id is not None
@@ -90,6 +108,9 @@ def update_policy(
     data = policy_in.model_dump(exclude_unset=True)
     if "number" in data:
         _check_number_free(session, policy.plan_id, data["number"], policy_id)
+    data |= derived_columns(
+        title=data.get("title", policy.title), focus=data.get("focus", policy.focus)
+    )
     with committing(session):
         policy.sqlmodel_update(data)
 

@@ -109,6 +109,12 @@ CascadeQuery = Annotated[
     bool, Query(description="Also delete everything under the resource (otherwise 409).")
 ]
 
+WORDS_RULES = (
+    " Separated by spaces (half- or full-width), every word must be found, each anywhere in"
+    " that text; full- and half-width, upper and lower case, katakana and hiragana alike;"
+    " `%` and `_` are plain characters."
+)
+
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not Modified"}}
 
 

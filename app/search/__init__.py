@@ -1,0 +1,1 @@
+"""Search: words matched in the stored search keys (match.py), and GET /search (router.py)."""
