@@ -1,4 +1,4 @@
-"""Command line: `python -m app migrate | seed [--file F] | import BUNDLE | serve | tokens ...`."""
+"""Command line: `python -m app migrate | seed | import | ingest | serve | tokens ...`."""
 
 import argparse
 import os
@@ -20,6 +20,7 @@ from app.bundles.load import import_bundle
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import AppError
+from app.ingest import MissingFact, Outside, ingest, outside_facts, read_report
 from app.models import plans, utcnow
 from app.seed import KANAZAWA, PlanFileError, seed
 
@@ -86,6 +87,39 @@ def _import(settings: Settings, path: Path, replace: bool) -> int:
         engine.dispose()
     added = sum(result.created.values())
     print(f"import {path.name}: plan {plan_id}, {added} rows added")
+    return 0
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.report
+    given = Outside(args.municipality_code, args.municipality_name, args.license, args.license_url)
+    default = Outside(license=settings.default_license, license_url=settings.default_license_url)
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            outside = outside_facts(session, args.plan, given, default)
+            plan_file = read_report(path, args.plan, outside)
+            result = ingest(session, plan_file, dry_run=args.dry_run)
+    except PlanFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except MissingFact as error:
+        print(f"error: {path}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for line in result.lines:
+        print(f"  {line}")
+    added, changed = sum(result.created.values()), sum(result.changed.values())
+    same = sum(result.existing.values()) - changed
+    verb = "would add" if args.dry_run else "added"
+    print(
+        f"ingest {path.name} into plan {args.plan}: {added} rows {verb}, {changed} changed,"
+        f" {same} already as the report says"
+        + (" (dry run: nothing written)" if args.dry_run else "")
+    )
     return 0
 
 
@@ -230,6 +264,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_command.add_argument(
         "--replace", action="store_true", help="delete the plan with the same slug first"
     )
+    ingest_command = commands.add_parser(
+        "ingest",
+        help="read a progress report in the city's format (seed/README.md) into a plan:"
+        " shows what it adds or changes, then applies it",
+    )
+    ingest_command.add_argument("report", type=Path, help="the report as UTF-8 text")
+    ingest_command.add_argument("--plan", required=True, type=str, help="the plan's slug")
+    ingest_command.add_argument(
+        "--dry-run", action="store_true", help="show what would change and write nothing"
+    )
+    ingest_command.add_argument(
+        "--municipality-code", help="全国地方公共団体コード, for a new plan (the report has none)"
+    )
+    ingest_command.add_argument(
+        "--municipality-name", help="for a new plan (default: the plan title's city, 金沢市)"
+    )
+    ingest_command.add_argument(
+        "--license", help="SPDX id, for a new plan (default: DEFAULT_LICENSE)"
+    )
+    ingest_command.add_argument("--license-url", help="the licence's URL, with --license")
     serve = commands.add_parser("serve", help="migrate, seed an empty database, then serve")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--no-seed", action="store_true", help="load no plan into an empty database")
@@ -256,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _seed(settings, plan_file(settings, args.file))
         elif args.command == "import":
             return _import(settings, args.bundle, args.replace)
+        elif args.command == "ingest":
+            return _ingest(settings, args)
         elif args.command == "serve":
             seed_path = None if args.no_seed else plan_file(settings)
             return _serve(settings, args.workers, seed_path)

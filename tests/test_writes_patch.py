@@ -25,6 +25,7 @@ from app.models import (
     report_lines,
     reports,
 )
+from app.text import search_fold
 from app.versions import Versioned
 from tests.conftest import Api, etag
 from tests.helpers import API, LABELS, SEED, assert_problem, snapshot
@@ -79,7 +80,12 @@ def test_patch_changes_only_the_fields_sent(api: Api, target: Target) -> None:
     assert after[target.field] == value
     assert after["version"] == before["version"] + 1
     assert after["updated_at"] > before["updated_at"]
-    unchanged = set(before) - BOOKKEEPING - {target.field}
+    # A search key follows the fields it is made of (app/text.py), and only them.
+    derived = {"search_text"} & set(before)
+    for key in derived - {target.field}:
+        if after[key] != before[key]:
+            assert search_fold(value) in after[key].split("\n"), key
+    unchanged = set(before) - BOOKKEEPING - derived - {target.field}
     assert {key: after[key] for key in unchanged} == {key: before[key] for key in unchanged}
     assert stamp(body["updated_at"]) > stamp(shown_before["updated_at"])
     assert body["created_at"] == shown_before["created_at"]
