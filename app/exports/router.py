@@ -3,6 +3,7 @@
 import os
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -48,6 +49,16 @@ class ExportFormat(StrEnum):
     xlsx = "xlsx"
 
 
+def header_url(url: str) -> str:
+    """A URL as a header may carry it: Latin-1 only, and nothing that ends a Link's `<…>`.
+
+    A plan's licence URL is the writer's text: it may hold Japanese (an IRI, as a city's
+    利用規約 page often is), a space, `>` or `"`. Each is percent-encoded (UTF-8), as a
+    browser would send it; what is already percent-encoded stays as it is.
+    """
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~")
+
+
 def _links(request: Request, found: list[dict[str, Any]]) -> str:
     """The licence and the description of each plan in the download, as Link headers."""
     settings: Settings = request.app.state.settings
@@ -55,7 +66,7 @@ def _links(request: Request, found: list[dict[str, Any]]) -> str:
     for plan in found:
         licence = licence_of(plan, settings.default_license, settings.default_license_url)
         if licence["path"]:
-            links.append(f'<{licence["path"]}>; rel="license"')
+            links.append(f'<{header_url(licence["path"])}>; rel="license"')
         described = request.url_for("get_datapackage", plan_id=plan["id"])
         links.append(f'<{described}>; rel="describedby"; type="application/json"')
     return ", ".join(dict.fromkeys(links))

@@ -1,0 +1,58 @@
+"""A plan's licence URL is the writer's text, and goes into every download's Link header: one
+with Japanese in it, or with what would end the header's `<…>`, still downloads (found by
+Schemathesis as a 500 on every export), and names only itself.
+"""
+
+import re
+
+import pytest
+
+from tests.conftest import Api
+from tests.helpers import API
+
+DEFAULT_LICENCE = "https://creativecommons.org/licenses/by/4.0/deed.ja"  # the seeded plan's
+PLAN = {
+    "title": "サンプル町行政経営プラン",
+    "municipality_code": "012025",
+    "municipality_name": "サンプル町",
+    "start_fiscal_year": 2025,
+    "end_fiscal_year": 2028,
+    "license": "CC-BY-4.0",
+}
+CASES = {
+    "japanese": (
+        "https://www.town.example.lg.jp/オープンデータ利用規約.html",
+        "https://www.town.example.lg.jp/%E3%82%AA%E3%83%BC%E3%83%97%E3%83%B3%E3%83%87%E3%83%BC"
+        "%E3%82%BF%E5%88%A9%E7%94%A8%E8%A6%8F%E7%B4%84.html",
+    ),
+    "a_link_of_its_own": (
+        'https://a.example/x>; rel="next", <https://evil.example/',
+        "https://a.example/x%3E;%20rel=%22next%22,%20%3Chttps://evil.example/",
+    ),
+    "already_encoded": ("https://a.example/terms%20of%20use", "https://a.example/terms%20of%20use"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_download_of_the_plan_carries_its_licence_url_encoded(api: Api, case: str) -> None:
+    written, sent = CASES[case]
+    created = api.client.post(
+        f"{API}/plans",
+        json=PLAN | {"slug": f"town-{case.replace('_', '-')}", "license_url": written},
+        headers=api.editor,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["license_url"] == written  # kept as written; encoded only in headers
+    plan_id = created.json()["id"]
+    for path in (
+        "/export/initiatives.csv",
+        "/export/initiatives.xlsx",
+        f"/export/plans.json?plan_id={plan_id}",
+        f"/export/plans/{plan_id}.zip",
+    ):
+        response = api.client.get(f"{API}{path}")
+        assert response.status_code == 200, (path, response.text)
+        link = response.headers["link"]
+        assert f'<{sent}>; rel="license"' in link, (path, link)
+        for target in re.findall(r"<([^>]*)>", link):  # no link but the plans' own
+            assert target in (sent, DEFAULT_LICENCE) or target.endswith("/datapackage.json")
