@@ -3,9 +3,11 @@ with Japanese in it, or with what would end the header's `<…>`, still download
 Schemathesis as a 500 on every export), and names only itself.
 """
 
+import io
 import re
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.conftest import Api
 from tests.helpers import API
@@ -56,3 +58,20 @@ def test_every_download_of_the_plan_carries_its_licence_url_encoded(api: Api, ca
         assert f'<{sent}>; rel="license"' in link, (path, link)
         for target in re.findall(r"<([^>]*)>", link):  # no link but the plans' own
             assert target in (sent, DEFAULT_LICENCE) or target.endswith("/datapackage.json")
+
+
+def test_a_workbook_is_sent_whole_even_when_a_range_is_asked(api: Api) -> None:
+    """`curl -C -` resumes with a bare Range; a workbook made again differs in its bytes, so
+    a resumed one would be corrupt. The answer is the whole workbook, and says no ranges."""
+    whole = api.client.get(f"{API}/export/initiatives.xlsx")
+    assert whole.status_code == 200
+    assert "accept-ranges" not in whole.headers
+    resumed = api.client.get(f"{API}/export/initiatives.xlsx", headers={"Range": "bytes=4000-"})
+    assert resumed.status_code == 200
+    assert "content-range" not in resumed.headers
+    assert whole_rows(resumed.content) == whole_rows(whole.content)  # a whole workbook
+    assert len(whole_rows(whole.content)) == 19  # the header and the seed's 18 initiatives
+
+
+def whole_rows(content: bytes) -> list[tuple[object, ...]]:
+    return list(load_workbook(io.BytesIO(content), read_only=True).worksheets[0].values)

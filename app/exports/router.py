@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.exports import writers
@@ -47,6 +48,24 @@ class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"
     xlsx = "xlsx"
+
+
+class WholeFileResponse(FileResponse):
+    """A workbook made for this request, sent whole.
+
+    Each request writes the workbook again, and not byte for byte the same (its zip entries
+    hold the time they were written), so a range of one download cannot be joined to another:
+    `curl -C -` would build a corrupt file. So no Accept-Ranges is offered and a Range header
+    is ignored (RFC 9110 14.2 allows it): the answer is the whole file, 200.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.headers["accept-ranges"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 def header_url(url: str) -> str:
@@ -131,7 +150,7 @@ async def export_table(
             headers=headers,
         )
     path = await run_in_threadpool(writers.write_xlsx, engine, export, plan_id, options.header)
-    return FileResponse(
+    return WholeFileResponse(
         path, media_type=XLSX, headers=headers, background=BackgroundTask(os.unlink, path)
     )
 
