@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     publisher_url: str = Field(
         "", description="The publisher's home page (an absolute URL); empty: none."
     )
+    catalog_keywords: str = Field(
+        "",
+        description="Comma-separated keywords every plan's catalogue entry adds to those taken"
+        " from its data (its title and its city's name); empty: none.",
+    )
     cors_origins: str = Field(
         "*", description="Comma-separated origins allowed to read cross-origin; `*` for any."
     )

@@ -18,7 +18,7 @@ from datetime import date
 from enum import Enum
 from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Table
 
 from app.fields import omitted
@@ -178,6 +178,8 @@ def part(parent: str | None = None) -> Callable[[type[Model]], type[Model]]:
 
         def field(name: str, annotation: Any) -> tuple[Any, Any]:
             info = cls.model_fields[name]
+            if info.default_factory is not None:  # a map or a list: a new one each time
+                return annotation, Field(default_factory=info.default_factory)
             return annotation, ... if info.is_required() else info.default
 
         names = declared(declaration)

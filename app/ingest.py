@@ -49,7 +49,7 @@ DOCUMENT_OWNS: dict[str, frozenset[str]] = {
     "initiatives": frozenset({"title", "plan_page", "numeric_target", "description"}),
     "evaluations": frozenset({"result"}),
     "reports": frozenset({"title"}),
-    "report_lines": frozenset({"items", "achieved", "unconfirmed"}),
+    "report_lines": frozenset({"items", "achieved", "unconfirmed", "provenance"}),
     "report_highlights": frozenset({"section"}),
 }
 
@@ -400,6 +400,17 @@ def plan_file_of(
         "license": outside.license,
         "license_url": outside.license_url,
         "attribution": f"出典：{document}",
+        # The title names the city (金沢市行政経営プラン); a name given on the command line
+        # comes from outside the text, as the code and the licence always do.
+        "provenance": {
+            "title": "stated",
+            "municipality_code": "external",
+            "municipality_name": "external" if outside.municipality_name else "stated",
+            "philosophy": "stated",
+            "start_fiscal_year": "stated",
+            "end_fiscal_year": "stated",
+            "license": "external",
+        },
     }
     at[("plan", "philosophy")] = report.lines.get("philosophy", 1)
     at[("plan", "start_fiscal_year")] = at[("plan", "end_fiscal_year")] = report.lines.get(
@@ -459,7 +470,12 @@ def _municipality(plan_title: str) -> str:
 
 def _evaluation(section: Section, item: Item, result: str) -> dict[str, Any]:
     listed = f"「{section.heading}」に実施した取組として掲載。"
-    evaluation: dict[str, Any] = {"fiscal_year": section.year, "result": result}
+    # Either way a judgement on the text: its status (or that it has none) is inferred.
+    evaluation: dict[str, Any] = {
+        "fiscal_year": section.year,
+        "result": result,
+        "provenance": "inferred",
+    }
     if item.numeric_target:
         evaluation["source"] = (
             f"{listed}数値目標の項目で、目標値と実績の記載がなく、項目別の達成/未達成の記載も"
@@ -477,7 +493,8 @@ def _table(
     label = fiscal_year_label(section.year)
     return {
         "fiscal_year": section.year,
-        "title": report.table_title,
+        "title": report.title,  # the published document's name, not the table's heading
+        "provenance": {"fiscal_year": "inferred", "title": "stated", "published_on": "external"},
         "source": (
             f"{document}の「2. {report.table_title}」の表より取込。表の年度（{label}）は本文に"
             f"明記がなく、「{section.heading}」からの推定。"
@@ -488,6 +505,8 @@ def _table(
                 "items": one.items,
                 "achieved": one.achieved,
                 "unconfirmed": report.unconfirmed if one.marked else 0,
+                # The table states an unconfirmed count only where ※ marks it: a 0 is inferred.
+                "provenance": "stated" if one.marked else "inferred",
             }
             for one in report.table
         ],

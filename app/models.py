@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
+from app.provenance import CHECK as PROVENANCE_KNOWN
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -84,6 +86,10 @@ class Plan(Tracked, table=True):
     license: str | None = Field(default=None, sa_type=Text)
     license_url: str | None = Field(default=None, sa_type=Text)
     attribution: str | None = Field(default=None, sa_type=Text)
+    # Per fact, where it comes from (app/provenance.py): {"title": "stated", ...}.
+    provenance: dict[str, str] = Field(
+        default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": "{}"}
+    )
 
     __table_args__ = (
         CheckConstraint("start_fiscal_year <= end_fiscal_year", name="period_order"),
@@ -153,6 +159,9 @@ class Evaluation(Tracked, table=True):
     actual_value: float | None = None
     result: str | None = Field(default=None, sa_type=Text)
     source: str | None = Field(default=None, sa_type=Text)
+    provenance: str = Field(
+        default="external", max_length=16, sa_column_kwargs={"server_default": "external"}
+    )
     search_text: str = Field(default="", sa_type=Text)
 
     __table_args__ = (
@@ -161,6 +170,7 @@ class Evaluation(Tracked, table=True):
             "status IS NULL OR status IN ('achieved', 'not_achieved', 'unconfirmed')",
             name="status_known",
         ),
+        CheckConstraint(PROVENANCE_KNOWN, name="provenance_known"),
         Index("ix_evaluations_fiscal_year_status", "fiscal_year", "status"),
         NEVER_REUSE_IDS,
     )
@@ -176,6 +186,10 @@ class Report(Tracked, table=True):
     title: str = Field(sa_type=Text)
     published_on: date | None = None
     source: str | None = Field(default=None, sa_type=Text)
+    # Per fact, where it comes from (app/provenance.py): {"fiscal_year": "inferred", ...}.
+    provenance: dict[str, str] = Field(
+        default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": "{}"}
+    )
 
     __table_args__ = (UniqueConstraint("plan_id", "fiscal_year"), NEVER_REUSE_IDS)
 
@@ -190,9 +204,13 @@ class ReportLine(Tracked, table=True):
     items: int
     achieved: int
     unconfirmed: int = 0
+    provenance: str = Field(
+        default="stated", max_length=16, sa_column_kwargs={"server_default": "stated"}
+    )
 
     __table_args__ = (
         UniqueConstraint("report_id", "policy_id"),
+        CheckConstraint(PROVENANCE_KNOWN, name="provenance_known"),
         CheckConstraint(
             "items >= 0 AND achieved >= 0 AND unconfirmed >= 0 AND achieved + unconfirmed <= items",
             name="counts_consistent",

@@ -3,7 +3,12 @@
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-METHOD = "achieved / evaluated items x 100, half up to 0.1; unconfirmed stay in the denominator"
+METHOD = (
+    "rate: achieved / items x 100, half up to 0.1, where items are the evaluations of the year"
+    " with a status (unconfirmed stay in the denominator; no_status and not_evaluated do not);"
+    " rate_all_items: achieved / (items + no_status + not_evaluated), every registered"
+    " initiative the year counts, as the city's own table divides by all its items"
+)
 _TENTH = Decimal("0.1")
 
 

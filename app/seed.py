@@ -39,6 +39,7 @@ from app.paths import SEED
 from app.plans.schemas import PlanCreate
 from app.policies.schemas import PolicyFields
 from app.policies.service import derived_columns as policy_columns
+from app.provenance import PLAN_FACTS, REPORT_FACTS, full
 from app.reports.schemas import HighlightSection, ReportFields, ReportLineIn, counts_refused
 
 SEED_DIR = SEED
@@ -413,6 +414,7 @@ class Seeder:
 
     def plan(self, plan_file: PlanFile) -> None:
         fields = plan_file.plan.model_dump(exclude_unset=True)
+        fields["provenance"] = full(PLAN_FACTS, fields.get("provenance"))
         slug = fields.pop("slug")
         plan = self.ensure(Plan, {"slug": slug}, fields, label=f"plan {slug}")
         assert plan.id is not None
@@ -468,7 +470,7 @@ class Seeder:
             ),
         )
         for _, evaluation in _evaluations(item):
-            values = evaluation.model_dump(exclude_unset=True, exclude={"fiscal_year"})
+            values = evaluation.model_dump(mode="json", exclude_unset=True, exclude={"fiscal_year"})
             values |= evaluation_columns(result=evaluation.result)
             row = self.ensure(
                 Evaluation,
@@ -489,6 +491,7 @@ class Seeder:
         fields = report_in.model_dump(
             exclude_unset=True, exclude={"fiscal_year", "lines", "highlights"}
         )
+        fields["provenance"] = full(REPORT_FACTS, fields.get("provenance"))
         year = report_in.fiscal_year
         report = self.ensure(
             Report,
@@ -497,7 +500,7 @@ class Seeder:
             label=f"report {year} {report_in.title}",
         )
         for line in report_in.lines:
-            values = line.model_dump(exclude_unset=True, exclude={"policy"})
+            values = line.model_dump(mode="json", exclude_unset=True, exclude={"policy"})
             policy = policies[line.policy]
             self.ensure(
                 ReportLine,

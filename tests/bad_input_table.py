@@ -471,6 +471,8 @@ def kind_of(schema: dict[str, Any]) -> str:
         # Free text is written with a pattern too, one that only keeps control characters
         # out (^[^...]*$); any other pattern is a code, a slug, a number as text.
         return "pattern" if pattern and not pattern.startswith("^[^") else "text"
+    if kind == "object" and "additionalProperties" in schema:
+        return "object"
     return kind if kind in ("integer", "number", "boolean", "array") else "unknown"
 
 
@@ -583,6 +585,16 @@ def body_bads(name: str, schema: dict[str, Any], nullable: bool) -> list[Bad] | 
             Bad(WRONG_TYPE, "an object", {}),
             Bad(WRONG_TYPE, "null", None),
         ]
+    elif kind == "object":  # a provenance map: {fact: stated | inferred | external}
+        bads += [
+            Bad(WRONG_TYPE, "a string", "stated"),
+            Bad(WRONG_TYPE, "a list", ["stated"]),
+            Bad(WRONG_TYPE, "a number as a value", {"title": 1}),
+            Bad(RANGE, "a fact it does not have", {"budget": "stated"}),
+            Bad(RANGE, "an unknown provenance", {"title": "guessed"}),
+            Bad(NUL, "NUL in a value", {"title": "stated\x00"}),
+            Bad(INJECTION, "' OR 1=1-- as a fact", {"title' OR 1=1--": "stated"}),
+        ]
     else:
         return None
     return bads
@@ -674,7 +686,7 @@ NEW_PLAN = {
 NEW_REPORT = {
     "plan_id": Ref("plan"),
     "fiscal_year": 2025,
-    "title": "取組事項の達成率",
+    "title": "金沢市行政経営プランの取組状況等について",
     "lines": [LINE],
     "highlights": [HIGHLIGHT],
 }

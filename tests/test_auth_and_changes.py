@@ -999,7 +999,10 @@ def test_replacing_an_evaluation_with_itself_adds_no_entry(api: Api) -> None:
 
     response = api.client.put(
         path,
-        json={key: current[key] for key in ("status", "actual_value", "result", "source")},
+        json={
+            key: current[key]
+            for key in ("status", "actual_value", "result", "source", "provenance")
+        },
         headers=api.editor,
     )
 

@@ -1,6 +1,7 @@
 """The migrations build exactly the schema the models describe, both ways, on both databases."""
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -334,3 +335,56 @@ def test_claims_left_running_by_a_crash_are_forgotten_and_answers_kept(
     assert resent.json()["created"] == 1  # run, not refused as "still running"
     assert replayed.status_code == 200
     assert replayed.content == b'{"dry_run":false,"created":1}'
+
+
+def test_the_provenance_migration_fills_what_the_rows_already_said(scratch_url: str) -> None:
+    """A database seeded before provenance existed: the migration reads `source` and the
+    table's ※ marks, and gives the Kanazawa report its published document's name."""
+    migrate.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    try:
+        with Session(engine) as session:
+            seed(session)
+        command.downgrade(migrate.alembic_config(scratch_url), "5e1c2a7b9d30")
+        with engine.begin() as connection:  # the title as the seed stored it then
+            connection.execute(text("UPDATE reports SET title = '取組事項の達成率'"))
+            connection.execute(
+                text(
+                    "INSERT INTO evaluations (version, created_at, updated_at, initiative_id,"
+                    " fiscal_year, status, search_text) SELECT 1, created_at, updated_at, id,"
+                    " 2025, 'achieved', '' FROM initiatives WHERE code = 'R7-1'"
+                )
+            )
+        migrate.upgrade(scratch_url)
+        with engine.connect() as connection:
+            evaluations: dict[str, str] = dict(
+                connection.execute(
+                    text(
+                        "SELECT i.code, e.provenance FROM evaluations e"
+                        " JOIN initiatives i ON i.id = e.initiative_id"
+                    )
+                ).all()
+            )
+            lines = connection.execute(
+                text(
+                    "SELECT p.number, l.provenance FROM report_lines l"
+                    " JOIN policies p ON p.id = l.policy_id ORDER BY p.number"
+                )
+            ).all()
+            title, report_facts = connection.execute(
+                text("SELECT title, provenance FROM reports")
+            ).one()
+            plan_facts = connection.execute(text("SELECT provenance FROM plans")).scalar_one()
+    finally:
+        engine.dispose()
+    assert evaluations.pop("R7-1") == "external"  # a status staff recorded, no source
+    assert set(evaluations.values()) == {"inferred"} and len(evaluations) == 9  # R6-33 too
+    assert [tuple(line) for line in lines] == [(1, "inferred"), (2, "inferred"), (3, "stated")]
+    assert title == "金沢市行政経営プランの取組状況等について"
+    as_json = [
+        value if isinstance(value, dict) else json.loads(value)
+        for value in (report_facts, plan_facts)
+    ]
+    assert as_json[0] == {"fiscal_year": "inferred", "title": "stated", "published_on": "external"}
+    assert as_json[1]["municipality_code"] == as_json[1]["license"] == "external"
+    assert as_json[1]["title"] == as_json[1]["philosophy"] == "stated"

@@ -298,8 +298,14 @@ def test_the_catalogue_has_a_title_and_description_and_invents_no_publisher(
     catalog = _catalog(client)
     assert catalog["@type"] == "dcat:Catalog"
     assert catalog["dct:title"] and catalog["dct:description"]
-    # By default the operator is not named: the catalogue is not the city's own.
+    # By default the operator is not named: the catalogue is not the city's own, and no
+    # dataset names the city as its publisher either.
     assert "dct:publisher" not in catalog
+    assert all("dct:publisher" not in dataset for dataset in catalog["dcat:dataset"])
+    # Keywords only from the data: the plan's title and its city (行政改革 is not in the
+    # document, so it is no keyword).
+    [dataset] = catalog["dcat:dataset"]
+    assert dataset["dcat:keyword"] == ["金沢市行政経営プラン", "金沢市"]
     assert "金沢市" not in json.dumps(
         {key: value for key, value in catalog.items() if key != "dcat:dataset"},
         ensure_ascii=False,
@@ -311,6 +317,7 @@ def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) 
         database_url=database_url,
         publisher_name="オープンデータ推進協議会",
         publisher_url="https://opendata.example.jp/",
+        catalog_keywords="行政改革, オープンデータ,金沢市",
     )
     application = create_app(settings)
     try:
@@ -324,9 +331,16 @@ def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) 
         "foaf:homepage": "https://opendata.example.jp/",
     }
     assert catalog["@context"]["foaf:homepage"] == {"@type": "@id"}
-    # Each plan is still published by its own city.
+    # The operator's keywords follow the data's, each once.
+    assert catalog["dcat:dataset"][0]["dcat:keyword"] == [
+        "金沢市行政経営プラン",
+        "金沢市",
+        "行政改革",
+        "オープンデータ",
+    ]
+    # Each plan's data is published by the operator too: the city publishes its document.
     [dataset] = catalog["dcat:dataset"]
-    assert dataset["dct:publisher"]["foaf:name"] == "金沢市"
+    assert dataset["dct:publisher"] == catalog["dct:publisher"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -220,6 +220,17 @@ def test_plan_keys_and_values() -> None:
         "license",
         "license_url",
         "attribution",
+        "provenance",
+    }
+    # What the document states, and the code and licence it does not (the project's own).
+    assert plan["provenance"] == {
+        "title": "stated",
+        "municipality_code": "external",
+        "municipality_name": "stated",
+        "philosophy": "stated",
+        "start_fiscal_year": "stated",
+        "end_fiscal_year": "stated",
+        "license": "external",
     }
     assert plan["slug"] == f"kanazawa-{plan['start_fiscal_year']}-{plan['end_fiscal_year']}"
     assert plan["title"] == "金沢市行政経営プラン"
@@ -328,7 +339,7 @@ def test_initiative_keys_nothing_invented() -> None:
         base = {"code", "policy", "measure", "title", "plan_page", "fiscal_year", "numeric_target"}
         if i["code"].startswith("R6-"):
             assert set(i) == base | {"evaluation"}, i["code"]
-            expected = {"fiscal_year", "status", "result", "source"}
+            expected = {"fiscal_year", "status", "result", "source", "provenance"}
             if i["code"] == "R6-33":
                 expected.discard("status")
             assert set(i["evaluation"]) == expected, i["code"]
@@ -404,6 +415,8 @@ def test_evaluations() -> None:
         assert ev["fiscal_year"] == 2024 == i["fiscal_year"]
         assert isinstance(ev["source"], str) and ev["source"].strip(), i["code"]
         assert f"「{SECTION3}」" in ev["source"], i["code"]
+        # No status of section 3 is stated item by item: each one (or its absence) is inferred.
+        assert ev["provenance"] == "inferred", i["code"]
         if i["code"] == "R6-33":
             assert "status" not in ev
             assert "寄附はなく" in ev["result"]  # the narrative reports no result
@@ -456,7 +469,9 @@ def test_report_lines_match_the_table() -> None:
     got = [(r["policy"], r["items"], r["achieved"], r["unconfirmed"]) for r in report["lines"]]
     assert got == [(1, 39, 38, 0), (2, 45, 38, 0), (3, 40, 32, 2)]
     for r in report["lines"]:
-        assert set(r) == {"policy", "items", "achieved", "unconfirmed"}
+        assert set(r) == {"policy", "items", "achieved", "unconfirmed"} | (
+            set() if r["unconfirmed"] else {"provenance"}
+        )
 
     rows, total = parse_table()
     titles = {p["number"]: p["title"] for p in seed()["policies"]}
@@ -468,6 +483,8 @@ def test_report_lines_match_the_table() -> None:
         assert title == titles[r["policy"]]
         assert (r["items"], r["achieved"]) == (items, achieved)
         assert r["unconfirmed"] == (int(note.group(1)) if marked else 0)
+        # A line the ※ note does not mark has an unconfirmed 0 the table leaves unsaid.
+        assert r.get("provenance", "stated") == ("stated" if marked else "inferred")
         assert r["unconfirmed"] <= r["items"] - r["achieved"]
         assert rate(r["achieved"], r["items"]) == published
 
@@ -488,11 +505,17 @@ def test_report_lines_match_the_table() -> None:
 
 def test_report_metadata() -> None:
     report = seed()["report"]
-    assert set(report) == {"fiscal_year", "title", "source", "lines", "highlights"}
+    assert set(report) == {"fiscal_year", "title", "source", "lines", "highlights", "provenance"}
     assert "published_on" not in report
     assert report["fiscal_year"] == 2024
-    assert report["title"] == "取組事項の達成率"
-    assert f"2. {report['title']}" in lines()
+    # The published document's name, which the text's first line is (not section 2's heading).
+    assert report["title"] == "金沢市行政経営プランの取組状況等について"
+    assert next(line for line in lines() if line.strip()) == report["title"]
+    assert report["provenance"] == {
+        "fiscal_year": "inferred",
+        "title": "stated",
+        "published_on": "external",
+    }
     assert f"「{SECTION2}」" in report["source"]
     assert "推定" in report["source"]
 

@@ -29,7 +29,15 @@ from app.stats.schemas import Achievement, PlanComparison
 from tests.conftest import Api
 
 STATS = "/api/v1/stats"
-COUNT_FIELDS = ("items", "achieved", "not_achieved", "unconfirmed", "no_status", "not_evaluated")
+COUNT_FIELDS = (
+    "items",
+    "achieved",
+    "not_achieved",
+    "unconfirmed",
+    "no_status",
+    "not_evaluated",
+    "inferred",
+)
 PUBLISHED = {1: (39, 38, 0, 97.4), 2: (45, 38, 0, 84.4), 3: (40, 32, 2, 80.0)}
 
 
@@ -71,7 +79,9 @@ def test_published_block_is_the_documents_table(client: TestClient) -> None:
         "unconfirmed": 0,
         "no_status": 1,
         "not_evaluated": 0,
+        "inferred": 8,
         "rate": 100.0,
+        "rate_all_items": 88.9,
     }
     assert body["matches_published"] is False
 
@@ -297,7 +307,7 @@ def test_achievement_of_a_plan_without_policies_and_a_policy_without_measures(ap
     params = {"plan_id": plan_id, "fiscal_year": "R6"}
     empty = api.client.get(f"{STATS}/achievement", params=params)
     _same_json_as_the_model(empty)
-    zero = dict.fromkeys(COUNT_FIELDS, 0) | {"rate": None}
+    zero = dict.fromkeys(COUNT_FIELDS, 0) | {"rate": None, "rate_all_items": None}
     assert empty.json() | {"method": None} == {
         "plan_id": plan_id,
         "fiscal_year": 2024,
@@ -307,6 +317,7 @@ def test_achievement_of_a_plan_without_policies_and_a_policy_without_measures(ap
         "policies": [],
         "published": None,
         "matches_published": False,
+        "caveats": [],  # nothing to count, nothing to caution about
     }
     policy = api.client.post(
         "/api/v1/policies",

@@ -119,7 +119,10 @@ def test_journey_plan_to_report(api: Api) -> None:
     report = create_step(api, "POST", "/reports", report_in)
     assert (report["fiscal_year"], report["fiscal_year_label"]) == (2025, LABELS[2025])
     assert report["published_on"] == report_in["published_on"]
-    assert report["lines"] == [{**report_in["lines"][0], "policy_number": 1}]
+    # A line written without a provenance is the published table's own figure: stated.
+    assert report["lines"] == [
+        {**report_in["lines"][0], "policy_number": 1, "provenance": "stated"}
+    ]
     assert report["highlights"] == [{**report_in["highlights"][0], "code": "R7-1"}]
 
     # The evaluation made the initiative a new version that shows it.

@@ -158,6 +158,7 @@ def test_patch_report_lines_replaces_them_and_the_same_lines_change_nothing(api:
             "items": line["items"],
             "achieved": line["achieved"],
             "unconfirmed": line["unconfirmed"],
+            "provenance": line.get("provenance", "stated"),
         }
         for line in SEED["report"]["lines"]
     ]

@@ -141,7 +141,8 @@ def test_put_evaluation_with_an_identical_body_changes_nothing(api: Api) -> None
         with case(code):
             target = initiative_id(api.engine, code)
             seeded = SEED_INITIATIVES[code]["evaluation"]
-            same = {key: seeded.get(key) for key in ("status", "actual_value", "result", "source")}
+            keys = ("status", "actual_value", "result", "source", "provenance")
+            same = {key: seeded.get(key) for key in keys}
             row = evaluation_row(api.engine, target, seeded["fiscal_year"])
             assert row is not None
             response = api.client.put(

@@ -76,10 +76,16 @@ def plan_evaluations(
         if len(problems.errors) > errors_before or initiative_id is None:
             continue
         old = existing.get((row.code, row.fiscal_year))
-        new: dict[str, Any] = dict(old) if old else {name: None for name in FIELDS}
-        new |= {name: getattr(row, name) for name in FIELDS if name in row.model_fields_set}
-        if new["status"] is not None:
-            new["status"] = str(new["status"])
+        # A new row starts from the declared defaults (provenance: external), an existing
+        # one from what it holds; the row's own fields go over either.
+        given = FIELDS if old is None else row.model_fields_set
+        new: dict[str, Any] = dict(old) if old else {}
+        new |= {name: getattr(row, name) for name in FIELDS if name in given}
+        for name in ("status", "provenance"):
+            if new[name] is not None:
+                new[name] = str(new[name])
+        # An empty provenance (a blank CSV cell) keeps the row's, or is the default.
+        new["provenance"] = new["provenance"] or (old or {}).get("provenance") or "external"
         new |= {"initiative_id": initiative_id, "fiscal_year": row.fiscal_year}
         new |= derived_columns(result=new["result"])
         outcome = RowOutcome(

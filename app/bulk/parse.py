@@ -3,6 +3,7 @@ an .xlsx workbook, into rows of raw values keyed by the English column names."""
 
 import csv
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -106,6 +107,11 @@ def typed(cell: str, kind: str) -> Any:
             return cell
     if kind == "boolean" and text.casefold() in TRUE | FALSE:
         return text.casefold() in TRUE
+    if kind == "object":  # a JSON object in a cell (a provenance map)
+        try:
+            return json.loads(cell)
+        except ValueError:
+            return cell
     return cell
 
 

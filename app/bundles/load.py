@@ -77,7 +77,7 @@ def plan_file_of(content: bytes, source: str) -> PlanFile:
     plan = _kept(
         plan_row.values,
         "title", "municipality_code", "municipality_name", "philosophy", "start_fiscal_year",
-        "end_fiscal_year", "source", "license", "license_url", "attribution",
+        "end_fiscal_year", "source", "license", "license_url", "attribution", "provenance",
         slug="plan_slug",
     )  # fmt: skip
     policies: dict[Any, dict[str, Any]] = {}
@@ -117,7 +117,9 @@ def plan_file_of(content: bytes, source: str) -> PlanFile:
             "evaluations",
             row,
         )
-        values = _kept(row.values, "fiscal_year", "status", "actual_value", "result", "source")
+        values = _kept(
+            row.values, "fiscal_year", "status", "actual_value", "result", "source", "provenance"
+        )
         if isinstance(values.get("status"), str):
             values["status"] = STATUS_NAMES.get(values["status"].strip(), values["status"])
         item["evaluations"].append(values)
@@ -126,13 +128,24 @@ def plan_file_of(content: bytes, source: str) -> PlanFile:
         year = row.values.get("fiscal_year")
         if year not in reports:
             at(("reports", len(reports)), "reports", row)
-            reports[year] = _kept(row.values, "fiscal_year", "title", "published_on", "source")
+            reports[year] = _kept(
+                row.values,
+                "fiscal_year", "title", "published_on", "source",
+                provenance="report_provenance",
+            )  # fmt: skip
             reports[year]["lines"] = []
         if row.values.get("policy_number") is not None:
             lines = reports[year]["lines"]
             at(("reports", list(reports).index(year), "lines", len(lines)), "reports", row)
             lines.append(
-                _kept(row.values, "items", "achieved", "unconfirmed", policy="policy_number")
+                _kept(
+                    row.values,
+                    "items",
+                    "achieved",
+                    "unconfirmed",
+                    "provenance",
+                    policy="policy_number",
+                )  # fmt: skip
             )
     for row in tables.get("highlights", []):
         year = row.values.get("fiscal_year")

@@ -12,6 +12,7 @@ from app.evaluations.schemas import (
 )
 from app.fields import FiscalYear
 from app.listing import Page
+from app.provenance import DESCRIPTION, Provenance
 from app.reads import reader_of
 from app.web.caching import read_cache_headers
 from app.web.http import (
@@ -42,6 +43,9 @@ FiscalYearQuery = Annotated[FiscalYear | None, Query()]
 StatusQuery = Annotated[
     StatusFilter | None, Query(description="The evaluation's status; `none` = no status.")
 ]
+ProvenanceQuery = Annotated[
+    Provenance | None, Query(description=f"Where the evaluation comes from: {DESCRIPTION}")
+]
 
 
 @router.get(
@@ -58,6 +62,7 @@ async def list_evaluations(
     measure_id: IdFilter = None,
     fiscal_year: FiscalYearQuery = None,
     status: StatusQuery = None,
+    provenance: ProvenanceQuery = None,
     sort: SortQuery = None,
 ) -> Response:
     """List evaluations of every initiative (one per initiative and fiscal year)."""
@@ -68,6 +73,7 @@ async def list_evaluations(
         measure_id=measure_id,
         fiscal_year=fiscal_year,
         status=status,
+        provenance=provenance,
     )
     headers = await read_cache_headers(request, reader)
     items, total = await service.read_evaluations(

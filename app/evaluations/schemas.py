@@ -7,6 +7,7 @@ from pydantic.config import JsonDict
 from app.declare import Label
 from app.fields import Amount, Narrative
 from app.listing import Record
+from app.provenance import DESCRIPTION, OneProvenance, Provenance
 
 EVALUATION_EXAMPLE: JsonDict = {
     "id": 1,
@@ -19,6 +20,7 @@ EVALUATION_EXAMPLE: JsonDict = {
     "result": "公用車への給油時に用いていた伝票を廃止し、クレジットカード払いを導入したことにより、"
     "事業者の請求処理と市の支払処理の双方で事務負担の軽減を図りました。",
     "source": "「3. 令和6年度に実施した主な取組事項」に掲載。評価「達成」は推定。",
+    "provenance": "inferred",
     "version": 1,
     "created_at": "2026-04-01T00:00:00Z",
     "updated_at": "2026-04-01T00:00:00Z",
@@ -52,6 +54,7 @@ class EvaluationPublic(Record):
     actual_value: float | None
     result: str | None = Field(description="The narrative of what was done (実績).")
     source: str | None = Field(description="Where the status comes from, e.g. that it is inferred.")
+    provenance: Provenance = Field(description=f"Where the evaluation comes from: {DESCRIPTION}")
 
 
 class EvaluationFilters(BaseModel):
@@ -61,6 +64,7 @@ class EvaluationFilters(BaseModel):
     initiative_id: int | None = None
     fiscal_year: int | None = None
     status: StatusFilter | None = None
+    provenance: Provenance | None = None
 
 
 class EvaluationFields(BaseModel):
@@ -84,6 +88,16 @@ class EvaluationFields(BaseModel):
     source: Annotated[
         Narrative | None, Label("出典", "評価の出典（推定であればその旨）", "Source")
     ] = None
+    provenance: Annotated[
+        OneProvenance,
+        Label(
+            "来歴",
+            "記載（公表資料に記載）/ 推定（公表資料から推定）/ 外部（公表資料以外）",
+            "stated / inferred / external (記載 / 推定 / 外部 under Japanese headers):"
+            " whether the document states the evaluation, it was inferred from it, or it"
+            " came from elsewhere",
+        ),
+    ] = Provenance.external
 
 
 class EvaluationPut(EvaluationFields):
@@ -98,6 +112,7 @@ class EvaluationPut(EvaluationFields):
                     "result": "通学路図及び通学区域図をデジタル化し、"
                     "市オープンデータポータルサイトでの提供を開始しました。",
                     "source": "令和6年度取組状況調査",
+                    "provenance": "external",
                 }
             ]
         },

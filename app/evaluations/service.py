@@ -76,6 +76,7 @@ _LIST = Listing(
         "initiative_id": lambda value: evaluations.c.initiative_id == value,
         "fiscal_year": lambda value: evaluations.c.fiscal_year == value,
         "status": lambda value: evaluations.c.status == value,
+        "provenance": lambda value: evaluations.c.provenance == value,
         # Set by status=none; its value goes unused.
         "no_status": lambda _value: evaluations.c.status.is_(None),
     },
@@ -89,7 +90,7 @@ _json = Projection(
 
 
 def _values(filters: EvaluationFilters) -> dict[str, Any]:
-    values = filters.model_dump(exclude_none=True, exclude={"status"})
+    values = filters.model_dump(mode="json", exclude_none=True, exclude={"status"})
     if filters.status is StatusFilter.none:
         values["no_status"] = True
     elif filters.status is not None:

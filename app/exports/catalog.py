@@ -69,7 +69,7 @@ async def get_catalog(request: Request) -> JSONResponse:
         licence = licence_of(plan, settings.default_license, settings.default_license_url)
         stamps = [modified.get(plan["id"]), last_write, plan["updated_at"]]
         stamp = max(moment for moment in stamps if moment is not None)
-        datasets.append(_dataset(request, plan, licence["path"], stamp.isoformat()))
+        datasets.append(_dataset(request, plan, licence["path"], stamp.isoformat(), settings))
     body: dict[str, Any] = {
         "@context": CONTEXT,
         "@id": str(request.url_for("get_catalog")),
@@ -112,8 +112,20 @@ def _licence(url: str) -> dict[str, str]:
     return {"dct:license": url} if url else {}
 
 
+def _keywords(plan: dict[str, Any], settings: Settings) -> list[str]:
+    """The plan's own words (its title, its city), then the operator's: nothing the data does
+    not say or the operator did not set."""
+    configured = [word.strip() for word in settings.catalog_keywords.split(",")]
+    words = [plan["title"], plan["municipality_name"], *configured]
+    return list(dict.fromkeys(word for word in words if word))
+
+
 def _dataset(
-    request: Request, plan: dict[str, Any], licence_url: str, modified: str
+    request: Request,
+    plan: dict[str, Any],
+    licence_url: str,
+    modified: str,
+    settings: Settings,
 ) -> dict[str, Any]:
     plan_id = plan["id"]
     distributions = [
@@ -141,17 +153,20 @@ def _dataset(
         )
     )
     period = period_label(plan["start_fiscal_year"], plan["end_fiscal_year"])
+    # The publisher of a dataset here is this service's operator, as of the catalogue: the
+    # city publishes its document, not this data; its name is in the title and dct:spatial.
+    publisher = _publisher(settings)
     return {
         "@id": str(request.url_for("get_plan", plan_id=plan_id)),
         "@type": "dcat:Dataset",
         "dct:identifier": plan["slug"],
         "dct:title": f"{plan['municipality_name']} {plan['title']}（{period}）",
         "dct:description": plan["philosophy"] or plan["title"],
-        "dct:publisher": {"@type": "foaf:Organization", "foaf:name": plan["municipality_name"]},
+        **({"dct:publisher": publisher} if publisher else {}),
         "dct:spatial": plan["municipality_code"],
         **_licence(licence_url),
         "dct:source": plan["source"],
         "dct:modified": {"@value": modified, "@type": "xsd:dateTime"},
-        "dcat:keyword": ["行政経営", "行政改革", plan["municipality_name"]],
+        "dcat:keyword": _keywords(plan, settings),
         "dcat:distribution": distributions,
     }

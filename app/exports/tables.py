@@ -2,9 +2,11 @@
 reads its rows.
 
 The columns are exactly those the bulk import accepts, so an export read back in changes
-nothing. Derived columns (年度（和暦）, 推進期間, 達成率) are computed from the row.
+nothing. Derived columns (年度（和暦）, 推進期間, 達成率) are computed
+from the row.
 """
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +29,7 @@ from app.models import (
     report_lines,
     reports,
 )
+from app.provenance import PLAN_FACTS, PROVENANCE_JA, REPORT_FACTS, Provenance, full
 from app.rates import achievement_rate
 from app.wareki import fiscal_year_label, period_label
 
@@ -121,12 +124,19 @@ def _plans(plan_id: int | None) -> Select[Any]:
         plans.c.license,
         plans.c.license_url,
         plans.c.attribution,
+        plans.c.provenance,
     ).order_by(plans.c.municipality_code, plans.c.start_fiscal_year, plans.c.id)
     return _where_plan(query, plan_id)
 
 
+def _facts(facts: tuple[str, ...], stored: Any) -> str:
+    """A provenance map as one cell: compact JSON, every fact named (a Table Schema object)."""
+    return json.dumps(full(facts, stored), ensure_ascii=False, separators=(",", ":"))
+
+
 def _plan_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
     row["period_label"] = period_label(row["start_fiscal_year"], row["end_fiscal_year"])
+    row["provenance"] = _facts(PLAN_FACTS, row["provenance"])
 
 
 def _policies(plan_id: int | None) -> Select[Any]:
@@ -192,6 +202,8 @@ def _evaluations(plan_id: int | None) -> Select[Any]:
 def _status_derive(row: dict[str, Any], language: HeaderLanguage) -> None:
     if language is HeaderLanguage.ja and row.get("status") is not None:
         row["status"] = STATUS_JA[row["status"]]
+    if language is HeaderLanguage.ja:
+        row["provenance"] = PROVENANCE_JA[Provenance(row["provenance"])]
 
 
 def _reports(plan_id: int | None) -> Select[Any]:
@@ -202,13 +214,16 @@ def _reports(plan_id: int | None) -> Select[Any]:
             reports.c.title,
             reports.c.published_on,
             reports.c.source,
+            reports.c.provenance.label("report_provenance"),
             policies.c.number.label("policy_number"),
             report_lines.c["items"],
             report_lines.c.achieved,
             report_lines.c.unconfirmed,
+            report_lines.c.provenance,
         )
-        .join(report_lines, report_lines.c.report_id == reports.c.id)
-        .join(policies, policies.c.id == report_lines.c.policy_id)
+        # A report without lines yet is a row of its own, its line columns empty.
+        .outerjoin(report_lines, report_lines.c.report_id == reports.c.id)
+        .outerjoin(policies, policies.c.id == report_lines.c.policy_id)
         .join(plans, plans.c.id == reports.c.plan_id)
         .order_by(plans.c.id, reports.c.fiscal_year, policies.c.number)
     )
@@ -236,9 +251,14 @@ def _section_derive(row: dict[str, Any], language: HeaderLanguage) -> None:
         row["section"] = SECTION_JA[row["section"]]
 
 
-def _report_derive(row: dict[str, Any], _language: HeaderLanguage) -> None:
+def _report_derive(row: dict[str, Any], language: HeaderLanguage) -> None:
     # A number with exactly one decimal, as the document writes it: Decimal keeps 100.0 from
     # becoming "100" in the CSV, and is a number in JSON and in the spreadsheet.
+    row["report_provenance"] = _facts(REPORT_FACTS, row["report_provenance"])
+    if language is HeaderLanguage.ja and row["provenance"] is not None:
+        row["provenance"] = PROVENANCE_JA[Provenance(row["provenance"])]
+    if row["items"] is None:  # a report without lines
+        return
     rate = achievement_rate(row["achieved"], row["items"])
     row["rate"] = None if rate is None else Decimal(f"{rate:.1f}")
 
@@ -287,6 +307,15 @@ EXPORTS: dict[str, Export] = {
                 "string",
                 "利用時のクレジット表記",
                 "Credit line to show when using the data",
+            ),
+            Column(
+                "provenance",
+                "来歴",
+                "object",
+                "事実ごとの来歴（JSON）: stated＝公表資料に記載、inferred＝公表資料から推定、"
+                "external＝公表資料以外（団体コード、ライセンスなど）",
+                "Per fact, where it comes from (JSON): stated in the document, inferred from"
+                " it, or external (the municipality code, the licence...)",
             ),
         ],
         _plans,
@@ -368,6 +397,14 @@ EXPORTS: dict[str, Export] = {
             ),
             Column("published_on", "公表日", "date", "公表日", "Publication date"),
             Column("source", "出典", "string", "出典", "Source"),
+            Column(
+                "report_provenance",
+                "公表資料の来歴",
+                "object",
+                "年度・名称・公表日の来歴（JSON）: stated＝記載、inferred＝推定、external＝外部",
+                "Per fact of the report (fiscal year, title, publication date), where it comes"
+                " from (JSON): stated, inferred or external",
+            ),
             Column("policy_number", "基本方針番号", "integer", "基本方針の番号", "Policy number"),
             Column("items", "項目数", "integer", "項目数（公表値）", "Items (published)"),
             Column(
@@ -390,6 +427,15 @@ EXPORTS: dict[str, Export] = {
                 "number",
                 "達成率（％、四捨五入で小数第1位）",
                 "Achievement rate in percent, half up to 0.1",
+            ),
+            Column(
+                "provenance",
+                "来歴",
+                "string",
+                "記載（表に記載）/ 推定（表が記さない値、例：※のない行の数値未確定 0）",
+                "stated / inferred (記載 / 推定 under Japanese headers): whether the table states"
+                " the line's figures, or one was inferred (a 0 unconfirmed the table leaves"
+                " unsaid)",
             ),
         ],
         _reports,

@@ -92,9 +92,14 @@ def write_csv(
 def stream_json(engine: Engine, export: Export, plan_id: int | None) -> Iterator[bytes]:
     """Yield a JSON array of objects keyed by the English column names, BATCH rows a chunk."""
     names = [column.en for column in export.columns]
+    # A map a CSV cell holds as JSON text (a provenance map) is an object here.
+    objects = {column.en for column in export.columns if column.type == "object"}
     parts = ["["]
     for count, values in enumerate(rows(engine, export, plan_id, HeaderLanguage.en)):
         record = {name: jsonable(value) for name, value in zip(names, values, strict=True)}
+        for name in objects & record.keys():
+            if isinstance(record[name], str):
+                record[name] = json.loads(record[name])
         parts.append(("\n" if count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         if len(parts) >= BATCH:
             yield "".join(parts).encode("utf-8")

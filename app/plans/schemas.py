@@ -14,6 +14,13 @@ from app.fields import (
 )
 from app.listing import Record
 from app.models import plans
+from app.provenance import (
+    DESCRIPTION,
+    PLAN_FACTS,
+    PLAN_FACTS_EXAMPLE,
+    PlanFacts,
+    Provenance,
+)
 
 PLAN_EXAMPLE: JsonDict = {
     "id": 1,
@@ -29,6 +36,7 @@ PLAN_EXAMPLE: JsonDict = {
     "license": "CC-BY-4.0",
     "license_url": "https://creativecommons.org/licenses/by/4.0/deed.ja",
     "attribution": "出典：金沢市「金沢市行政経営プランの取組状況等について」",
+    "provenance": dict(PLAN_FACTS_EXAMPLE),
     "version": 1,
     "created_at": "2026-04-01T00:00:00Z",
     "updated_at": "2026-04-01T00:00:00Z",
@@ -50,6 +58,9 @@ class PlanPublic(Record):
     license: str | None
     license_url: str | None
     attribution: str | None
+    provenance: dict[str, Provenance] = Field(
+        description=f"Per fact ({', '.join(PLAN_FACTS)}): {DESCRIPTION}"
+    )
 
 
 class PlanFilters(BaseModel):
@@ -72,6 +83,7 @@ class PlanFields(BaseModel):
     license: Name | None = None
     license_url: Url | None = None
     attribution: Note | None = None
+    provenance: PlanFacts = Field(default_factory=dict)
 
 
 class PlanCreate(PlanFields):

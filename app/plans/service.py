@@ -12,6 +12,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.listing import PageParams
 from app.models import Plan, evaluations, initiatives, plans, reports
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
+from app.provenance import PLAN_FACTS, full, merged
 from app.reads import Listing, Prepared, Projection, Reader, Row, fetch
 from app.wareki import period_label
 from app.writes import check_if_match, committing, delete, hold_write_lock, load
@@ -43,7 +44,10 @@ _LIST = Listing(
 )
 _json = Projection(
     PlanPublic,
-    {"period_label": lambda row: period_label(row["start_fiscal_year"], row["end_fiscal_year"])},
+    {
+        "period_label": lambda row: period_label(row["start_fiscal_year"], row["end_fiscal_year"]),
+        "provenance": lambda row: full(PLAN_FACTS, row["provenance"]),
+    },
 )
 
 
@@ -80,7 +84,8 @@ def _check_slug_free(session: Session, slug: str, plan_id: int | None = None) ->
 
 def create_plan(*, session: Session, plan_in: PlanCreate) -> int:
     _check_slug_free(session, plan_in.slug)
-    plan = Plan(**plan_in.model_dump())
+    data = plan_in.model_dump()
+    plan = Plan(**data | {"provenance": full(PLAN_FACTS, data["provenance"])})
     with committing(session):
         session.add(plan)
     assert plan.id is not None
@@ -139,6 +144,8 @@ def update_plan(
         _check_slug_free(session, data["slug"], plan_id)
     start = data.get("start_fiscal_year", plan.start_fiscal_year)
     end = data.get("end_fiscal_year", plan.end_fiscal_year)
+    if "provenance" in data:
+        data["provenance"] = merged(PLAN_FACTS, plan.provenance, data["provenance"])
     if start > end:
         raise InvalidInput.at(
             ["body", "start_fiscal_year"],

@@ -9,6 +9,14 @@ from app import declare
 from app.fields import Count, FiscalYear, IsoDate, Narrative, ParentId, Title
 from app.listing import Record
 from app.models import reports
+from app.provenance import (
+    DESCRIPTION,
+    REPORT_FACTS,
+    REPORT_FACTS_EXAMPLE,
+    OneProvenance,
+    Provenance,
+    ReportFacts,
+)
 
 
 class HighlightSection(StrEnum):
@@ -22,6 +30,7 @@ class ReportLinePublic(BaseModel):
     items: int = Field(description="項目数: items evaluated.")
     achieved: int = Field(description="達成: items achieved.")
     unconfirmed: int = Field(description="数値未確定: items whose figures were not yet final.")
+    provenance: Provenance = Field(description=f"Where the line's figures come from: {DESCRIPTION}")
 
 
 class ReportHighlightPublic(BaseModel):
@@ -39,7 +48,7 @@ class ReportPublic(Record):
                     "plan_id": 1,
                     "fiscal_year": 2024,
                     "fiscal_year_label": "令和6年度",
-                    "title": "取組事項の達成率",
+                    "title": "金沢市行政経営プランの取組状況等について",
                     "published_on": None,
                     "source": "金沢市「金沢市行政経営プランの取組状況等について」"
                     "2. 取組事項の達成率",
@@ -50,9 +59,11 @@ class ReportPublic(Record):
                             "items": 39,
                             "achieved": 38,
                             "unconfirmed": 0,
+                            "provenance": "inferred",
                         }
                     ],
                     "highlights": [{"initiative_id": 1, "code": "R6-7", "section": "implemented"}],
+                    "provenance": dict(REPORT_FACTS_EXAMPLE),
                     "version": 1,
                     "created_at": "2026-04-01T00:00:00Z",
                     "updated_at": "2026-04-01T00:00:00Z",
@@ -69,6 +80,9 @@ class ReportPublic(Record):
     source: str | None
     lines: list[ReportLinePublic] = Field(description="Published figures per policy.")
     highlights: list[ReportHighlightPublic] = Field(description="Initiatives the report names.")
+    provenance: dict[str, Provenance] = Field(
+        description=f"Per fact ({', '.join(REPORT_FACTS)}): {DESCRIPTION}"
+    )
 
 
 class ReportLineIn(BaseModel):
@@ -78,6 +92,11 @@ class ReportLineIn(BaseModel):
     items: Count = Field(description="項目数")
     achieved: Count = Field(description="達成")
     unconfirmed: Count = Field(default=0, description="数値未確定 (counted in items)")
+    provenance: OneProvenance = Field(
+        default=Provenance.stated,
+        description="stated unless said otherwise: a published table's figures. inferred when"
+        " one is not in the table (a 0 unconfirmed the table leaves unsaid).",
+    )
 
     @model_validator(mode="after")
     def _counts_fit(self) -> "ReportLineIn":
@@ -106,7 +125,7 @@ Highlights = Annotated[list[ReportHighlightIn], Field(max_length=10_000)]
 REPORT_IN_EXAMPLE: JsonDict = {
     "plan_id": 1,
     "fiscal_year": "令和6年度",
-    "title": "取組事項の達成率",
+    "title": "金沢市行政経営プランの取組状況等について",
     "source": "金沢市「金沢市行政経営プランの取組状況等について」",
     "lines": [
         {"policy_id": 1, "items": 39, "achieved": 38, "unconfirmed": 0},
@@ -128,6 +147,7 @@ class ReportFields(BaseModel):
     source: Narrative | None = None
     lines: Lines = Field(default_factory=list)
     highlights: Highlights = Field(default_factory=list)
+    provenance: ReportFacts = Field(default_factory=dict)
 
 
 class ReportCreate(ReportFields):

@@ -22,6 +22,7 @@ from app.models import (
     reports,
     utcnow,
 )
+from app.provenance import REPORT_FACTS, full, merged
 from app.reads import Listing, Prepared, Projection, Reader, Row, Shapes, fetch
 from app.reports.schemas import (
     ReportCreate,
@@ -81,6 +82,7 @@ _report = Projection(
         "fiscal_year_label": lambda row: fiscal_year_label(row["fiscal_year"]),
         "lines": lambda row: row["lines"],
         "highlights": lambda row: row["highlights"],
+        "provenance": lambda row: full(REPORT_FACTS, row["provenance"]),
     },
 )
 
@@ -220,13 +222,21 @@ def _replace_parts(
         current = session.exec(
             select_rows(ReportLine).where(ReportLine.report_id == report_id)
         ).all()
-        wanted = {(line.policy_id, line.items, line.achieved, line.unconfirmed) for line in lines}
-        have = {(row.policy_id, row.items, row.achieved, row.unconfirmed) for row in current}
+        wanted = {
+            (line.policy_id, line.items, line.achieved, line.unconfirmed, str(line.provenance))
+            for line in lines
+        }
+        have = {
+            (row.policy_id, row.items, row.achieved, row.unconfirmed, row.provenance)
+            for row in current
+        }
         if wanted != have:
             for row in current:
                 session.delete(row)
             session.flush()
-            session.add_all(ReportLine(report_id=report_id, **line.model_dump()) for line in lines)
+            session.add_all(
+                ReportLine(report_id=report_id, **line.model_dump(mode="json")) for line in lines
+            )
             changed = True
     if highlights is not None:
         existing = session.exec(
@@ -257,7 +267,8 @@ def create_report(*, session: Session, report_in: ReportCreate) -> int:
     initiative_ids = [item.initiative_id for item in report_in.highlights]
     _check_members(session, plan.id or 0, "highlights", initiative_ids, initiatives, "initiative")
     _check_free(session, report_in.plan_id, report_in.fiscal_year)
-    report = Report(**report_in.model_dump(exclude={"lines", "highlights"}))
+    data = report_in.model_dump(exclude={"lines", "highlights"})
+    report = Report(**data | {"provenance": full(REPORT_FACTS, data["provenance"])})
     with committing(session):
         session.add(report)
         session.flush()
@@ -274,6 +285,8 @@ def update_report(
         hold_write_lock(session)  # the plan's period cannot narrow meanwhile
     report: Report = load(session, Report, "report", report_id)
     check_if_match(if_match, report)
+    if "provenance" in data:
+        data["provenance"] = merged(REPORT_FACTS, report.provenance, data["provenance"])
     if "fiscal_year" in data:
         plan = session.get(Plan, report.plan_id)
         assert plan is not None

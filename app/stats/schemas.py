@@ -16,7 +16,16 @@ class Counts(BaseModel):
     not_evaluated: int = Field(
         description="Initiatives of that year or earlier with no evaluation for it."
     )
+    inferred: int = Field(
+        description="Of the items, those whose status is inferred (provenance inferred), not"
+        " stated by the document."
+    )
     rate: float | None = Field(description="達成率 in percent, one decimal; null for 0 items.")
+    rate_all_items: float | None = Field(
+        description="The rate over every registered initiative the year counts (items +"
+        " no_status + not_evaluated), as the city's table divides by all its items; equal to"
+        " rate when every one has a status."
+    )
 
 
 # Bases listed as (Counts, Key) so that the key fields come first in the JSON.
@@ -81,12 +90,14 @@ class Achievement(BaseModel):
                         "unconfirmed": 0,
                         "no_status": 1,
                         "not_evaluated": 0,
+                        "inferred": 8,
                         "rate": 100.0,
+                        "rate_all_items": 88.9,
                     },
                     "policies": [],
                     "published": {
                         "report_id": 1,
-                        "title": "取組事項の達成率",
+                        "title": "金沢市行政経営プランの取組状況等について",
                         "source": "金沢市「金沢市行政経営プランの取組状況等について」",
                         "total": {"items": 124, "achieved": 108, "unconfirmed": 2, "rate": 87.1},
                         "policies": [
@@ -101,6 +112,14 @@ class Achievement(BaseModel):
                         ],
                     },
                     "matches_published": False,
+                    "caveats": [
+                        "この集計は登録済みの取組事項9件に基づきます。公表資料の表は124項目を"
+                        "数えており、登録済みの取組事項はその一部です。市が公表した達成率は"
+                        "87.1％です。",
+                        "評価8件は公表資料の記載から推定したものです（provenance: inferred）。",
+                        "評価のない取組事項が1件あります。達成率100.0％はこれを分母から除いた"
+                        "値で、含めると88.9％です。",
+                    ],
                 }
             ]
         },
@@ -115,6 +134,12 @@ class Achievement(BaseModel):
     published: Published | None = Field(description="The city's figures for the same year.")
     matches_published: bool = Field(
         description="Items, achieved and unconfirmed agree for every policy and the total."
+    )
+    caveats: list[str] = Field(
+        description="What the computed figures rest on, in sentences a page can show beside"
+        " them (Japanese): that the registered initiatives are a selection of the items the"
+        " published table counts, how many statuses are inferred, and the rate with the"
+        " initiatives without a status counted in. Empty when there is nothing to say."
     )
 
 
@@ -157,6 +182,11 @@ class Summary(BaseModel):
     numeric_targets_by_fiscal_year: list[YearCount]
     evaluations: int
     evaluations_by_status: list[StatusCount]
+    caveats: list[str] = Field(
+        description="What the counts rest on (Japanese): that the registered initiatives are a"
+        " selection of the items the latest published table counts, and how many statuses"
+        " are inferred."
+    )
 
 
 class TargetRow(BaseModel):

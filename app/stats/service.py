@@ -14,7 +14,7 @@ from app.errors import InvalidInput, NotFound
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
 from app.rates import METHOD, achievement_rate, percent_of
 from app.reads import Prepared, Reader
-from app.stats import tables
+from app.stats import caveats, tables
 from app.stats.schemas import (
     StatusCount,
     Summary,
@@ -29,7 +29,15 @@ from app.wareki import fiscal_year_label
 
 YEAR = bindparam("year", type_=Integer)  # the fiscal year counted, bound per execution
 PLAN = bindparam("plan_id", type_=Integer)
-COUNT_FIELDS = ("items", "achieved", "not_achieved", "unconfirmed", "no_status", "not_evaluated")
+COUNT_FIELDS = (
+    "items",
+    "achieved",
+    "not_achieved",
+    "unconfirmed",
+    "no_status",
+    "not_evaluated",
+    "inferred",
+)
 Values = dict[str, Any]  # part of an answer as plain data, in its response model's field order
 
 
@@ -46,6 +54,7 @@ def _status_columns() -> list[Any]:
         _is(e.status == "unconfirmed").label("unconfirmed"),
         _is(and_(e.id.is_not(None), e.status.is_(None))).label("no_status"),
         _is(and_(e.id.is_(None), initiatives.c.fiscal_year <= YEAR)).label("not_evaluated"),
+        _is(and_(e.status.is_not(None), e.provenance == "inferred")).label("inferred"),
     ]
 
 
@@ -69,7 +78,14 @@ def _counts_by(group: list[Any], where: list[Any]) -> Select[Any]:
 def _counts(row: Mapping[Any, Any]) -> Values:
     """The counts of one aggregate row, with their rate."""
     counts: Values = {name: int(row[name] or 0) for name in COUNT_FIELDS}
+    return _with_rates(counts)
+
+
+def _with_rates(counts: Values) -> Values:
+    """The counts with their rate, and their rate over every counted initiative."""
     counts["rate"] = achievement_rate(counts["achieved"], counts["items"])
+    every = counts["items"] + counts["no_status"] + counts["not_evaluated"]
+    counts["rate_all_items"] = achievement_rate(counts["achieved"], every)
     return counts
 
 
@@ -79,8 +95,7 @@ def _add(parts: Iterable[Mapping[str, Any]]) -> Values:
     for part in parts:
         for name in COUNT_FIELDS:
             totals[name] += part[name]
-    totals["rate"] = achievement_rate(totals["achieved"], totals["items"])
-    return totals
+    return _with_rates(totals)
 
 
 _PUBLISHED = (
@@ -267,6 +282,7 @@ def _achievement_from(
         "policies": policy_stats,
         "published": published,
         "matches_published": matches,
+        "caveats": caveats.of_counts(total, published["total"] if published else None),
     }
 
 
@@ -351,14 +367,53 @@ _SUMMARY = (
         .group_by(evaluations.c.fiscal_year, _STATUS)
         .order_by(evaluations.c.fiscal_year, _STATUS)
     ),
+    # Evaluations with a status the document does not state (for the caveats).
+    Prepared(
+        select(func.count())
+        .select_from(evaluations)
+        .join(initiatives, initiatives.c.id == evaluations.c.initiative_id)
+        .where(
+            initiatives.c.plan_id == PLAN,
+            evaluations.c.status.is_not(None),
+            evaluations.c.provenance == "inferred",
+        )
+    ),
+    # The latest published table's items and achieved, to tell what share we hold.
+    Prepared(
+        select(
+            reports.c.fiscal_year,
+            func.sum(report_lines.c["items"]).label("items"),
+            func.sum(report_lines.c.achieved).label("achieved"),
+        )
+        .join(report_lines, report_lines.c.report_id == reports.c.id)
+        .where(reports.c.plan_id == PLAN)
+        .group_by(reports.c.fiscal_year)
+        .order_by(reports.c.fiscal_year.desc())
+        .limit(1)
+    ),
 )
+
+
+def _summary_caveats(initiatives: int, inferred: int, latest: Sequence[Any]) -> list[str]:
+    found = []
+    if latest and initiatives < int(latest[0]["items"] or 0):
+        items, achieved = int(latest[0]["items"]), int(latest[0]["achieved"] or 0)
+        found.append(caveats.selection(initiatives, items, achievement_rate(achieved, items)))
+    if inferred:
+        found.append(caveats.inferred(inferred))
+    return found
 
 
 async def summary(*, reader: Reader, plan_id: int) -> Summary:
     values = {"plan_id": plan_id}
-    policy_rows, measure_rows, by_year_rows, by_status_rows = await reader.batch(
-        *((statement, values) for statement in _SUMMARY)
-    )
+    (
+        policy_rows,
+        measure_rows,
+        by_year_rows,
+        by_status_rows,
+        inferred_rows,
+        latest,
+    ) = await reader.batch(*((statement, values) for statement in _SUMMARY))
     policy_count = next(iter(policy_rows[0].values()))
     measure_count = next(iter(measure_rows[0].values()))
     by_year = [SimpleNamespace(**row) for row in by_year_rows]
@@ -395,6 +450,11 @@ async def summary(*, reader: Reader, plan_id: int) -> Summary:
             )
             for row in by_status
         ],
+        caveats=_summary_caveats(
+            sum(row.initiatives for row in by_year),
+            int(next(iter(inferred_rows[0].values())) or 0),
+            latest,
+        ),
     )
 
 

@@ -42,7 +42,9 @@ COUNTS = [
     Column("unconfirmed", "数値未確定"),
     Column("no_status", "評価なし"),
     Column("not_evaluated", "未評価"),
+    Column("inferred", "うち推定"),
     Column("rate", "達成率"),
+    Column("rate_all_items", "達成率（評価なしを含む）"),
 ]
 PUBLISHED = [
     Column("published_items", "公表項目数"),
@@ -51,6 +53,7 @@ PUBLISHED = [
     Column("published_rate", "公表達成率"),
 ]
 MATCHES = [Column("matches_published", "公表値と一致")]
+NOTE = Column("caveats", "注記")
 
 
 def percent(rate: float | None) -> str | None:
@@ -70,7 +73,9 @@ def _counts(counts: Counts) -> list[Any]:
         counts.unconfirmed,
         counts.no_status,
         counts.not_evaluated,
+        counts.inferred,
         percent(counts.rate),
+        percent(counts.rate_all_items),
     ]
 
 
@@ -91,6 +96,7 @@ def achievement_table(stats: Achievement, plan: PlanInfo) -> Table:
         *COUNTS,
         *PUBLISHED,
         *MATCHES,
+        NOTE,
     ]
     year = [stats.fiscal_year, stats.fiscal_year_label]
     published = stats.published
@@ -106,6 +112,8 @@ def achievement_table(stats: Achievement, plan: PlanInfo) -> Table:
             *_counts(stats.total),
             *_published(published.total if published else None),
             stats.matches_published,
+            # What the figures rest on goes with the total, as the JSON's caveats do.
+            "".join(stats.caveats) or None,
         ]
     ]
     for policy in stats.policies:
@@ -121,6 +129,7 @@ def achievement_table(stats: Achievement, plan: PlanInfo) -> Table:
                 *_counts(policy),
                 *_published(line),
                 None,
+                None,
             ]
         )
         for measure in policy.measures:
@@ -134,6 +143,7 @@ def achievement_table(stats: Achievement, plan: PlanInfo) -> Table:
                     measure.title,
                     *_counts(measure),
                     *_published(None),
+                    None,
                     None,
                 ]
             )
@@ -156,6 +166,10 @@ def trend_table(stats: Trend, plan: PlanInfo) -> Table:
     return Table(columns, rows)
 
 
+def _year(row: Any) -> list[Any]:
+    return [row.fiscal_year, row.fiscal_year_label]
+
+
 def summary_table(stats: Summary, plan: PlanInfo) -> Table:
     columns = [
         *PLAN,
@@ -163,24 +177,35 @@ def summary_table(stats: Summary, plan: PlanInfo) -> Table:
         *YEAR,
         Column("status", "評価"),
         Column("count", "件数"),
+        NOTE,
     ]
     rows: list[list[Any]] = [
-        [*_plan(plan), "policies", None, None, None, stats.policies],
-        [*_plan(plan), "measures", None, None, None, stats.measures],
-        [*_plan(plan), "initiatives", None, None, None, stats.initiatives],
-        [*_plan(plan), "numeric_targets", None, None, None, stats.numeric_targets],
-        [*_plan(plan), "evaluations", None, None, None, stats.evaluations],
+        [*_plan(plan), "policies", None, None, None, stats.policies, None],
+        [*_plan(plan), "measures", None, None, None, stats.measures, None],
+        [*_plan(plan), "initiatives", None, None, None, stats.initiatives, None],
+        [*_plan(plan), "numeric_targets", None, None, None, stats.numeric_targets, None],
+        [*_plan(plan), "evaluations", None, None, None, stats.evaluations, None],
     ]
+    # One row per caveat, before the counts by year: a reader meets it first.
+    rows += [[*_plan(plan), "caveat", None, None, None, None, text] for text in stats.caveats]
     for name, counts in (
         ("initiatives", stats.initiatives_by_fiscal_year),
         ("numeric_targets", stats.numeric_targets_by_fiscal_year),
     ):
         rows += [
-            [*_plan(plan), name, row.fiscal_year, row.fiscal_year_label, None, row.count]
+            [*_plan(plan), name, row.fiscal_year, row.fiscal_year_label, None, row.count, None]
             for row in counts
         ]
     rows += [
-        [*_plan(plan), "evaluations", row.fiscal_year, row.fiscal_year_label, row.status, row.count]
+        [
+            *_plan(plan),
+            "evaluations",
+            row.fiscal_year,
+            row.fiscal_year_label,
+            row.status,
+            row.count,
+            None,
+        ]
         for row in stats.evaluations_by_status
     ]
     return Table(columns, rows)
