@@ -18,6 +18,7 @@ from app.bulk.schemas import EvaluationItems, InitiativeItems
 from app.bundles.router import router as bundles_router
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
+from app.dashboard.router import install_dashboard
 from app.db import make_engine, postgres_connect_args
 from app.errors import PROBED_METHODS, Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
@@ -269,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(monitoring.router)
     install_docs(app)
+    install_dashboard(app)
     install_error_handlers(app, unexpected_headers=API_HEADERS)
     app.add_exception_handler(NotModified, not_modified_handler)
     app.add_exception_handler(RefusedBody, refused_body_handler)
