@@ -30,6 +30,7 @@ from app.migrate import current_revision, head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reads import make_reader
+from app.report.router import router as report_router
 from app.reports.router import router as reports_router
 from app.search.router import router as search_router
 from app.stats.router import router as stats_router
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring.router)
     install_docs(app)
     install_dashboard(app)
+    app.include_router(report_router)
     install_error_handlers(app, unexpected_headers=API_HEADERS)
     app.add_exception_handler(NotModified, not_modified_handler)
     app.add_exception_handler(RefusedBody, refused_body_handler)
