@@ -1,14 +1,18 @@
 """The progress report regenerated from the data (GET /plans/{id}/report/{year}): the city's
-document, fact by fact and in its order, as a page to read and print."""
+document, fact by fact and in its order, as a page to read and print; its PDF's errors.
+The PDF itself, printed by Chromium: tests/test_browser.py."""
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from tests.helpers import assert_problem
 
 SOURCE = Path(__file__).resolve().parent.parent / "seed" / "source"
@@ -165,6 +169,8 @@ def test_the_page_has_its_own_stylesheet_an_a4_page_and_a_strict_csp(
     [
         ("/plans/999/report/R6", 404, "plan 999 does not exist"),
         ("/plans/1/report/R7", 404, "plan 1 has no report for 令和7年度 (2025)"),
+        ("/plans/1/report/R5.pdf", 404, "plan 1 has no report for 令和5年度 (2023)"),
+        ("/plans/999/report/R6.pdf", 404, "plan 999 does not exist"),
     ],
 )
 def test_an_unknown_plan_or_a_year_without_report_is_404(
@@ -181,10 +187,47 @@ def test_what_is_not_a_year_or_an_id_is_422(client: TestClient, path: str) -> No
     assert_problem(client.get(path), 422)
 
 
+@pytest.fixture
+def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """A client for the shared database, with the CHROMIUM setting of the test's choosing."""
+    made: list[TestClient] = []
+
+    def build(chromium: str = "") -> TestClient:
+        client = TestClient(create_app(Settings(database_url=database_url, chromium=chromium)))
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("chromium", ["/nonexistent/chromium", "no-such-browser"])
+def test_without_chromium_the_pdf_is_a_503_saying_so(
+    app_with: Callable[..., TestClient], chromium: str
+) -> None:
+    answer = app_with(chromium=chromium).get("/plans/1/report/R6.pdf")
+    problem = assert_problem(answer, 503)
+    assert "Chromium" in problem["detail"] or "CHROMIUM" in problem["detail"]
+    assert "HTML" in problem["detail"]
+
+
 def test_head_answers_as_get_and_other_methods_are_405(client: TestClient) -> None:
     head = client.head("/plans/1/report/R6")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == "text/html; charset=utf-8"
-    answer = client.post("/plans/1/report/R6")
-    assert_problem(answer, 405)
-    assert answer.headers["allow"] == "GET, HEAD"
+    for path in ("/plans/1/report/R6", "/plans/1/report/R6.pdf"):
+        answer = client.post(path)
+        assert_problem(answer, 405)
+        assert answer.headers["allow"] == "GET, HEAD"
+
+
+def test_with_no_chromium_on_path_the_pdf_is_a_503_naming_the_setting(
+    app_with: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no chromium on it
+    problem = assert_problem(app_with().get("/plans/1/report/R6.pdf"), 503)
+    assert problem["detail"] == (
+        "the PDF cannot be made: no Chromium is installed on the server (set CHROMIUM to its"
+        " path); the report itself is served as HTML"
+    )
