@@ -119,6 +119,8 @@ def _achievement(doc: ProgressReport) -> Iterator[str]:
         f'<p class="summary">達成率 {_rate(total["rate"])} (実施計画 {total["items"]} 項目中'
         f" {total['achieved']} 項目が達成済)</p>"
     )
+    # On a phone the table scrolls in its own box (reachable by keyboard), not the page.
+    yield '<div class="table-scroll" tabindex="0" role="region" aria-label="達成率の表">'
     yield '<table class="rates">'
     yield f"<caption>{_e(doc.label)}　基本方針別の達成率</caption>"
     yield "<thead><tr>"
@@ -140,6 +142,7 @@ def _achievement(doc: ProgressReport) -> Iterator[str]:
     )
     yield "</tbody>"
     yield "</table>"
+    yield "</div>"
     for line in marked:
         yield (
             f'<p class="note">{marks[line["policy_id"]]}うち {line["unconfirmed"]}'
