@@ -20,8 +20,9 @@ from app.report.pdf import find_chromium, print_pdf
 from app.report.render import render_report
 from app.report.service import read_progress_report
 from app.web.http import IdPath
+from app.web.jsonbody import StrictJsonRoute
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)  # as every router (tests/test_body_once.py)
 
 YearPath = Annotated[FiscalYear, Path(description="2024, R6, 令和6年度 …")]
 STYLESHEET = f"{STATIC_URL}/report.css"
