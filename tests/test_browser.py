@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,9 +222,12 @@ def browser(site: str) -> Iterator[Any]:
             launched.close()
 
 
-def visit(browser: Any, url: str, width: int = 1280) -> Visit:
+def visit(
+    browser: Any, url: str, width: int = 1280, before: Callable[[Any], None] | None = None
+) -> Visit:
     """Open url in a new tab `width` pixels wide; every console error and page error, and
-    every request, is recorded; a request to another origin is refused (and recorded)."""
+    every request, is recorded; a request to another origin is refused (and recorded).
+    `before` may set up more of the tab (its own routes) before the page loads."""
     tab = browser.new_page(viewport={"width": width, "height": 900})
     seen = Visit(tab, [], [])
     origin = url.split("/", 3)[:3]
@@ -242,12 +245,16 @@ def visit(browser: Any, url: str, width: int = 1280) -> Visit:
             route.continue_() if route.request.url.split("/", 3)[:3] == origin else route.abort()
         ),
     )
+    if before is not None:
+        before(tab)
     tab.goto(url)
     return seen
 
 
-def open_dashboard(browser: Any, site: str, width: int = 1280) -> Visit:
-    seen = visit(browser, f"{site}/", width)
+def open_dashboard(
+    browser: Any, site: str, width: int = 1280, before: Callable[[Any], None] | None = None
+) -> Visit:
+    seen = visit(browser, f"{site}/", width, before)
     seen.tab.wait_for_selector("body[data-ready]", timeout=20_000)
     return seen
 
@@ -308,6 +315,34 @@ def test_a_search_typed_on_the_keyboard_finds_the_school_route_map(browser: Any,
     expect(tab.locator("#search-status")).to_have_text("「通学」の検索結果：2 件")
     results = tab.locator("#search-results").inner_text()
     assert "R6-10 デジタル通学路マップの活用推進" in results
+    assert seen.errors == []
+
+
+CAVEATS = [
+    "登録されている18項目は、市の表が数える124項目の一部です。",
+    "達成のうち8項目は、本文の記述から推定した評価です。",
+]
+
+
+def test_the_caveats_of_the_statistics_are_shown_beside_the_computed_figures(
+    browser: Any, site: str
+) -> None:
+    """When /stats/achievement answers `caveats` (newer API versions), the dashboard lists
+    them under the figures; when it does not, it shows no such box."""
+
+    def with_caveats(tab: Any) -> None:
+        def answer(route: Any) -> None:
+            response = route.fetch()
+            route.fulfill(response=response, json=response.json() | {"caveats": CAVEATS})
+
+        tab.route("**/api/v1/stats/achievement?*", answer)
+
+    plain = open_dashboard(browser, site)
+    assert plain.tab.locator("#caveats").count() == 0
+    seen = open_dashboard(browser, site, before=with_caveats)
+    box = seen.tab.locator("#caveats")
+    assert box.locator("h3").inner_text() == "計算値についての注意"
+    assert box.locator("li").all_inner_texts() == CAVEATS
     assert seen.errors == []
 
 

@@ -3,16 +3,20 @@ document, fact by fact and in its order, as a page to read and print; its PDF's 
 The PDF itself, printed by Chromium: tests/test_browser.py."""
 
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.report import service as report_service
+from app.stats.service import read_achievement
 from tests.helpers import assert_problem
 
 SOURCE = Path(__file__).resolve().parent.parent / "seed" / "source"
@@ -189,11 +193,13 @@ def test_what_is_not_a_year_or_an_id_is_422(client: TestClient, path: str) -> No
 
 @pytest.fixture
 def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
-    """A client for the shared database, with the CHROMIUM setting of the test's choosing."""
+    """A client for the shared database, with the CHROMIUM and PDF_TIMEOUT of the test's
+    choosing."""
     made: list[TestClient] = []
 
-    def build(chromium: str = "") -> TestClient:
-        client = TestClient(create_app(Settings(database_url=database_url, chromium=chromium)))
+    def build(chromium: str = "", pdf_timeout: float = 60) -> TestClient:
+        settings = Settings(database_url=database_url, chromium=chromium, pdf_timeout=pdf_timeout)
+        client = TestClient(create_app(settings))
         made.append(client)
         return client
 
@@ -231,3 +237,60 @@ def test_with_no_chromium_on_path_the_pdf_is_a_503_naming_the_setting(
         "the PDF cannot be made: no Chromium is installed on the server (set CHROMIUM to its"
         " path); the report itself is served as HTML"
     )
+
+
+def _program(folder: Path, body: str) -> str:
+    """An executable shell script standing in for Chromium."""
+    script = folder / "fake-chromium"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_print_that_overruns_pdf_timeout_is_a_503_and_is_killed(
+    app_with: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    marker = tmp_path / "still-running"
+    # A "Chromium" that hangs, with a child of its own that would outlive it if only the
+    # parent were killed.
+    chromium = _program(tmp_path, f"(sleep 3; touch {marker}) & sleep 30")
+    started = time.monotonic()
+    answer = app_with(chromium=chromium, pdf_timeout=0.5).get("/plans/1/report/R6.pdf")
+    problem = assert_problem(answer, 503)
+    assert problem["detail"] == "the PDF cannot be made: Chromium took more than 0.5 seconds"
+    assert time.monotonic() - started < 3
+    time.sleep(3.5)
+    assert not marker.exists()  # the whole process group was killed
+
+
+def test_a_chromium_that_fails_is_a_503_naming_its_exit(
+    app_with: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    chromium = _program(tmp_path, "echo 'cannot open display' >&2; exit 3")
+    problem = assert_problem(app_with(chromium=chromium).get("/plans/1/report/R6.pdf"), 503)
+    assert problem["detail"] == (
+        "the PDF cannot be made: Chromium exited with 3 without a PDF (cannot open display)"
+    )
+
+
+def test_the_statistics_caveats_are_shown_under_the_computed_figures(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When /stats/achievement gives `caveats` (sentences about its figures), the report
+    lists them under the computed figures; without them it shows none."""
+    without = client.get("/plans/1/report/R6").text
+    caveats = [
+        "登録されている18項目は、市の表が数える124項目の一部です。",
+        "<b>推定</b>を含みます。",
+    ]
+    original = read_achievement  # what app.report.service imported
+
+    async def with_caveats(**kwargs: Any) -> Any:
+        values, info, version = await original(**kwargs)
+        return {**values, "caveats": caveats}, info, version
+
+    monkeypatch.setattr(report_service, "read_achievement", with_caveats)
+    shown = client.get("/plans/1/report/R6").text
+    assert "計算値についての注意" not in without
+    assert "<li>登録されている18項目は、市の表が数える124項目の一部です。</li>" in shown
+    assert "<li>&lt;b&gt;推定&lt;/b&gt;を含みます。</li>" in shown  # text, never markup
