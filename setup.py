@@ -1,4 +1,4 @@
-"""What the wheel carries besides the code: the migrations and the seed.
+"""What the wheel carries besides the code: the migrations, the seed and the dashboard's files.
 
 A checkout keeps `migrations/` and `seed/` at the top, beside `app/`, where people look for
 them. An installed service has no checkout, so the wheel carries both inside the package,
@@ -19,6 +19,8 @@ setup(
     packages=[*find_packages(include=["app", "app.*"]), *BUNDLED],
     package_dir=BUNDLED,
     package_data={
+        # The dashboard's page, scripts and stylesheets (served from the package).
+        "app.dashboard": ["static/*"],
         "app._data.migrations": ["*.py", "*.mako"],
         "app._data.migrations.versions": ["*.py"],
         "app._data.seed": ["*.toml", "*.md"],

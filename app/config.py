@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         30_000, ge=0, description="Longest a PostgreSQL statement may run (0: no limit)."
     )
     sqlite_busy_timeout_ms: int = Field(5000, description="How long SQLite waits for a lock.")
+    chromium: str = Field(
+        "",
+        description="The Chromium (or Chrome) that prints a report as PDF"
+        " (/plans/{id}/report/{year}.pdf). Empty: `chromium`, `chromium-browser`,"
+        " `google-chrome` found on PATH; none found: the PDF answers 503.",
+    )
+    pdf_timeout: float = Field(
+        60.0, gt=0, description="Seconds Chromium may take to print a report before 503."
+    )
     sqlite_max_page_count: int = Field(
         0,
         ge=0,

@@ -18,6 +18,7 @@ from app.bulk.schemas import EvaluationItems, InitiativeItems
 from app.bundles.router import router as bundles_router
 from app.changes.router import router as changes_router
 from app.config import Settings, get_settings
+from app.dashboard.router import install_dashboard
 from app.db import make_engine, postgres_connect_args
 from app.errors import PROBED_METHODS, Problem, install_error_handlers
 from app.evaluations.router import router as evaluations_router
@@ -29,6 +30,7 @@ from app.migrate import current_revision, head_revision
 from app.plans.router import router as plans_router
 from app.policies.router import router as policies_router
 from app.reads import make_reader
+from app.report.router import router as report_router
 from app.reports.router import router as reports_router
 from app.search.router import router as search_router
 from app.stats.router import router as stats_router
@@ -269,6 +271,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(monitoring.router)
     install_docs(app)
+    install_dashboard(app)
+    app.include_router(report_router)
     install_error_handlers(app, unexpected_headers=API_HEADERS)
     app.add_exception_handler(NotModified, not_modified_handler)
     app.add_exception_handler(RefusedBody, refused_body_handler)

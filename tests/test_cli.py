@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from app.config import Settings
@@ -112,10 +111,3 @@ def test_a_missing_database_is_one_line_naming_createdb(tmp_path: Path) -> None:
         assert len(lines) == 1, result.stderr
         assert 'the database "no_such_plans_db" does not exist' in lines[0]
         assert "createdb -h" in lines[0] and lines[0].endswith(" no_such_plans_db")
-
-
-def test_the_root_sends_a_person_to_the_docs(client: TestClient) -> None:
-    answer = client.get("/", follow_redirects=False)
-    assert answer.status_code == 307
-    assert answer.headers["location"] == "/docs"
-    assert "swagger-ui" in client.get("/").text

@@ -4,7 +4,7 @@ from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC_URL = "/docs-static"
@@ -13,11 +13,6 @@ STATIC_URL = "/docs-static"
 def install_docs(app: FastAPI) -> None:
     assets = files("fastapi_offline") / "static"
     app.mount(STATIC_URL, StaticFiles(directory=str(assets)), name="docs-static")
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        """A person opening the service's address lands on its documentation."""
-        return RedirectResponse("/docs", status_code=307)
 
     # The endpoints read the app from the request, never from this scope: FastAPI keeps
     # endpoint functions in a module-level cache, and a closure over `app` would keep every

@@ -17,6 +17,14 @@ DOCS_CSP = (
     " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/docs-static")
+# The pages for people that are ours alone, the dashboard at / and the printable report
+# (/plans/{id}/report/{year}), load nothing but their own files and the API: no inline
+# script or style, no other origin.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+    " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_PREFIXES = ("/dashboard-static/", "/plans/")
 BASELINE = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -31,11 +39,24 @@ _RAW_DOCS = [
     (name.lower().encode(), value.encode())
     for name, value in (BASELINE | {"Content-Security-Policy": DOCS_CSP}).items()
 ]
+_RAW_PAGE = [
+    (name.lower().encode(), value.encode())
+    for name, value in (BASELINE | {"Content-Security-Policy": PAGE_CSP}).items()
+]
+
+
+def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    """The baseline headers with the CSP of what the path serves: docs, a page, or data."""
+    if path.startswith(DOCS_PATHS):
+        return _RAW_DOCS
+    if path == "/" or path.startswith(PAGE_PREFIXES):
+        return _RAW_PAGE
+    return _RAW_API
 
 
 class SecurityHeadersMiddleware(HttpMiddleware):
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        docs = scope["path"].startswith(DOCS_PATHS)
+        own = _headers_for(scope["path"])
         private = any(name == b"authorization" for name, _ in scope["headers"])
         writes = scope["method"] not in ("GET", "HEAD", "OPTIONS")
 
@@ -43,7 +64,7 @@ class SecurityHeadersMiddleware(HttpMiddleware):
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", ()),
-                    *(_RAW_DOCS if docs else _RAW_API),
+                    *own,
                 ]
                 if private or writes or message["status"] >= 400:
                     MutableHeaders(scope=message)["Cache-Control"] = "no-store"

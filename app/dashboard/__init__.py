@@ -1,0 +1,1 @@
+"""The dashboard at `/`: a page for people, and the reference client of the public API."""

@@ -1,0 +1,1 @@
+"""The progress report (取組状況等について) regenerated from the data, as HTML and PDF."""

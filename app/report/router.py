@@ -1,0 +1,58 @@
+"""GET /plans/{id}/report/{year}: the progress report of a fiscal year as a page to read and
+print, and GET /plans/{id}/report/{year}.pdf: the same printed to PDF by Chromium.
+
+Pages for people, outside /api/v1 and its schema; their errors are problem+json all the
+same: 404 for an unknown plan or a year with no report, 422 for a year that is not one, 503
+when there is no Chromium to print the PDF with.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse
+
+from app.config import Settings
+from app.dashboard.router import STATIC, STATIC_URL
+from app.exports.csv import content_disposition
+from app.fields import FiscalYear
+from app.reads import reader_of
+from app.report.pdf import find_chromium, print_pdf
+from app.report.render import render_report
+from app.report.service import read_progress_report
+from app.web.http import IdPath
+from app.web.jsonbody import StrictJsonRoute
+
+router = APIRouter(route_class=StrictJsonRoute)  # as every router (tests/test_body_once.py)
+
+YearPath = Annotated[FiscalYear, Path(description="2024, R6, 令和6年度 …")]
+STYLESHEET = f"{STATIC_URL}/report.css"
+CSS = (STATIC / "report.css").read_text(encoding="utf-8")
+
+
+# The .pdf route first: the page's {fiscal_year} would otherwise take "2024.pdf" (a 422).
+@router.get("/plans/{plan_id}/report/{fiscal_year}.pdf", include_in_schema=False)
+async def progress_report_pdf(request: Request, plan_id: IdPath, fiscal_year: YearPath) -> Response:
+    """The report printed on A4 by headless Chromium."""
+    doc = await read_progress_report(
+        reader=reader_of(request), plan_id=plan_id, fiscal_year=fiscal_year
+    )
+    settings: Settings = request.app.state.settings
+    chromium = find_chromium(settings.chromium)
+    html = render_report(doc, stylesheet=None, inline_css=CSS)
+    pdf = await print_pdf(html, chromium=chromium, timeout=settings.pdf_timeout)
+    name = f"report-{doc.plan['slug']}-{fiscal_year}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": content_disposition(name), "Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/plans/{plan_id}/report/{fiscal_year}", include_in_schema=False)
+async def progress_report(request: Request, plan_id: IdPath, fiscal_year: YearPath) -> Response:
+    """The report as the city writes it, regenerated from the data."""
+    doc = await read_progress_report(
+        reader=reader_of(request), plan_id=plan_id, fiscal_year=fiscal_year
+    )
+    html = render_report(doc, stylesheet=STYLESHEET)
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
