@@ -14,6 +14,8 @@ from app.reads import Row
 from app.report.service import ProgressReport
 from app.wareki import fiscal_year_label, period_label
 
+# The document's own heading of its section 2 (a report stores its document's name as title).
+ACHIEVEMENT_HEADING = "取組事項の達成率"
 STATUS_LABELS = {"achieved": "達成", "not_achieved": "未達成", "unconfirmed": "数値未確定"}
 
 
@@ -33,7 +35,7 @@ def render_report(doc: ProgressReport, *, stylesheet: str | None, inline_css: st
     """The report's HTML: linking `stylesheet` (the served page), or with `inline_css` in a
     <style> element (the file Chromium prints, which has no server to ask)."""
     plan = doc.plan
-    title = f"{plan['title']}の取組状況等について"
+    title = doc.report["title"]  # the published document's name (金沢市…の取組状況等について)
     style = (
         f'<link rel="stylesheet" href="{_e(stylesheet)}">'
         if stylesheet
@@ -114,7 +116,7 @@ def _achievement(doc: ProgressReport) -> Iterator[str]:
     }
 
     yield '<section class="achievement">'
-    yield f"<h2>2. {_e(doc.report['title'])}</h2>"
+    yield f"<h2>2. {ACHIEVEMENT_HEADING}</h2>"
     yield (
         f'<p class="summary">達成率 {_rate(total["rate"])} (実施計画 {total["items"]} 項目中'
         f" {total['achieved']} 項目が達成済)</p>"
