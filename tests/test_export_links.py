@@ -75,3 +75,20 @@ def test_a_workbook_is_sent_whole_even_when_a_range_is_asked(api: Api) -> None:
 
 def whole_rows(content: bytes) -> list[tuple[object, ...]]:
     return list(load_workbook(io.BytesIO(content), read_only=True).worksheets[0].values)
+
+
+@pytest.mark.parametrize("name", ["achievement", "trend", "summary", "targets"])
+def test_a_statistics_csv_carries_its_plans_licence(api: Api, name: str) -> None:
+    """A statistic downloaded as CSV is open data of its plan too: its licence goes with it,
+    on the kept answer as on the first (the header is the plan's, not the client's)."""
+    written, sent = CASES["japanese"]
+    assert api.client.get(f"{API}/stats/{name}.csv").headers["link"] == (
+        f'<{DEFAULT_LICENCE}>; rel="license"'
+    )
+    changed = api.client.patch(f"{API}/plans/1", json={"license_url": written}, headers=api.editor)
+    assert changed.status_code == 200, changed.text
+    for _ in range(2):  # computed, then served from the kept answers
+        response = api.client.get(f"{API}/stats/{name}?format=csv")
+        assert response.status_code == 200, response.text
+        assert response.headers["link"] == f'<{sent}>; rel="license"'
+    assert "link" not in api.client.get(f"{API}/stats/{name}").headers  # JSON: no download

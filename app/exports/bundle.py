@@ -5,9 +5,10 @@ import json
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 
@@ -21,13 +22,29 @@ BUNDLE_CSV = CsvOptions(bom=True, encoding=Encoding.utf8, header=HeaderLanguage.
 LICENSE_TITLES = {"CC-BY-4.0": "Creative Commons Attribution 4.0 International"}
 
 
-def licence_of(plan: dict[str, Any], default_license: str, default_url: str) -> dict[str, str]:
+def licence_of(plan: Mapping[str, Any], default_license: str, default_url: str) -> dict[str, str]:
     name = plan.get("license") or default_license
     return {
         "name": name,
         "path": plan.get("license_url") or (default_url if name == default_license else ""),
         "title": LICENSE_TITLES.get(name, name),
     }
+
+
+def header_url(url: str) -> str:
+    """A URL as a header may carry it: Latin-1 only, and nothing that ends a Link's `<…>`.
+
+    A plan's licence URL is the writer's text: it may hold Japanese (an IRI, as a city's
+    利用規約 page often is), a space, `>` or `"`. Each is percent-encoded (UTF-8), as a
+    browser would send it; what is already percent-encoded stays as it is.
+    """
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+def licence_link(plan: Mapping[str, Any], default_license: str, default_url: str) -> str | None:
+    """The plan's licence as a Link header's value, or None when it has no URL."""
+    licence = licence_of(plan, default_license, default_url)
+    return f'<{header_url(licence["path"])}>; rel="license"' if licence["path"] else None
 
 
 # Every file of the bundle is readable by anyone who unpacks it (rw-r--r--).

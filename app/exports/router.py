@@ -3,7 +3,6 @@
 import os
 from enum import StrEnum
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -14,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.exports import writers
-from app.exports.bundle import BUNDLE_CSV, datapackage, licence_of, write_bundle
+from app.exports.bundle import BUNDLE_CSV, datapackage, licence_link, licence_of, write_bundle
 from app.exports.csv import (
     REPLACED_DOC,
     CsvOptionsDep,
@@ -68,24 +67,13 @@ class WholeFileResponse(FileResponse):
         await super().__call__({**scope, "headers": headers}, receive, send)
 
 
-def header_url(url: str) -> str:
-    """A URL as a header may carry it: Latin-1 only, and nothing that ends a Link's `<…>`.
-
-    A plan's licence URL is the writer's text: it may hold Japanese (an IRI, as a city's
-    利用規約 page often is), a space, `>` or `"`. Each is percent-encoded (UTF-8), as a
-    browser would send it; what is already percent-encoded stays as it is.
-    """
-    return quote(url, safe="!#$%&'()*+,/:;=?@[]~")
-
-
 def _links(request: Request, found: list[dict[str, Any]]) -> str:
     """The licence and the description of each plan in the download, as Link headers."""
     settings: Settings = request.app.state.settings
     links = []
     for plan in found:
-        licence = licence_of(plan, settings.default_license, settings.default_license_url)
-        if licence["path"]:
-            links.append(f'<{header_url(licence["path"])}>; rel="license"')
+        if link := licence_link(plan, settings.default_license, settings.default_license_url):
+            links.append(link)
         described = request.url_for("get_datapackage", plan_id=plan["id"])
         links.append(f'<{described}>; rel="describedby"; type="application/json"')
     return ", ".join(dict.fromkeys(links))

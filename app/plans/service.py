@@ -172,6 +172,8 @@ PLAN_COLUMNS = (
     plans.c.municipality_name,
     plans.c.start_fiscal_year,
     plans.c.end_fiscal_year,
+    plans.c.license,  # a statistic's CSV names the plan's licence (Link rel="license")
+    plans.c.license_url,
 )
 
 

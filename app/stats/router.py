@@ -11,7 +11,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
+from app.config import Settings
 from app.errors import problem_responses
+from app.exports.bundle import licence_link
 from app.exports.csv import (
     CsvOptions,
     CsvQuery,
@@ -126,7 +128,9 @@ def _stats_get(
 
 
 def _plan_info(plan: Any) -> tables.PlanInfo:
-    return tables.PlanInfo(plan.municipality_code, plan.municipality_name, plan.slug)
+    return tables.PlanInfo(
+        plan.municipality_code, plan.municipality_name, plan.slug, plan.license, plan.license_url
+    )
 
 
 # An answer (a model, or plain data in a model's field order: service.read_achievement), its
@@ -165,7 +169,7 @@ async def _answer(request: Request, query: CsvQuery, compute: Compute) -> Respon
     if version is None:
         assert read is not None
         headers = headers_at(request, read, representation)
-    answer = _render(computed, table, filename, query.options, as_csv)
+    answer = _render(computed, table, filename, query.options, as_csv, request.app.state.settings)
     cache.put(headers["ETag"], answer)
     return _response(answer, headers)
 
@@ -180,11 +184,16 @@ def _render(
     filename: str,
     options: CsvOptions,
     as_csv: bool,
+    settings: Settings,
 ) -> Cached:
     if as_csv:
         rendered = table()
         body, tally = render_csv(rendered.columns, rendered.rows, options)
         headers = {"Content-Disposition": content_disposition(filename)}
+        if rendered.plan is not None:  # the licence travels with the download, as on exports
+            plan = vars(rendered.plan)
+            if link := licence_link(plan, settings.default_license, settings.default_license_url):
+                headers["Link"] = link
         return Cached(body, media_type(options), headers | replaced_header(options, tally))
     if isinstance(answer, BaseModel):
         return Cached(answer.model_dump_json().encode(), "application/json", {})

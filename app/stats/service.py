@@ -165,6 +165,8 @@ def _achievement_query() -> Select[Any]:
         plans.c.slug.label("plan_slug"),
         plans.c.municipality_code,
         plans.c.municipality_name,
+        plans.c.license,
+        plans.c.license_url,
         policies.c.id.label("policy_id"),
         policies.c.number.label("policy_number"),
         policies.c.title.label("policy_title"),
@@ -217,7 +219,11 @@ async def read_achievement(
         raise NotFound(f"plan {plan_id} does not exist")
     first = rows[0]
     info = tables.PlanInfo(
-        first["municipality_code"], first["municipality_name"], first["plan_slug"]
+        first["municipality_code"],
+        first["municipality_name"],
+        first["plan_slug"],
+        first["license"],
+        first["license_url"],
     )
     version = None
     if with_version:  # the version row's value, or 0 before the first write (read_version)

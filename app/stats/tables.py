@@ -21,12 +21,15 @@ class PlanInfo:
     municipality_code: str
     municipality_name: str
     slug: str
+    license: str | None = None
+    license_url: str | None = None
 
 
 @dataclass(frozen=True)
 class Table:
     columns: Sequence[Column]
     rows: list[list[Any]]
+    plan: PlanInfo | None = None  # the plan whose licence the CSV carries (None: several)
 
 
 PLAN = [
@@ -147,7 +150,7 @@ def achievement_table(stats: Achievement, plan: PlanInfo) -> Table:
                     None,
                 ]
             )
-    return Table(columns, rows)
+    return Table(columns, rows, plan)
 
 
 def trend_table(stats: Trend, plan: PlanInfo) -> Table:
@@ -163,7 +166,7 @@ def trend_table(stats: Trend, plan: PlanInfo) -> Table:
         ]
         for year in stats.years
     ]
-    return Table(columns, rows)
+    return Table(columns, rows, plan)
 
 
 def _year(row: Any) -> list[Any]:
@@ -208,7 +211,7 @@ def summary_table(stats: Summary, plan: PlanInfo) -> Table:
         ]
         for row in stats.evaluations_by_status
     ]
-    return Table(columns, rows)
+    return Table(columns, rows, plan)
 
 
 def targets_table(stats: Targets, plan: PlanInfo) -> Table:
@@ -238,7 +241,7 @@ def targets_table(stats: Targets, plan: PlanInfo) -> Table:
         ]
         for row in stats.items
     ]
-    return Table(columns, rows)
+    return Table(columns, rows, plan)
 
 
 def plans_table(stats: PlanComparison) -> Table:
