@@ -325,3 +325,72 @@ def test_a_report_without_lines_is_in_the_bundle_and_comes_back(api: Api) -> Non
         (2025, 0),
     ]
     assert reports[1]["source"] == "作成中"
+
+
+# --- 4. Nothing a read returns is missing from the bundle -------------------------------------
+
+# A row's identity in this service: a bundle names rows by natural keys instead.
+BY_IDENTITY = {"id", "version", "created_at", "updated_at"}
+
+
+def _bundle_holds() -> dict[str, tuple[type[Any], str, dict[str, str]]]:
+    """Each public schema, its bundle CSV, and the column of each field its CSV names another
+    way ("" for a field derived from others, which the bundle need not hold)."""
+    from app.evaluations.schemas import EvaluationPublic
+    from app.initiatives.schemas import InitiativePublic
+    from app.measures.schemas import MeasurePublic
+    from app.plans.schemas import PlanPublic
+    from app.policies.schemas import PolicyPublic
+    from app.reports.schemas import ReportHighlightPublic, ReportLinePublic, ReportPublic
+
+    parent = {"plan_id": "plan_slug", "policy_id": "policy_number", "measure_id": "measure_number"}
+    return {
+        "plans": (PlanPublic, "plans", {"slug": "plan_slug", "period_label": ""}),
+        "policies": (PolicyPublic, "policies", parent | {"number": "policy_number"}),
+        "measures": (MeasurePublic, "measures", parent | {"number": "measure_number"}),
+        "initiatives": (
+            InitiativePublic,
+            "initiatives",
+            parent | {"fiscal_year_label": "", "latest_evaluation": ""},  # both derived
+        ),
+        "evaluations": (EvaluationPublic, "evaluations", {"initiative_id": "code"}),
+        "reports": (
+            ReportPublic,
+            "reports",
+            parent
+            | {"lines": "policy_number", "highlights": "", "provenance": "report_provenance"},
+        ),
+        "report lines": (ReportLinePublic, "reports", parent),
+        "report highlights": (
+            ReportHighlightPublic,
+            "highlights",
+            {"initiative_id": "code", "section": "section"},
+        ),
+    }
+
+
+def test_every_field_a_read_returns_is_in_the_bundle(client: TestClient) -> None:
+    """The bundle holds all the API holds: each field of every public schema has its column
+    in the bundle's CSVs (by natural key where the API gives an id), so a field added to the
+    API and forgotten in the open data fails here."""
+    bundle = client.get(f"{API}/export/plans/1.zip").content
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        headers = {
+            name.removesuffix(".csv"): next(csv.reader(io.StringIO(archive.read(name).decode())))
+            for name in archive.namelist()
+            if name.endswith(".csv")
+        }
+        english = {
+            resource["name"]: [field["title"] for field in resource["schema"]["fields"]]
+            for resource in json.loads(archive.read("datapackage.json"))["resources"]
+        }
+    assert set(headers) == set(english)
+    missing = []
+    for kind, (model, table, renamed) in _bundle_holds().items():
+        for name in model.model_fields:
+            column = renamed.get(name, name)
+            if name in BY_IDENTITY or column == "":
+                continue
+            if column not in english[table]:
+                missing.append(f"{kind}.{name} (looked for {table}.csv {column})")
+    assert missing == []
