@@ -277,6 +277,10 @@ def test_the_dashboard_shows_the_published_rates_with_no_error_and_nothing_elsew
     chart = tab.locator("#achievement-chart").inner_text()
     assert all(rate in chart for rate in ("97.4%", "84.4%", "80.0%"))
     assert tab.locator("#achievement-table tfoot").inner_text().split("\t")[3] == "87.1%"
+    # The computed figure says it is a reference, on what it rests, and the rate both ways.
+    computed = tab.locator(".figure-computed").inner_text()
+    assert "参考" in computed and "100.0%" in computed
+    assert "うち推定 8" in computed and "88.9%" in computed
     # The plan's tree, with a status on each initiative.
     tree = tab.locator("#plan-tree")
     assert tree.locator(".initiative").count() == 18

@@ -72,6 +72,18 @@ function countCell(counts, name) {
   return text;
 }
 
+/** What the computed rate rests on: its count, the inferred statuses, and the rate with the
+ *  registered initiatives that have no status counted in (`rate_all_items`). */
+function computedNote(total) {
+  let text = `評価 ${total.items} 項目中 ${total.achieved} 項目が達成`;
+  if (total.inferred) text += `（うち推定 ${total.inferred}）`;
+  const missing = (total.no_status ?? 0) + (total.not_evaluated ?? 0);
+  if (missing && total.rate_all_items !== undefined) {
+    text += `。評価のない ${missing} 項目を含めると ${percent(total.rate_all_items)}`;
+  }
+  return text;
+}
+
 function achievementRow(label, published, computed, header = "th") {
   return el(
     "tr",
@@ -110,9 +122,9 @@ function showAchievement(stats) {
     el(
       "div",
       { class: "figure figure-computed" },
-      el("p", { class: "figure-label" }, "登録データからの計算値"),
+      el("p", { class: "figure-label" }, "登録データからの計算値（参考）"),
       el("p", { class: "figure-value", id: "computed-rate" }, percent(stats.total.rate)),
-      el("p", { class: "figure-note" }, `評価 ${stats.total.items} 項目中 ${stats.total.achieved} 項目が達成`),
+      el("p", { class: "figure-note" }, computedNote(stats.total)),
     ),
   );
 
