@@ -10,8 +10,10 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
+import frictionless
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -299,7 +301,7 @@ def test_the_bundle_describes_and_moves_provenance(api: Api) -> None:
     assert report["provenance"] == REPORT_FACTS
 
 
-def test_a_report_without_lines_is_in_the_bundle_and_comes_back(api: Api) -> None:
+def test_a_report_without_lines_is_in_the_bundle_and_comes_back(api: Api, tmp_path: Path) -> None:
     created = api.client.post(
         f"{API}/reports",
         json={"plan_id": 1, "fiscal_year": "R7", "title": DOCUMENT, "source": "作成中"},
@@ -311,6 +313,11 @@ def test_a_report_without_lines_is_in_the_bundle_and_comes_back(api: Api) -> Non
     assert len(empty) == 1 and empty[0]["policy_number"] == "" and empty[0]["items"] == ""
 
     bundle = api.client.get(f"{API}/export/plans/1.zip").content
+    # The package stays valid as its users read it (an empty policy number is no broken key).
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        archive.extractall(tmp_path)
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "type", "note"])
     replaced = api.client.post(
         f"{API}/plans/import?replace=true",
         content=bundle,

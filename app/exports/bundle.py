@@ -67,7 +67,10 @@ FOREIGN_KEYS = {
     "measures": [(["計画", "基本方針番号"], "policies")],
     "initiatives": [(["計画", "基本方針番号", "施策番号"], "measures")],
     "evaluations": [(["計画", "取組番号"], "initiatives")],
-    "reports": [(["計画", "基本方針番号"], "policies")],
+    # A report without lines yet is a row whose 基本方針番号 is empty: a key of 計画 and an
+    # empty number would name no policy, while a key of the number alone is skipped when
+    # empty. A bundle holds one plan, so the number alone names the policy.
+    "reports": [(["計画"], "plans"), (["基本方針番号"], "policies")],
     "highlights": [(["計画", "取組番号"], "initiatives")],
 }
 
