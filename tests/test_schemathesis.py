@@ -187,21 +187,14 @@ REFUSED: dict[str, dict[str, str]] = {
 # token is 401 whatever else is wrong with it.
 NO_TOKEN = "the Authorization header is what is missing: 401 before validation"
 REJECTED = {"422": "the request breaks the schema", "401": NO_TOKEN}
-BULK_PLAN_FIRST = (
-    "plan_id names no plan: an upload finds its plan before it reads the rows, whose columns"
-    " (団体コード, 計画) are checked against it, so a body with bad rows for a plan that does"
-    " not exist is 404"
-)
 REJECTED_TOO: dict[str, dict[str, str]] = {
     "bulk_initiatives": {
         "413": "more than 10,000 rows (the schema's maxItems): 413, as API.md says",
         "415": "a Content-Type other than JSON, CSV, .xlsx or a form",
-        "404": BULK_PLAN_FIRST,
     },
     "bulk_evaluations": {
         "413": "more than 10,000 rows (the schema's maxItems): 413, as API.md says",
         "415": "a Content-Type other than JSON, CSV, .xlsx or a form",
-        "404": BULK_PLAN_FIRST,
     },
     "delete_plan": {"403": "the token's role (editor) is refused before validation"},
     "import_plan": {"403": "the token's role (editor) is refused before validation"},
