@@ -640,3 +640,17 @@ def test_messages_follow_accept_language(api: Api, accept: str) -> None:
     body = assert_rows_invalid(response, {0: "status"})
     assert has_japanese(body["detail"]) is japanese, body
     assert [has_japanese(error["msg"]) for error in body["errors"]] == [japanese], body
+
+
+@pytest.mark.parametrize("table", ["initiatives", "evaluations"])
+def test_rows_that_break_the_schema_are_named_before_a_missing_plan(api: Api, table: str) -> None:
+    """API.md's order is validation (422), then state (404): an upload of broken rows to a
+    plan that does not exist names the rows; the same upload with good rows is 404."""
+    bad = {"code": "R6-7-" + "9" * 40} | ({"fiscal_year": 2024} if table == "evaluations" else {})
+    good = {"code": "R6-7"} | ({"fiscal_year": 2024} if table == "evaluations" else {})
+    url = f"{API}/bulk/{table}?plan_id=424242"
+    refused = api.client.post(url, json={"items": [good, bad]}, headers=api.editor)
+    problem = assert_problem(refused, 422)
+    assert [(error["row"], error["loc"][1]) for error in problem["errors"]] == [(1, "code")]
+    missing = api.client.post(url, json={"items": [good]}, headers=api.editor)
+    assert "plan 424242 does not exist" in assert_problem(missing, 404)["detail"]

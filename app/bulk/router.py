@@ -5,6 +5,7 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -15,7 +16,13 @@ from app.bulk.evaluations import plan_evaluations
 from app.bulk.initiatives import plan_initiatives
 from app.bulk.messages import translator, wants_japanese
 from app.bulk.parse import XLSX, parse_csv, parse_json, parse_xlsx
-from app.bulk.schemas import BulkResult, EvaluationItems, InitiativeItems
+from app.bulk.schemas import (
+    BulkResult,
+    EvaluationItems,
+    EvaluationRow,
+    InitiativeItems,
+    InitiativeRow,
+)
 from app.bulk.service import Planner, upload
 from app.db import SessionDep
 from app.errors import InvalidInput, UnsupportedMediaType
@@ -151,6 +158,7 @@ def _run(
     key: str | None,
     columns: list[Column],
     planner: Planner,
+    row: type[BaseModel],
 ) -> Response:
     japanese = wants_japanese(request.headers.get("accept-language"))
     text = translator(japanese)
@@ -178,6 +186,7 @@ def _run(
         plan_id=plan_id,
         raws=raws,
         planner=planner,
+        row=row,
         text=text,
         japanese=japanese,
         dry_run=dry_run,
@@ -214,6 +223,7 @@ def bulk_initiatives(
         idempotency_key,
         columns,
         plan_initiatives,
+        InitiativeRow,
     )
 
 
@@ -244,4 +254,5 @@ def bulk_evaluations(
         idempotency_key,
         EXPORTS["evaluations"].columns,
         plan_evaluations,
+        EvaluationRow,
     )

@@ -4,6 +4,7 @@ the rows planned against the database, written, logged and committed with the ke
 from collections.abc import Callable
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import Session
 
@@ -13,6 +14,7 @@ from app.bulk.messages import Text
 from app.bulk.parse import RawRow
 from app.bulk.schemas import BulkResult, RowOutcome
 from app.db import begin_write
+from app.errors import NotFound
 from app.models import initiatives, utcnow
 from app.plans.service import resolve_plan
 from app.web.monitoring import BULK_ROWS
@@ -21,6 +23,24 @@ from app.writes import hold_write_lock
 Planner = Callable[
     [Session, PlanContext, list[RawRow], Problems], tuple[list[RowOutcome], Writes, set[int]]
 ]
+
+
+def _plan_of_valid_rows(
+    session: Session,
+    plan_id: int | None,
+    raws: list[RawRow],
+    row: type[BaseModel],
+    problems: Problems,
+) -> PlanContext:
+    """The upload's plan. When it does not exist, rows that break their schema are named
+    first: API.md's order is validation (422), then state (404)."""
+    try:
+        return _plan(session, plan_id)
+    except NotFound:
+        for raw in raws:
+            problems.validate(row, raw)
+        problems.raise_if_any()
+        raise
 
 
 def _plan(session: Session, plan_id: int | None) -> PlanContext:
@@ -42,6 +62,7 @@ def upload(
     plan_id: int | None,
     raws: list[RawRow],
     planner: Planner,
+    row: type[BaseModel],
     text: Text,
     japanese: bool,
     dry_run: bool,
@@ -60,7 +81,7 @@ def upload(
             if idem is not None and (earlier := idempotency.earlier_answer(session, idem)):
                 session.rollback()
                 return earlier.body, earlier.status
-        plan = _plan(session, plan_id)
+        plan = _plan_of_valid_rows(session, plan_id, raws, row, Problems(text, japanese))
         outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
         result = BulkResult(
             dry_run=dry_run,
