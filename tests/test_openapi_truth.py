@@ -364,12 +364,18 @@ def send(api: Api, method: str, path: str, location: str, name: str, value: Any)
     return api.client.request(method, url, params=query, headers=headers)
 
 
+# Refusals of a value within its limits by a rule of the data it names (a fiscal year the
+# plan does not run): not the parameter's limit.
+DATA_RULES = {"outside_period"}
+
+
 def names_parameter(response: Any, location: str, name: str) -> bool:
-    """Whether the answer is a 422 with an error about this parameter."""
+    """Whether the answer is a 422 with an error about this parameter's value as such."""
     if response.status_code != 422:
         return False
     return any(
         [str(part).lower() for part in error["loc"][:2]] == [location, name.lower()]
+        and error["type"] not in DATA_RULES
         for error in response.json().get("errors", [])
     )
 

@@ -153,12 +153,18 @@ REFUSED: dict[str, dict[str, str]] = {
     },
     "delete_report": {"404": NOT_FOUND, "412": STALE},
     **{
-        f"stats_{name}": {"404": NOT_FOUND, "422": NO_PLAN}
-        for name in ("achievement", "trend", "summary", "targets")
-    },
-    **{
-        f"stats_{name}_csv": {"404": NOT_FOUND, "422": NO_PLAN}
-        for name in ("achievement", "trend", "summary", "targets")
+        f"stats_{name}{suffix}": {
+            "404": NOT_FOUND,
+            "422": NO_PLAN
+            + ("; or the fiscal year is outside the plan's period" if by_year else ""),
+        }
+        for name, by_year in (
+            ("achievement", True),
+            ("trend", False),
+            ("summary", False),
+            ("targets", True),
+        )
+        for suffix in ("", "_csv")
     },
     "export_table": {"404": NOT_FOUND},
     "export_bundle": {"404": NOT_FOUND},

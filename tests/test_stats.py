@@ -27,6 +27,7 @@ from app.models import (
 from app.rates import achievement_rate, percent_of
 from app.stats.schemas import Achievement, PlanComparison
 from tests.conftest import Api
+from tests.helpers import assert_problem
 
 STATS = "/api/v1/stats"
 COUNT_FIELDS = (
@@ -540,3 +541,16 @@ def test_the_query_model_is_documented_and_read_as_fastapi_reads_parameters(
         ["query", "plan_id"],
         ["query", "bom"],
     ]
+
+
+@pytest.mark.parametrize("name", ["achievement", "targets"])
+def test_a_year_the_plan_does_not_run_is_refused(client: TestClient, name: str) -> None:
+    """令和元年度 is before Kanazawa's plan (令和5年度～令和8年度): its figures would be zeros
+    that look like an answer, so the year is refused, naming the period."""
+    for path in (f"{STATS}/{name}", f"{STATS}/{name}.csv"):
+        response = client.get(path, params={"fiscal_year": "R1"})
+        problem = assert_problem(response, 422)
+        assert problem["errors"][0]["loc"] == ["query", "fiscal_year"]
+        assert problem["errors"][0]["type"] == "outside_period"
+        assert "令和5年度～令和8年度" in problem["detail"]
+    assert client.get(f"{STATS}/{name}", params={"fiscal_year": "R8"}).status_code == 200

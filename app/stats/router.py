@@ -274,6 +274,7 @@ async def stats_targets(request: Request) -> Response:
     async def build(reader: Reader) -> Built:
         plan = await read_plan(reader, query.plan_id)
         year = query.fiscal_year or await service.read_default_year(reader, plan.id)
+        service.check_in_period(year, plan.start_fiscal_year, plan.end_fiscal_year)
         stats = await service.targets(reader=reader, plan_id=plan.id, fiscal_year=year)
         info = _plan_info(plan)
         return stats, lambda: tables.targets_table(stats, info), f"targets-{info.slug}-{year}.csv"

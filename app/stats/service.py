@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, select
 
 from app.errors import InvalidInput, NotFound
+from app.initiatives.service import outside_period
 from app.models import evaluations, initiatives, measures, plans, policies, report_lines, reports
 from app.rates import METHOD, achievement_rate, percent_of
 from app.reads import Prepared, Reader
@@ -167,6 +168,8 @@ def _achievement_query() -> Select[Any]:
         plans.c.municipality_name,
         plans.c.license,
         plans.c.license_url,
+        plans.c.start_fiscal_year,
+        plans.c.end_fiscal_year,
         policies.c.id.label("policy_id"),
         policies.c.number.label("policy_number"),
         policies.c.title.label("policy_title"),
@@ -199,6 +202,12 @@ ACHIEVEMENT = Prepared(_achievement_query())  # built once: only the bound value
 PUBLISHED = Prepared(_PUBLISHED)
 
 
+def check_in_period(fiscal_year: int, start: int, end: int) -> None:
+    """Refuse (422) a year the plan does not run: its figures would be zeros that mean nothing."""
+    if reason := outside_period(fiscal_year, start, end):
+        raise InvalidInput.at(["query", "fiscal_year"], reason, "outside_period")
+
+
 async def read_achievement(
     *, reader: Reader, plan_id: int, fiscal_year: int, with_version: bool = False
 ) -> tuple[Values, tables.PlanInfo, int | None]:
@@ -218,6 +227,7 @@ async def read_achievement(
     if not rows:
         raise NotFound(f"plan {plan_id} does not exist")
     first = rows[0]
+    check_in_period(fiscal_year, first["start_fiscal_year"], first["end_fiscal_year"])
     info = tables.PlanInfo(
         first["municipality_code"],
         first["municipality_name"],

@@ -13,7 +13,8 @@ Who sends each header (keep this in step with the code it names):
                           app/web/caching.py add Accept and Authorization, a large kept answer
                           Accept-Encoding (app/web/caching.py)
     Link                  lists: rel="next"/"prev" when there are more pages (app/web/http.py);
-                          downloads: rel="license"/"describedby" (app/exports/router.py)
+                          downloads: rel="license"/"describedby" (app/exports/router.py);
+                          a plan's CSV statistics: rel="license" (app/stats/router.py)
     Location              a write that created a resource (201)
     Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
     Cache-Control         also `no-store` on every write and every error (app/web/headers.py)
@@ -127,6 +128,9 @@ def sent_headers(operation_id: str, method: str, status: int) -> dict[str, dict[
         headers["Link"] = _header("Link", required=False, note="Sent when other pages exist.")
     if operation_id in DOWNLOADS:
         headers["Link"] = _header("Link")
+    elif operation_id.endswith("_csv") and operation_id != "stats_plans_csv":
+        note = 'A plan\'s statistic: its licence (rel="license"), when the licence has a URL.'
+        headers["Link"] = _header("Link", required=False, note=note)
     if operation_id in DOWNLOADS or operation_id.endswith("_csv"):
         headers["Content-Disposition"] = _header("Content-Disposition")
     return headers
