@@ -28,7 +28,6 @@ status, once set, is staff's to change and is never overwritten.
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,15 @@ from sqlmodel import Session, select
 
 from app.models import Plan
 from app.rates import achievement_rate
-from app.seed import Loc, PlanFile, PlanFileError, Seeder, SeedResult, check_plan_file
+from app.seed import (
+    Loc,
+    PlanFile,
+    PlanFileError,
+    Seeder,
+    SeedResult,
+    check_plan_file,
+    line_of,
+)
 from app.text import code_fiscal_year
 from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year
 
@@ -167,7 +174,7 @@ class Reader:
                 else:
                     self.overview(number, part, line, bare)
             elif section == 2:
-                self.table_row(number, line, bare)
+                self.table_row(number, bare)
             elif section in (3, 4):
                 if bare == "方針":
                     continue
@@ -244,7 +251,7 @@ class Reader:
         else:
             self.problem(line, "section 1 holds (1) 基本理念, (2) 推進期間 and (3) 基本方針")
 
-    def table_row(self, line: int, text: str, bare: str) -> None:
+    def table_row(self, line: int, bare: str) -> None:
         report = self.report
         if found := _SUMMARY.match(bare):
             report.lines["summary"] = line
@@ -377,7 +384,7 @@ class Outside:
 
 
 def plan_file_of(
-    report: ProgressReport, slug: str, outside: Outside, source: str
+    report: ProgressReport, slug: str, outside: Outside
 ) -> tuple[dict[str, Any], dict[Loc, int]]:
     """The plan file a report makes (as data, to check as a seed file is), and the line of
     the text each of its key paths comes from."""
@@ -525,18 +532,13 @@ def read_report(path: Path, slug: str, outside: Outside) -> PlanFile:
     report = reader.read()
     if reader.problems:
         raise PlanFileError(path, reader.problems)
-    data, lines = plan_file_of(report, slug, outside, str(path))
-    return check_plan_file(data, path, _placer(path, lines))
+    data, lines = plan_file_of(report, slug, outside)
 
+    def place(loc: Loc) -> str:  # a key path's problem, at the text's line it comes from
+        line = line_of(lines, loc)
+        return str(path) if line is None else f"{path}:{line}"
 
-def _placer(path: Path, lines: dict[Loc, int]) -> Callable[[Loc], str]:
-    def place(loc: Loc) -> str:
-        for end in range(len(loc), 0, -1):
-            if (line := lines.get(loc[:end])) is not None:
-                return f"{path}:{line}"
-        return str(path)
-
-    return place
+    return check_plan_file(data, path, place)
 
 
 class MissingFact(ValueError):

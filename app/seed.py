@@ -186,7 +186,8 @@ def _where(loc: Loc) -> str:
     return text or "(the file)"
 
 
-def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
+def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
+    """The line a key path (or the nearest part it is in) was read from, if known."""
     for end in range(len(loc), 0, -1):
         if (found := lines.get(loc[:end])) is not None:
             return found
@@ -212,7 +213,7 @@ def read_plan_file(path: Path) -> PlanFile:
     lines = key_lines(text)
 
     def place(loc: Loc) -> str:
-        line = _line(lines, loc)
+        line = line_of(lines, loc)
         return f"{path}:{line}" if line is not None else str(path)
 
     return check_plan_file(data, path, place)
