@@ -554,3 +554,28 @@ def test_a_year_the_plan_does_not_run_is_refused(client: TestClient, name: str) 
         assert problem["errors"][0]["type"] == "outside_period"
         assert "令和5年度～令和8年度" in problem["detail"]
     assert client.get(f"{STATS}/{name}", params={"fiscal_year": "R8"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv_wanted"),
+    [
+        ("text/csv", True),
+        ("text/csv, application/json;q=0.5", True),
+        ("application/json;q=0.9, text/csv", True),
+        ("text/csv;q=0, application/json", False),  # q=0: not acceptable at all
+        ("text/csv;q=0.5, application/json", False),
+        ("text/csv;q=0.5, */*;q=0.8", False),
+        ("text/csv, */*;q=0.8", True),  # a browser-like list that names CSV first
+        ("*/*", False),
+        ("", False),
+    ],
+)
+def test_accept_picks_csv_by_its_q_values(
+    client: TestClient, accept: str, csv_wanted: bool
+) -> None:
+    """Accept's q-values decide between CSV and JSON (RFC 9110 12.5.1); a tie is JSON."""
+    response = client.get(f"{STATS}/achievement", headers={"Accept": accept})
+    assert response.status_code == 200
+    kind = response.headers["content-type"].split(";")[0]
+    assert kind == ("text/csv" if csv_wanted else "application/json")
+    assert "Accept" in response.headers["vary"]

@@ -112,10 +112,36 @@ class CsvQuery(BaseModel):
 
 
 def wants_csv(request: Request, format: Format | None) -> bool:
+    """CSV when `format=csv`, or when Accept prefers text/csv to JSON (RFC 9110 12.5.1:
+    q-values, `*/*` and `application/*` count for JSON; a tie goes to JSON, the default)."""
     if format is not None:
         return format is Format.csv
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
+    return _quality(request.headers.get("accept", ""), "text", "csv") > _quality(
+        request.headers.get("accept", ""), "application", "json"
+    )
+
+
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """How much an Accept value wants kind/subtype: the q of its most specific match, 0 for
+    none (an empty or absent Accept is `*/*`, which the tie above gives to JSON)."""
+    best, found = -1, 0.0
+    for item in accept.split(",") if accept.strip() else ["*/*"]:
+        name, *params = (part.strip() for part in item.split(";"))
+        wanted_kind, _, wanted_subtype = name.lower().partition("/")
+        if wanted_kind not in (kind, "*") or wanted_subtype not in (subtype, "*"):
+            continue
+        specific = (wanted_kind == kind) + (wanted_subtype == subtype)
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        if specific > best:
+            best, found = specific, quality
+    return found
 
 
 def cell(value: Any) -> str:
