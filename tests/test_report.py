@@ -296,3 +296,36 @@ def test_the_statistics_caveats_are_shown_under_the_computed_figures(
     assert "登録されている18項目" not in without
     assert "<li>登録されている18項目は、市の表が数える124項目の一部です。</li>" in shown
     assert "<li>&lt;b&gt;推定&lt;/b&gt;を含みます。</li>" in shown  # text, never markup
+
+
+def test_a_pdf_is_printed_once_per_data_version_and_revalidates(
+    app_with: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """Printing takes Chromium seconds: a repeated download is the kept PDF, a browser that
+    has it gets a 304 without printing, and a change to the data prints it again."""
+    count = tmp_path / "printed"
+    chromium = _program(
+        tmp_path,
+        'for a in "$@"; do case "$a" in --print-to-pdf=*) out="${a#--print-to-pdf=}";; esac; done\n'
+        f"echo printed >> {count}\n"
+        "printf '%%PDF-1.4 fake' > \"$out\"",
+    )
+    client = app_with(chromium=chromium)
+    first = client.get("/plans/1/report/R6.pdf")
+    assert first.status_code == 200, first.text
+    assert first.content == b"%PDF-1.4 fake"
+    again = client.get("/plans/1/report/R6.pdf")
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    unchanged = client.get(
+        "/plans/1/report/R6.pdf", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert count.read_text().splitlines() == ["printed"]  # one print for three requests
+    page = client.get("/plans/1/report/R6")
+    assert page.headers["etag"] != first.headers["etag"]  # the page and the PDF differ
+    assert (
+        client.get(
+            "/plans/1/report/R6", headers={"If-None-Match": page.headers["etag"]}
+        ).status_code
+        == 304
+    )
