@@ -11,6 +11,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     LOG_FORMAT=json
 
+# Chromium prints the progress report's PDF (/plans/{id}/report/{year}.pdf), with a Japanese
+# font; without them that one route answers 503 and everything else works. Not pinned: the
+# base image's Debian release fixes their versions, and its mirrors keep only the latest
+# security release of each, so a pinned version would break the build at the next update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /srv/app
 # The dependencies first, in a layer of their own: a change to the code does not reinstall
 # them. They are pyproject.toml's, at the versions constraints.txt pins.
