@@ -194,19 +194,40 @@ def scratch_url(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+class StartedClient(TestClient):
+    """A client started when made: its app's lifespan has run and every request shares one
+    event loop, as under a server. (A TestClient used without `with` runs each request on
+    a loop of its own, and an async PostgreSQL pool opened on one can hang that loop's
+    shutdown.) `with` closes it at the block's end; else the fixture does."""
+
+    def start(self) -> "StartedClient":
+        super().__enter__()
+        self.started = True
+        return self
+
+    def __enter__(self) -> "StartedClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.started:
+            self.started = False
+            super().__exit__(*exc)
+
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[[str], TestClient]]:
-    """Build a client for an app on another database (closed afterwards)."""
-    apps: list[FastAPI] = []
+    """Build a started client for an app on another database (closed afterwards)."""
+    clients: list[StartedClient] = []
 
     def build(url: str) -> TestClient:
-        application = create_app(Settings(database_url=url))
-        apps.append(application)
-        return TestClient(application)
+        client = StartedClient(create_app(Settings(database_url=url))).start()
+        clients.append(client)
+        return client
 
     yield build
-    for application in apps:
-        application.state.engine.dispose()
+    for client in clients:
+        client.__exit__(None, None, None)
+        client.app.state.engine.dispose()  # type: ignore[attr-defined]
 
 
 def etag(row_id: int, version: int) -> str:
