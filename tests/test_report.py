@@ -17,6 +17,7 @@ from app.config import Settings
 from app.main import create_app
 from app.report import service as report_service
 from app.stats.service import read_achievement
+from tests.conftest import StartedClient
 from tests.helpers import assert_problem
 
 SOURCE = Path(__file__).resolve().parent.parent / "seed" / "source"
@@ -195,16 +196,17 @@ def test_what_is_not_a_year_or_an_id_is_422(client: TestClient, path: str) -> No
 def app_with(database_url: str) -> Iterator[Callable[..., TestClient]]:
     """A client for the shared database, with the CHROMIUM and PDF_TIMEOUT of the test's
     choosing."""
-    made: list[TestClient] = []
+    made: list[StartedClient] = []
 
     def build(chromium: str = "", pdf_timeout: float = 60) -> TestClient:
         settings = Settings(database_url=database_url, chromium=chromium, pdf_timeout=pdf_timeout)
-        client = TestClient(create_app(settings))
+        client = StartedClient(create_app(settings)).start()  # one loop, as make_client's
         made.append(client)
         return client
 
     yield build
     for client in made:
+        client.__exit__(None, None, None)
         client.app.state.engine.dispose()  # type: ignore[attr-defined]
 
 
