@@ -407,6 +407,7 @@ def achievement_sql(plan_id: int, year: int) -> str:
         "unconfirmed": "e.status = 'unconfirmed'",
         "no_status": "e.id IS NOT NULL AND e.status IS NULL",
         "not_evaluated": f"e.id IS NULL AND i.fiscal_year <= {year}",
+        "inferred": "e.status IS NOT NULL AND e.provenance = 'inferred'",
     }
     sums = ",\n  ".join(
         f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS {name}"
