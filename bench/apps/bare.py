@@ -4,6 +4,7 @@ Served by bench/run with the same uvicorn options as every other server; nothing
 application can do on this machine answers faster, so each figure is reported as a ratio to it.
 """
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,17 +19,28 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def lifespan(
-    receive: Receive, send: Send, on_shutdown: Callable[[], object] = lambda: None
+    receive: Receive,
+    send: Send,
+    on_shutdown: Callable[[], object] = lambda: None,
+    on_startup: Callable[[], object] = lambda: None,
 ) -> None:
-    """Answer the ASGI lifespan protocol (also for bench/apps/floor.py)."""
+    """Answer the ASGI lifespan protocol (also for the floors, bench/apps/floor.py and
+    read_floor.py), calling on_startup and on_shutdown (awaited if they are async)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await _call(on_startup)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            on_shutdown()
+            await _call(on_shutdown)
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _call(hook: Callable[[], object]) -> None:
+    done = hook()
+    if inspect.isawaitable(done):
+        await done
 
 
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
