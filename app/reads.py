@@ -7,14 +7,17 @@ SQLite needs to answer a primary-key lookup. So the hot public reads (one initia
 of initiatives, the ETag check of every cached answer, warm statistics) are `async` routes
 that read through a `Reader`:
 
-- **SQLite:** a statement SQLite's planner answers with searches only (an index or the
-  primary key leads to the rows: no SCAN of a table or index, no temporary B-tree to sort or
-  group) runs on the event loop, on one connection per process: a plain function call, and
-  in WAL mode a reader never waits for a writer. Any other statement (a search by `?q=`, a
-  sort by an unindexed column, a count) can scan, and runs in a worker thread on a
-  connection of that thread. `SQLiteReader.on_loop` is that rule, the only one: the plan is
-  asked once per statement text. tests/test_reads_off_loop.py catches a statement that
-  scans on the loop.
+- **SQLite:** a statement runs on the event loop, on one connection per process, while it is
+  cheap: a plain function call, and in WAL mode a reader never waits for a writer. SQLite
+  counts the steps of its virtual machine as a statement runs; one still running after
+  `LOOP_STEPS` of them (about a third of a millisecond on the bench's machine) is stopped
+  and run again, from the start, in a worker thread on a connection of that thread. So a
+  primary-key read, a page of 50 in index order and the count of a table's rows stay on the
+  loop, and a search by `?q=`, a count over many matching rows or a page at a deep offset
+  move off it, whatever their query plan says. (A worker thread is not free: it hands
+  Python's GIL back and forth with the loop for every row, which under load cost a page of
+  50 several times its own time, bench/README.md.) `SQLiteReader.batch` is that rule, the
+  only one; tests/test_reads_off_loop.py checks it.
 - **PostgreSQL:** psycopg's asyncio connections from a small pool: the loop waits on the
   socket, never on a thread or on the synchronous pool the write routes use. (Mixing a
   synchronous pool into `async` routes is what stalls a server under load: one concurrency
@@ -131,16 +134,15 @@ class Reader:
         return 0
 
 
-# What SQLite's EXPLAIN QUERY PLAN says of a step that may read every row of a table or an
-# index ("SCAN t", "SCAN t USING COVERING INDEX i"), or all matching rows to order or group
-# them. "SCAN CONSTANT ROW" reads none.
-_SCANS = ("SCAN ", "USE TEMP B-TREE")
-_READS_NOTHING = "SCAN CONSTANT ROW"
+# How many steps of SQLite's virtual machine a statement may take on the event loop before
+# it is stopped and run in a worker thread instead (see the module's docstring). A page of 50
+# initiatives with their latest evaluations takes some 3,500; a primary-key read a few
+# dozen; the count of a table's rows, which SQLite answers from its b-tree, fewer still.
+LOOP_STEPS = 20_000
 
 
-def searches_only(plan: list[str]) -> bool:
-    """Whether a query plan's steps (EXPLAIN QUERY PLAN's details) all search, none scans."""
-    return not any(step.startswith(_SCANS) and not step.startswith(_READS_NOTHING) for step in plan)
+class _OverBudget(Exception):
+    """A statement on the loop took more than its steps; it runs again in a worker thread."""
 
 
 @dataclass
@@ -148,9 +150,9 @@ class SQLiteReader(Reader):
     path: str
     busy_timeout_ms: int
     workers: int = 4
+    loop_steps: int = LOOP_STEPS
     dialect: Dialect = field(default=SQLITE_DIALECT)
     _connection: sqlite3.Connection | None = None
-    _on_loop: dict[str, bool] = field(default_factory=dict)
     _executor: ThreadPoolExecutor | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[sqlite3.Connection] = field(default_factory=list)
@@ -167,18 +169,21 @@ class SQLiteReader(Reader):
 
     def _loop_connection(self) -> sqlite3.Connection:
         if self._connection is None:
-            self._connection = self.connect()
+            connection = self.connect()
+            # Called once a statement has taken loop_steps steps: a non-zero answer stops it
+            # (sqlite3.OperationalError "interrupted"). SQLite counts each statement anew.
+            connection.set_progress_handler(lambda: 1, self.loop_steps)
+            self._connection = connection
         return self._connection
 
-    def on_loop(self, sql: Sql, parameters: Mapping[str, Any]) -> bool:
-        """The rule: a statement runs on the event loop only when the planner answers it with
-        searches only (asked once per statement text, with the first call's values)."""
-        decided = self._on_loop.get(sql.text)
-        if decided is None:
-            plan = self._loop_connection().execute(f"EXPLAIN QUERY PLAN {sql.text}", parameters)
-            decided = searches_only([str(step[3]) for step in plan.fetchall()])
-            self._on_loop[sql.text] = decided
-        return decided
+    def _on_loop(self, text: str, parameters: Mapping[str, Any]) -> list[Row]:
+        """The rows of a statement run on the loop, or _OverBudget once it took too long."""
+        try:
+            return _fetch(self._loop_connection(), text, parameters)
+        except sqlite3.OperationalError as error:
+            if str(error) == "interrupted":
+                raise _OverBudget from None
+            raise
 
     def _in_thread(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -187,19 +192,19 @@ class SQLiteReader(Reader):
         return [_fetch(connection, text, parameters) for text, parameters in statements]
 
     async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
-        """The rows of each statement, in order: on the loop when every statement may run
-        there, otherwise all of them in one trip to a worker thread."""
+        """The rows of each statement, in order: on the loop while they are cheap; from the
+        first that is not, the rest in one trip to a worker thread."""
         statements = []
-        everywhere = True
         for prepared, values in queries:
             sql = prepared.sql(self.dialect)
-            parameters = sql.parameters(values)
-            everywhere = everywhere and self.on_loop(sql, parameters)
-            statements.append((sql.text, parameters))
-        if everywhere:
-            connection = self._loop_connection()
-            return [_fetch(connection, text, parameters) for text, parameters in statements]
-        return await self._off_loop(statements)
+            statements.append((sql.text, sql.parameters(values)))
+        answers: list[list[Row]] = []
+        for text, parameters in statements:
+            try:
+                answers.append(self._on_loop(text, parameters))
+            except _OverBudget:
+                return answers + await self._off_loop(statements[len(answers) :])
+        return answers
 
     async def _off_loop(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         if self._executor is None:
@@ -211,17 +216,22 @@ class SQLiteReader(Reader):
         # batch() for one statement, without its lists: every kept answer comes this way.
         sql = prepared.sql(self.dialect)
         parameters = sql.parameters(values)
-        if self.on_loop(sql, parameters):
-            return _fetch(self._loop_connection(), sql.text, parameters)
-        return (await self._off_loop([(sql.text, parameters)]))[0]
+        try:
+            return self._on_loop(sql.text, parameters)
+        except _OverBudget:
+            return (await self._off_loop([(sql.text, parameters)]))[0]
 
     async def scalar(self, prepared: Prepared, **values: Any) -> Any:
         # The data version of every kept answer comes this way: no dict for one value.
         sql = prepared.sql(self.dialect)
         parameters = sql.parameters(values)
-        if not self.on_loop(sql, parameters):
-            return await super().scalar(prepared, **values)
-        row = self._loop_connection().execute(sql.text, parameters).fetchone()
+        try:
+            row = self._loop_connection().execute(sql.text, parameters).fetchone()
+        except sqlite3.OperationalError as error:
+            if str(error) != "interrupted":
+                raise
+            rows = (await self._off_loop([(sql.text, parameters)]))[0]
+            return next(iter(rows[0].values())) if rows else None
         return None if row is None else row[0]
 
     async def close(self) -> None:
