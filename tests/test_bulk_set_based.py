@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
 from app.config import Settings
+from app.fields import as_utc
 from app.main import create_app
 from app.models import (
     evaluations,
@@ -101,6 +102,19 @@ def test_versions_and_change_log_follow_only_what_changed(api: Api) -> None:
         "fiscal_year": [None, 2025],
         "status": [None, "unconfirmed"],
         "actual_value": [None, 2],
+    }
+    # The feed serves the entries as written (on PostgreSQL they go in by COPY): the same
+    # ids, the diff as JSON, and the moment the rows were written.
+    feed = api.client.get(f"{API}/changes", params={"since": since})
+    assert feed.status_code == 200
+    served = {item["entity_id"]: item for item in feed.json()["items"]}
+    assert set(served) == set(by_row)
+    assert served[r6_7["id"]]["changes"] == {"status": ["achieved", "not_achieved"]}
+    assert served[created["id"]]["changes"] == by_row[created["id"]]["changes"]
+    assert served[created["id"]]["actor"] == "editor"
+    written_at = must_evaluation(api.engine, "R7-1", 2025)["updated_at"]
+    assert {item["at"] for item in served.values()} == {
+        as_utc(written_at).isoformat().replace("+00:00", "Z")
     }
 
 

@@ -7,6 +7,7 @@ Rows removed by the database's ON DELETE CASCADE are logged by the code that del
 (see app/writes.py), since the ORM never sees them.
 """
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, event, insert, inspect, update
@@ -110,10 +111,30 @@ def bump_version(connection: Connection) -> None:
     connection.execute(update(data_version).values(version=data_version.c.version + 1))
 
 
+# The columns a change-log entry gives; the id comes from the table's own sequence.
+ENTRY_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "changes")
+
+
 def append(connection: Connection, entries: list[dict[str, Any]]) -> None:
-    """Add change-log entries written outside the ORM, and count the data version up."""
+    """Add change-log entries written outside the ORM, and count the data version up.
+
+    A bulk upload logs one entry per row written, 10,000 at a time. On PostgreSQL they go
+    in with COPY, one stream in the same transaction, which takes a fraction of the time
+    10,000 INSERTs take (bench/README.md, the bulk upload); elsewhere an executemany.
+    """
     bump_version(connection)
-    connection.execute(insert(changes), entries)
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(changes), entries)
+        return
+    # The JSON column's text as SQLAlchemy would write it (the engine's serializer).
+    serialize = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+    statement = f"COPY {changes.name} ({', '.join(ENTRY_COLUMNS)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(statement) as copy:
+            for entry in entries:
+                copy.write_row(
+                    [*(entry[name] for name in ENTRY_COLUMNS[:-1]), serialize(entry["changes"])]
+                )
 
 
 def install() -> None:
