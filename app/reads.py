@@ -436,15 +436,13 @@ def moment(value: datetime | str) -> datetime:
 
 def _timestamp(value: Any) -> Any:
     """A stored UTC timestamp as the models write it: 2026-04-01T09:30:00.250000Z."""
-    if value is None or isinstance(value, datetime):
-        # PostgreSQL hands back aware datetimes (SQLAlchemy naive ones on SQLite), which
-        # the JSON encoder writes the same way.
-        return value if value is None else as_utc(value)
-    # SQLite: naive UTC text, '2026-04-01 09:30:00.250000' (a zero fraction is left out).
-    text = value.replace(" ", "T", 1)
-    if text.endswith(".000000"):
-        text = text[:-7]
-    return text + "Z"
+    if type(value) is str:  # first: a page of 50 on SQLite asks 200 times
+        # SQLite: naive UTC text, '2026-04-01 09:30:00.250000' (a zero fraction is left out).
+        text = value.replace(" ", "T", 1)
+        return text[:-7] + "Z" if text.endswith(".000000") else text + "Z"
+    # PostgreSQL hands back aware datetimes (SQLAlchemy naive ones on SQLite), which the JSON
+    # encoder writes the same way.
+    return value if value is None else as_utc(value)
 
 
 def _flag(value: Any) -> Any:
