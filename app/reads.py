@@ -139,6 +139,11 @@ class Reader:
 # initiatives with their latest evaluations takes some 3,500; a primary-key read a few
 # dozen; the count of a table's rows, which SQLite answers from its b-tree, fewer still.
 LOOP_STEPS = 20_000
+# SQLite calls a progress handler every so many steps of a prepared statement, counted over
+# all its runs, not from the start of each: a statement of 3,500 steps, taken from the
+# connection's cache for every page, met a handler set to LOOP_STEPS in one run out of six.
+# So the handler is called every PROGRESS_PERIOD steps and counts its calls in each run.
+PROGRESS_PERIOD = 1_000
 
 
 class _OverBudget(Exception):
@@ -156,6 +161,7 @@ class SQLiteReader(Reader):
     _executor: ThreadPoolExecutor | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[sqlite3.Connection] = field(default_factory=list)
+    _calls: int = 0  # of the progress handler in the statement running on the loop
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection to the database file."""
@@ -168,12 +174,20 @@ class SQLiteReader(Reader):
         return connection
 
     def _loop_connection(self) -> sqlite3.Connection:
+        """The loop's connection, with the whole budget of steps for the next statement."""
         if self._connection is None:
             connection = self.connect()
-            # Called once a statement has taken loop_steps steps: a non-zero answer stops it
-            # (sqlite3.OperationalError "interrupted"). SQLite counts each statement anew.
-            connection.set_progress_handler(lambda: 1, self.loop_steps)
+            period = min(PROGRESS_PERIOD, self.loop_steps)
+            calls = self.loop_steps // period
+
+            def over_budget() -> bool:
+                # A true answer stops the statement (sqlite3.OperationalError "interrupted").
+                self._calls += 1
+                return self._calls > calls
+
+            connection.set_progress_handler(over_budget, period)
             self._connection = connection
+        self._calls = 0
         return self._connection
 
     def _on_loop(self, text: str, parameters: Mapping[str, Any]) -> list[Row]:
@@ -181,9 +195,9 @@ class SQLiteReader(Reader):
         try:
             return _fetch(self._loop_connection(), text, parameters)
         except sqlite3.OperationalError as error:
-            if str(error) == "interrupted":
-                raise _OverBudget from None
-            raise
+            if str(error) != "interrupted":
+                raise
+        raise _OverBudget
 
     def _in_thread(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -230,9 +244,10 @@ class SQLiteReader(Reader):
         except sqlite3.OperationalError as error:
             if str(error) != "interrupted":
                 raise
-            rows = (await self._off_loop([(sql.text, parameters)]))[0]
-            return next(iter(rows[0].values())) if rows else None
-        return None if row is None else row[0]
+        else:
+            return None if row is None else row[0]
+        rows = (await self._off_loop([(sql.text, parameters)]))[0]
+        return next(iter(rows[0].values())) if rows else None
 
     async def close(self) -> None:
         if self._executor is not None:
