@@ -197,7 +197,21 @@ class SQLiteReader(Reader):
         except sqlite3.OperationalError as error:
             if str(error) != "interrupted":
                 raise
+        self._drop_loop_connection()
         raise _OverBudget
+
+    def _drop_loop_connection(self) -> None:
+        """Close the loop's connection after a statement was stopped on it; the next
+        statement opens another. Python's sqlite3 (3.11) never again takes a statement
+        stopped while its rows were read from the connection's cache: each later run would
+        prepare it anew. A list's page is one statement whatever its limit, so after one page
+        of 500 every page of 50 initiatives cost some 40 to 80 µs more (measured in-process);
+        a new connection costs some 20 µs, once. (No statement is open on the old one: each
+        statement on the loop runs to its end, or is stopped, before the loop moves on.)"""
+        if self._connection is not None:
+            self._opened.remove(self._connection)
+            self._connection.close()
+            self._connection = None
 
     def _in_thread(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -246,6 +260,7 @@ class SQLiteReader(Reader):
                 raise
         else:
             return None if row is None else row[0]
+        self._drop_loop_connection()
         rows = (await self._off_loop([(sql.text, parameters)]))[0]
         return next(iter(rows[0].values())) if rows else None
 

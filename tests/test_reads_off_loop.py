@@ -155,6 +155,37 @@ def test_each_run_of_a_statement_has_the_whole_budget(tmp_path: Path) -> None:
     assert [loop for loop, _ in _selects(ran)] == [True] * 20
 
 
+def _open_files(path: Path) -> int:
+    return sum(
+        1 for fd in Path("/proc/self/fd").iterdir() if str(path) in str(fd.resolve(strict=False))
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_statements_stopped_on_the_loop_leave_no_connection_open(tmp_path: Path) -> None:
+    # After a stop the loop's connection is replaced (app/reads.py): the old one is closed.
+    path = tmp_path / "reads.db"
+    sqlite3.connect(path).close()
+    reader = SQLiteReader(path=str(path), busy_timeout_ms=1000, workers=1)
+    ran = traced(reader)
+
+    async def read() -> tuple[list[object], int]:
+        try:
+            answers: list[object] = []
+            for _ in range(10):
+                answers.append(await reader.all(COSTLY))
+                answers.append(await reader.scalar(CHEAP))
+            return answers, _open_files(path)
+        finally:
+            await reader.close()
+
+    answers, open_files = asyncio.run(read())
+    assert answers == [[{"rows_made": 200000}], 1] * 10
+    assert [loop for loop, _ in _selects(ran)] == [True, False, True] * 10
+    assert open_files <= 2  # the loop's connection and the worker's
+    assert _open_files(path) == 0
+
+
 def _answers(fresh_url: str, loop_steps: int) -> tuple[dict[str, tuple[int, bytes]], Trace]:
     settings = Settings(database_url=fresh_url, answer_cache_bytes=0, stats_cache_size=0)
     application = create_app(settings)
