@@ -114,6 +114,7 @@ def _in_range(year: int, written: str, today: date | None) -> int:
     return year
 
 
+@lru_cache(maxsize=256)  # a page of 50 initiatives asks for 100 labels of a few years
 def fiscal_year_label(year: int) -> str:
     """Return the Japanese label of a fiscal year: 2024 -> 令和6年度, 2019 -> 令和元年度."""
     if year >= 2019:

@@ -57,6 +57,13 @@ COSTLY = Prepared(
     )
 )
 CHEAP = Prepared(select(literal_column("1").label("one")))
+# Some 5,000 steps: cheap, but four runs of it take more than LOOP_STEPS.
+FEW_ROWS = Prepared(
+    text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)"
+        " SELECT count(*) AS rows_made FROM n"
+    )
+)
 
 
 def _on_a_loop() -> bool:
@@ -129,6 +136,54 @@ def test_a_cheap_statement_stays_on_the_loop_and_a_costly_one_moves_to_a_thread(
         (True, "WITH"),  # scalar(COSTLY) the same way
         (False, "WITH"),
     ]
+
+
+def test_each_run_of_a_statement_has_the_whole_budget(tmp_path: Path) -> None:
+    """SQLite counts a cached statement's steps over all its runs: the budget is per run."""
+    path = tmp_path / "reads.db"
+    sqlite3.connect(path).close()
+    reader = SQLiteReader(path=str(path), busy_timeout_ms=1000)
+    ran = traced(reader)
+
+    async def read() -> list[object]:
+        try:
+            return [await reader.all(FEW_ROWS) for _ in range(20)]
+        finally:
+            await reader.close()
+
+    assert asyncio.run(read()) == [[{"rows_made": 300}]] * 20
+    assert [loop for loop, _ in _selects(ran)] == [True] * 20
+
+
+def _open_files(path: Path) -> int:
+    return sum(
+        1 for fd in Path("/proc/self/fd").iterdir() if str(path) in str(fd.resolve(strict=False))
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_statements_stopped_on_the_loop_leave_no_connection_open(tmp_path: Path) -> None:
+    # After a stop the loop's connection is replaced (app/reads.py): the old one is closed.
+    path = tmp_path / "reads.db"
+    sqlite3.connect(path).close()
+    reader = SQLiteReader(path=str(path), busy_timeout_ms=1000, workers=1)
+    ran = traced(reader)
+
+    async def read() -> tuple[list[object], int]:
+        try:
+            answers: list[object] = []
+            for _ in range(10):
+                answers.append(await reader.all(COSTLY))
+                answers.append(await reader.scalar(CHEAP))
+            return answers, _open_files(path)
+        finally:
+            await reader.close()
+
+    answers, open_files = asyncio.run(read())
+    assert answers == [[{"rows_made": 200000}], 1] * 10
+    assert [loop for loop, _ in _selects(ran)] == [True, False, True] * 10
+    assert open_files <= 2  # the loop's connection and the worker's
+    assert _open_files(path) == 0
 
 
 def _answers(fresh_url: str, loop_steps: int) -> tuple[dict[str, tuple[int, bytes]], Trace]:
