@@ -32,13 +32,15 @@ timestamps as ISO text, its booleans as 0/1), which the pydantic response models
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
+import psycopg
 from fastapi import Request, Response
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
@@ -55,6 +57,7 @@ from app.lru import LRU
 from app.search.match import NO_TERMS, Terms, Word
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -265,14 +268,13 @@ class PostgresReader(Reader):
         loop = asyncio.get_running_loop()
         if self._pool is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
-            # A connection is checked before it is handed out (one an outage killed is
-            # replaced), and waiting for one is bounded: an outage is a 503 (app/web/faults.py).
+            # Waiting for a connection is bounded: an outage is a 503 (app/web/faults.py).
+            # No check when a connection is handed out (see _run for what replaces it).
             self._pool = AsyncConnectionPool(
                 self.conninfo,
                 min_size=1,
                 max_size=self.max_size,
                 kwargs={"autocommit": True, **self.connect_args},
-                check=AsyncConnectionPool.check_connection,
                 timeout=self.wait_timeout,
                 open=False,
             )
@@ -286,26 +288,58 @@ class PostgresReader(Reader):
         stats = self._pool.get_stats()
         return int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
 
+    async def _run(self, read: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """The answer of read, given a pooled connection.
+
+        A connection is not checked when it is handed out: a check is a round trip of its own,
+        which cost every read as much as its statements. Instead, a read whose connection
+        turns out to be lost (the database restarted, or the network cut it) is run once
+        more: the pool drops a lost connection when it comes back, and checks those waiting
+        in it first, as the outage most likely killed them too. So after an outage no dead
+        connection answers a request; while the database is still away, the second attempt
+        waits for a new connection at most wait_timeout, and the read is a 503
+        (app/web/faults.py). Reads only: running one again changes nothing."""
+        pool = await self._opened()
+        for attempt in (1, 2):
+            connection = await pool.getconn()
+            try:
+                return await read(connection)
+            except psycopg.Error:
+                if attempt == 2 or not connection.closed:
+                    raise  # the statement failed, not the connection
+            finally:
+                await pool.putconn(connection)
+            await pool.check()
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
         sql = prepared.sql(self.dialect)
-        pool = await self._opened()
-        async with pool.connection() as connection:
+        parameters = sql.parameters(values)
+
+        async def read(connection: AsyncConnection[Any]) -> list[Row]:
             cursor = connection.cursor(row_factory=dict_row)
-            await cursor.execute(sql.text, sql.parameters(values))
+            await cursor.execute(sql.text, parameters)
             return await cursor.fetchall()
 
+        return await self._run(read)
+
     async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
-        pool = await self._opened()
-        async with pool.connection() as connection:
+        statements = []
+        for prepared, values in queries:
+            sql = prepared.sql(self.dialect)
+            statements.append((sql.text, sql.parameters(values)))
+
+        async def read(connection: AsyncConnection[Any]) -> list[list[Row]]:
             cursors = []
             # A pipeline sends every statement before waiting for the first answer.
             async with connection.pipeline():
-                for prepared, values in queries:
-                    sql = prepared.sql(self.dialect)
+                for text, parameters in statements:
                     cursor = connection.cursor(row_factory=dict_row)
-                    await cursor.execute(sql.text, sql.parameters(values))
+                    await cursor.execute(text, parameters)
                     cursors.append(cursor)
             return [await cursor.fetchall() for cursor in cursors]
+
+        return await self._run(read)
 
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():

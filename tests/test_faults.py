@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,30 @@ def test_an_outage_is_a_quick_503_and_the_first_requests_after_it_succeed(
             (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
         ]
         assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.only_on("postgresql")
+def test_connections_an_outage_killed_while_idle_serve_no_errors_after_it(
+    outage: tuple[str, str, Proxy],
+) -> None:
+    """An outage no request saw: every pooled connection dies idle, and the first reads after
+    the database is back must still succeed (no dead connection may answer them)."""
+    base, _token, proxy = outage
+    reads = [f"{API}/initiatives/1", f"{API}/initiatives?limit=5", f"{API}/plans/1"]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        # Concurrent reads, so that each worker's pools hold several connections.
+        with ThreadPoolExecutor(16) as pool:
+            warm = list(pool.map(lambda i: client.get(reads[i % 2]), range(96)))
+        assert {answer.status_code for answer in warm} == {200}
+
+        proxy.sever()
+        proxy.restore()
+        time.sleep(0.5)
+        after = [client.get(path) for _ in range(10) for path in reads]
+        assert [a.status_code for a in after] == [200] * len(after), [
+            (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
+        ]
 
 
 def test_an_unexpected_error_is_a_500_problem_with_every_header_and_no_trace(
