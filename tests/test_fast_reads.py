@@ -135,6 +135,36 @@ def _store(client: TestClient) -> Any:
     return layer.store
 
 
+def test_a_list_s_etag_is_the_same_whether_answers_are_kept_or_not(api: Api) -> None:
+    """Kept, the data version is read before the route (AnswerCacheMiddleware); not kept, in
+    the same round trip as the route's statements (read_with_cache_headers): the same tag,
+    the same 304, and a new tag after a write."""
+    url = "/api/v1/initiatives?limit=3"
+    plain = create_app(
+        Settings(database_url=str(api.engine.url.render_as_string(False)), answer_cache_bytes=0)
+    )
+    with TestClient(plain) as client:
+        kept, not_kept = api.client.get(url), client.get(url)
+        assert not_kept.status_code == 200
+        assert not_kept.json() == kept.json()
+        tag = kept.headers["etag"]
+        assert not_kept.headers["etag"] == tag
+        conditional = client.get(url, headers={"If-None-Match": tag})
+        assert conditional.status_code == 304
+        assert conditional.headers["etag"] == tag
+        assert conditional.headers["cache-control"] == not_kept.headers["cache-control"]
+
+        written = client.patch(
+            "/api/v1/initiatives/1", json={"title": "新しい題名"}, headers=api.editor
+        )
+        assert written.status_code == 200, written.text
+        after = client.get(url)
+        assert after.headers["etag"] not in (tag, "")
+        assert after.headers["etag"] == api.client.get(url).headers["etag"]
+        assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
+    plain.state.engine.dispose()
+
+
 @pytest.mark.parametrize("max_bytes", [0, 3000])
 def test_the_cache_stays_within_its_bound(fresh_url: str, max_bytes: int) -> None:
     application = create_app(Settings(database_url=fresh_url, answer_cache_bytes=max_bytes))
