@@ -42,7 +42,7 @@ import psycopg
 from fastapi import Request, Response
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import BindParameter, ColumnElement, Dialect, Engine, Select, bindparam, make_url
@@ -262,13 +262,13 @@ class PostgresReader(Reader):
     wait_timeout: float = 5.0
     dialect: Dialect = field(default=POSTGRESQL_DIALECT)
     _pool: AsyncConnectionPool | None = None
+    _turns: asyncio.Semaphore | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
-    async def _opened(self) -> AsyncConnectionPool:
+    async def _opened(self) -> tuple[AsyncConnectionPool, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
+        if self._pool is None or self._turns is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
-            # Waiting for a connection is bounded: an outage is a 503 (app/web/faults.py).
             # No check when a connection is handed out (see _run for what replaces it).
             self._pool = AsyncConnectionPool(
                 self.conninfo,
@@ -279,8 +279,13 @@ class PostgresReader(Reader):
                 open=False,
             )
             await self._pool.open()
+            # One turn a connection: under load most reads wait for one, and they wait
+            # here, on a semaphore (a future each), rather than in the pool's own queue of
+            # waiting requests (a condition, a lock and a timer each), which cost a read
+            # some 15 us more, a quarter of the read (32 reads at once on 10 connections).
+            self._turns = asyncio.Semaphore(self.max_size)
             self._loop = loop
-        return self._pool
+        return self._pool, self._turns
 
     def in_use(self) -> int:
         if self._pool is None:
@@ -291,25 +296,41 @@ class PostgresReader(Reader):
     async def _run(self, read: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
         """The answer of read, given a pooled connection.
 
+        Waiting for a connection is bounded, the turn and the connection together: an outage
+        is a 503 within wait_timeout (app/web/faults.py), not a hung request.
+
         A connection is not checked when it is handed out: a check is a round trip of its own,
         which cost every read as much as its statements. Instead, a read whose connection
         turns out to be lost (the database restarted, or the network cut it) is run once
         more: the pool drops a lost connection when it comes back, and checks those waiting
         in it first, as the outage most likely killed them too. So after an outage no dead
         connection answers a request; while the database is still away, the second attempt
-        waits for a new connection at most wait_timeout, and the read is a 503
-        (app/web/faults.py). Reads only: running one again changes nothing."""
-        pool = await self._opened()
-        for attempt in (1, 2):
-            connection = await pool.getconn()
+        waits for a new connection until the deadline, and the read is a 503. Reads only:
+        running one again changes nothing."""
+        pool, turns = await self._opened()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_timeout
+        if turns.locked():  # every connection is out: wait for a turn, until the deadline
             try:
-                return await read(connection)
-            except psycopg.Error:
-                if attempt == 2 or not connection.closed:
-                    raise  # the statement failed, not the connection
-            finally:
-                await pool.putconn(connection)
-            await pool.check()
+                async with asyncio.timeout_at(deadline):
+                    await turns.acquire()
+            except TimeoutError:
+                raise PoolTimeout(f"no connection free within {self.wait_timeout} s") from None
+        else:
+            await turns.acquire()  # at once
+        try:
+            for attempt in (1, 2):
+                connection = await pool.getconn(max(deadline - loop.time(), 0.001))
+                try:
+                    return await read(connection)
+                except psycopg.Error:
+                    if attempt == 2 or not connection.closed:
+                        raise  # the statement failed, not the connection
+                finally:
+                    await pool.putconn(connection)
+                await pool.check()
+        finally:
+            turns.release()
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
