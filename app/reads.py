@@ -35,7 +35,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, get_args
 
 import psycopg
@@ -489,12 +489,19 @@ def moment(value: datetime | str) -> datetime:
     return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
+_ZERO = timedelta(0)
+
+
 def _timestamp(value: Any) -> Any:
     """A stored UTC timestamp as the models write it: 2026-04-01T09:30:00.250000Z."""
-    if value is None or isinstance(value, datetime):
-        # PostgreSQL hands back aware datetimes (SQLAlchemy naive ones on SQLite), which
-        # the JSON encoder writes the same way.
-        return value if value is None else as_utc(value)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        # PostgreSQL hands back aware datetimes in the session's time zone (SQLAlchemy naive
+        # ones on SQLite). The JSON encoder writes any zero offset as Z, whatever its tzinfo,
+        # so one at UTC goes out as read: converting it cost a page of 50 a fifth of its
+        # projection (six timestamps a row).
+        return value if value.utcoffset() == _ZERO else as_utc(value)
     # SQLite: naive UTC text, '2026-04-01 09:30:00.250000' (a zero fraction is left out).
     text = value.replace(" ", "T", 1)
     if text.endswith(".000000"):

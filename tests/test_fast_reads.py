@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 
 from app.config import Settings
@@ -63,6 +63,28 @@ def test_projection_writes_what_the_model_writes(api: Api) -> None:
     assert changed["latest_evaluation"]["fiscal_year"] == 2026
     whole = next(item for item in items if item["id"] == first[1]["id"])
     assert whole["updated_at"] == "2026-04-01T00:00:00Z"
+
+
+@pytest.mark.only_on("postgresql")
+def test_timestamps_are_written_in_utc_whatever_the_database_s_time_zone(fresh_url: str) -> None:
+    """PostgreSQL hands timestamps back in the session's time zone: a database set to Tokyo
+    time still answers UTC, as the response models write it (a UTC one goes out as read)."""
+    name = make_url(fresh_url).database
+    admin = create_engine(fresh_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Asia/Tokyo'"))
+    admin.dispose()
+    application = create_app(Settings(database_url=fresh_url, answer_cache_bytes=0))
+    with TestClient(application) as client:
+        one = client.get("/api/v1/initiatives/1").json()
+        listed = client.get("/api/v1/initiatives", params={"limit": 1}).json()["items"][0]
+    with Session(application.state.engine) as session:
+        model = service.get_initiative(session=session, initiative_id=listed["id"])
+        expected = json.loads(model.model_dump_json())
+    application.state.engine.dispose()
+    assert listed == expected
+    assert one["created_at"].endswith("Z") and one["updated_at"].endswith("Z")
+    assert listed["created_at"] == expected["created_at"]
 
 
 def test_a_kept_answer_is_the_answer(api: Api) -> None:
