@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 
 from app.config import Settings
@@ -64,6 +64,28 @@ def test_projection_writes_what_the_model_writes(api: Api) -> None:
     assert changed["latest_evaluation"]["fiscal_year"] == 2026
     whole = next(item for item in items if item["id"] == first[1]["id"])
     assert whole["updated_at"] == "2026-04-01T00:00:00Z"
+
+
+@pytest.mark.only_on("postgresql")
+def test_timestamps_are_written_in_utc_whatever_the_database_s_time_zone(fresh_url: str) -> None:
+    """PostgreSQL hands timestamps back in the session's time zone: a database set to Tokyo
+    time still answers UTC, as the response models write it (a UTC one goes out as read)."""
+    name = make_url(fresh_url).database
+    admin = create_engine(fresh_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Asia/Tokyo'"))
+    admin.dispose()
+    application = create_app(Settings(database_url=fresh_url, answer_cache_bytes=0))
+    with TestClient(application) as client:
+        one = client.get("/api/v1/initiatives/1").json()
+        listed = client.get("/api/v1/initiatives", params={"limit": 1}).json()["items"][0]
+    with Session(application.state.engine) as session:
+        model = service.get_initiative(session=session, initiative_id=listed["id"])
+        expected = json.loads(model.model_dump_json())
+    application.state.engine.dispose()
+    assert listed == expected
+    assert one["created_at"].endswith("Z") and one["updated_at"].endswith("Z")
+    assert listed["created_at"] == expected["created_at"]
 
 
 def test_a_kept_answer_is_the_answer(api: Api) -> None:
@@ -134,6 +156,36 @@ def _store(client: TestClient) -> Any:
     while not isinstance(layer, AnswerCacheMiddleware):
         layer = layer.app
     return layer.store
+
+
+def test_a_list_s_etag_is_the_same_whether_answers_are_kept_or_not(api: Api) -> None:
+    """Kept, the data version is read before the route (AnswerCacheMiddleware); not kept, in
+    the same round trip as the route's statements (read_with_cache_headers): the same tag,
+    the same 304, and a new tag after a write."""
+    url = "/api/v1/initiatives?limit=3"
+    plain = create_app(
+        Settings(database_url=str(api.engine.url.render_as_string(False)), answer_cache_bytes=0)
+    )
+    with TestClient(plain) as client:
+        kept, not_kept = api.client.get(url), client.get(url)
+        assert not_kept.status_code == 200
+        assert not_kept.json() == kept.json()
+        tag = kept.headers["etag"]
+        assert not_kept.headers["etag"] == tag
+        conditional = client.get(url, headers={"If-None-Match": tag})
+        assert conditional.status_code == 304
+        assert conditional.headers["etag"] == tag
+        assert conditional.headers["cache-control"] == not_kept.headers["cache-control"]
+
+        written = client.patch(
+            "/api/v1/initiatives/1", json={"title": "新しい題名"}, headers=api.editor
+        )
+        assert written.status_code == 200, written.text
+        after = client.get(url)
+        assert after.headers["etag"] not in (tag, "")
+        assert after.headers["etag"] == api.client.get(url).headers["etag"]
+        assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
+    plain.state.engine.dispose()
 
 
 @pytest.mark.parametrize("max_bytes", [0, 3000])

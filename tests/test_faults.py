@@ -2,16 +2,19 @@
 a short problem+json with Retry-After, never a 500 or a hung request, nothing partly
 written, and the same request succeeding once the cause is gone."""
 
+import asyncio
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url
@@ -303,6 +306,68 @@ def test_an_outage_is_a_quick_503_and_the_first_requests_after_it_succeed(
             (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
         ]
         assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.only_on("postgresql")
+def test_connections_an_outage_killed_while_idle_serve_no_errors_after_it(
+    outage: tuple[str, str, Proxy],
+) -> None:
+    """An outage no request saw: every pooled connection dies idle, and the first reads after
+    the database is back must still succeed (no dead connection may answer them)."""
+    base, _token, proxy = outage
+    reads = [f"{API}/initiatives/1", f"{API}/initiatives?limit=5", f"{API}/plans/1"]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        # Concurrent reads, so that each worker's pools hold several connections.
+        with ThreadPoolExecutor(16) as pool:
+            warm = list(pool.map(lambda i: client.get(reads[i % 2]), range(96)))
+        assert {answer.status_code for answer in warm} == {200}
+
+        proxy.sever()
+        proxy.restore()
+        time.sleep(0.5)
+        after = [client.get(path) for _ in range(10) for path in reads]
+        assert [a.status_code for a in after] == [200] * len(after), [
+            (a.request.url.path, a.status_code, a.text[:100]) for a in after if a.status_code != 200
+        ]
+
+
+@pytest.mark.only_on("postgresql")
+def test_a_read_that_finds_every_connection_busy_is_a_quick_503(fresh_url: str) -> None:
+    """Reads wait for a connection no longer than DB_CONNECT_TIMEOUT: with both connections
+    held by reads that wait for a lock, a third read answers 503 in about a second, and the
+    two answer once the lock is gone."""
+    application = create_app(
+        Settings(database_url=fresh_url, answer_cache_bytes=0, db_pool_size=2, db_connect_timeout=1)
+    )
+    plain = make_url(fresh_url).set(drivername="postgresql").render_as_string(False)
+
+    async def scenario() -> tuple[httpx.Response, float, list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=application)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+            await psycopg.AsyncConnection.connect(plain) as locker,
+        ):
+            await locker.execute("LOCK TABLE initiatives IN ACCESS EXCLUSIVE MODE")
+            held = [asyncio.create_task(client.get(f"{API}/initiatives/{i}")) for i in (1, 2)]
+            await asyncio.sleep(0.5)  # both have a connection, and wait for the lock
+            started = time.monotonic()
+            waiting = await client.get(f"{API}/initiatives/3")
+            elapsed = time.monotonic() - started
+            await locker.rollback()
+            answers = await asyncio.gather(*held)
+            await application.state.reader.close()
+        return waiting, elapsed, answers
+
+    try:
+        waiting, elapsed, answers = asyncio.run(scenario())
+    finally:
+        application.state.engine.dispose()
+    assert waiting.status_code == 503
+    assert waiting.json()["type"].endswith(":database-unavailable")
+    assert waiting.headers["retry-after"].isdigit()
+    assert 0.5 < elapsed < 2.5, elapsed
+    assert [answer.status_code for answer in answers] == [200, 200]
 
 
 def test_an_unexpected_error_is_a_500_problem_with_every_header_and_no_trace(

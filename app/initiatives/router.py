@@ -16,7 +16,7 @@ from app.initiatives.schemas import (
 from app.listing import Page
 from app.reads import reader_of
 from app.text import CODE_PATTERN, normalize_code
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import (
     WORDS_RULES,
     CascadeQuery,
@@ -110,10 +110,11 @@ async def list_initiatives(
     sort: SortQuery = None,
 ) -> Response:
     """List initiatives (取組事項), each with its latest evaluation."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_initiatives(
-        reader=reader, filters=filters, page=page, sort=sort
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_initiatives(
+            reader=reader, filters=filters, page=page, sort=sort
+        ),
     )
     return page_response(request, items, total, page, headers)
 
