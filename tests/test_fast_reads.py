@@ -4,6 +4,7 @@ client can see: same JSON as the response models, never a stale answer after a w
 import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -158,11 +159,23 @@ def _store(client: TestClient) -> Any:
     return layer.store
 
 
-def test_a_list_s_etag_is_the_same_whether_answers_are_kept_or_not(api: Api) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/initiatives?limit=3",
+        "/api/v1/plans",
+        "/api/v1/policies?plan_id=1",
+        "/api/v1/measures?limit=5",
+        "/api/v1/evaluations?fiscal_year=R6&limit=5",
+        "/api/v1/reports",
+        "/api/v1/search?q=" + quote("窓口"),
+        "/api/v1/changes?since=0&limit=5",
+    ],
+)
+def test_a_list_s_etag_is_the_same_whether_answers_are_kept_or_not(api: Api, url: str) -> None:
     """Kept, the data version is read before the route (AnswerCacheMiddleware); not kept, in
     the same round trip as the route's statements (read_with_cache_headers): the same tag,
     the same 304, and a new tag after a write."""
-    url = "/api/v1/initiatives?limit=3"
     plain = create_app(
         Settings(database_url=str(api.engine.url.render_as_string(False)), answer_cache_bytes=0)
     )

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Query, Request, Response
 from app.changes import service
 from app.changes.schemas import ChangeFeed
 from app.listing import MAX_ID, MAX_LIMIT
-from app.reads import json_response, reader_of
-from app.web.caching import read_cache_headers
+from app.reads import json_response
+from app.web.caching import read_with_cache_headers
 from app.web.http import read_responses
 from app.web.jsonbody import StrictJsonRoute
 
@@ -27,6 +27,7 @@ async def list_changes(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Response:
     """List every write after `since`, oldest first, for incremental sync."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    return json_response(await service.read_feed(reader=reader, since=since, limit=limit), headers)
+    feed, headers = await read_with_cache_headers(
+        request, lambda reader: service.read_feed(reader=reader, since=since, limit=limit)
+    )
+    return json_response(feed, headers)

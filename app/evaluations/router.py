@@ -14,7 +14,7 @@ from app.fields import FiscalYear
 from app.listing import Page
 from app.provenance import DESCRIPTION, Provenance
 from app.reads import reader_of
-from app.web.caching import read_cache_headers
+from app.web.caching import read_cache_headers, read_with_cache_headers
 from app.web.http import (
     IdFilter,
     IdPath,
@@ -66,7 +66,6 @@ async def list_evaluations(
     sort: SortQuery = None,
 ) -> Response:
     """List evaluations of every initiative (one per initiative and fiscal year)."""
-    reader = reader_of(request)
     filters = EvaluationFilters(
         plan_id=plan_id,
         policy_id=policy_id,
@@ -75,9 +74,11 @@ async def list_evaluations(
         status=status,
         provenance=provenance,
     )
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_evaluations(
-        reader=reader, filters=filters, page=page, sort=sort
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_evaluations(
+            reader=reader, filters=filters, page=page, sort=sort
+        ),
     )
     return page_response(request, items, total, page, headers)
 

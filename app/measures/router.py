@@ -8,7 +8,7 @@ from app.listing import Page
 from app.measures import service
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
 from app.reads import reader_of
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import (
     WORDS_RULES,
     CascadeQuery,
@@ -63,10 +63,11 @@ async def list_measures(
     sort: SortQuery = None,
 ) -> Response:
     """List measures (施策), in policy and number order."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_measures(
-        reader=reader, plan_id=plan_id, policy_id=policy_id, q=q, page=page, sort=sort
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_measures(
+            reader=reader, plan_id=plan_id, policy_id=policy_id, q=q, page=page, sort=sort
+        ),
     )
     return page_response(request, items, total, page, headers)
 

@@ -7,7 +7,7 @@ from app.listing import Page
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanFilters, PlanPublic, PlanUpdate
 from app.reads import reader_of
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import (
     CascadeQuery,
     IdPath,
@@ -59,9 +59,10 @@ async def list_plans(
     sort: SortQuery = None,
 ) -> Response:
     """List plans (one per municipality and period)."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_plans(reader=reader, filters=filters, page=page, sort=sort)
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_plans(reader=reader, filters=filters, page=page, sort=sort),
+    )
     return page_response(request, items, total, page, headers)
 
 

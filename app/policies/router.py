@@ -8,7 +8,7 @@ from app.listing import Page
 from app.policies import service
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.reads import reader_of
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import (
     WORDS_RULES,
     CascadeQuery,
@@ -62,10 +62,11 @@ async def list_policies(
     sort: SortQuery = None,
 ) -> Response:
     """List policies (基本方針), in plan and number order."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_policies(
-        reader=reader, plan_id=plan_id, q=q, page=page, sort=sort
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_policies(
+            reader=reader, plan_id=plan_id, q=q, page=page, sort=sort
+        ),
     )
     return page_response(request, items, total, page, headers)
 

@@ -8,7 +8,7 @@ from app.listing import Page
 from app.reads import reader_of
 from app.reports import service
 from app.reports.schemas import ReportCreate, ReportPublic, ReportUpdate
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import (
     IdFilter,
     IdPath,
@@ -49,10 +49,11 @@ async def list_reports(
     sort: SortQuery = None,
 ) -> Response:
     """List the figures cities published (取組状況の公表), per plan and fiscal year."""
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.read_reports(
-        reader=reader, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.read_reports(
+            reader=reader, plan_id=plan_id, fiscal_year=fiscal_year, page=page, sort=sort
+        ),
     )
     return page_response(request, items, total, page, headers)
 

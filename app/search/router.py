@@ -5,11 +5,10 @@ from fastapi import APIRouter, Query, Request, Response
 from app.errors import InvalidInput
 from app.fields import LINE_PATTERN, text_rules
 from app.listing import Page
-from app.reads import reader_of
 from app.search import service
 from app.search.match import Terms
 from app.search.schemas import HitKind, SearchHit
-from app.web.caching import read_cache_headers
+from app.web.caching import read_with_cache_headers
 from app.web.http import WORDS_RULES, IdFilter, PageDep, page_response, read_responses
 from app.web.jsonbody import StrictJsonRoute
 
@@ -46,9 +45,10 @@ async def search(
     terms = Terms.parse(q)
     if not terms:
         raise InvalidInput.at(["query", "q"], "give at least one word to search for")
-    reader = reader_of(request)
-    headers = await read_cache_headers(request, reader)
-    items, total = await service.search(
-        reader=reader, terms=terms, plan_id=plan_id, kind=kind, page=page
+    (items, total), headers = await read_with_cache_headers(
+        request,
+        lambda reader: service.search(
+            reader=reader, terms=terms, plan_id=plan_id, kind=kind, page=page
+        ),
     )
     return page_response(request, items, total, page, headers)
