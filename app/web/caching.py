@@ -71,7 +71,12 @@ async def read_cache_headers(
 ) -> dict[str, str]:
     """ETag, Cache-Control and Vary of a public read, or raise NotModified. The data version
     comes through the reader, or from AnswerCacheMiddleware (app/web/caching.py), which read
-    it for this request already."""
+    it for this request already.
+
+    For a read whose answer is the rows of the reader, read_with_cache_headers (below) takes
+    the version in the same round trip; this one is for answers made otherwise (a resource
+    read whole, the exports, the printed report, the catalogue) and for a route that checks
+    something before its read (a 404 before the list of an initiative's evaluations)."""
     version = known_version(request)
     if version is None:
         version = await read_version(reader)
