@@ -147,7 +147,6 @@ ROUTE_TARGETS = {"one": 0.12, "list": 0.06, "stats": 0.10}
 ROUTE_DATASETTE_READS = ("list",)
 ROUTE_P99_TARGET = 10.0  # × the ceiling's p99, for the list
 FLOORS = {"sqlite": "SQLite floor", "postgresql": "PostgreSQL floor"}
-PG_FLOOR = FLOORS["postgresql"]
 PG_FLOOR_TARGET = 0.5
 FLOOR_READS = ("one", "list")
 # Bulk (issue 17): 10,000 rows within 3× the floor on each database; time per row not growing
