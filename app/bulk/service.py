@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from app.bulk import idempotency
-from app.bulk.common import PlanContext, Problems, Writes
+from app.bulk.common import CHUNK, PlanContext, Problems, Writes, among
 from app.bulk.messages import Text
 from app.bulk.parse import RawRow
 from app.bulk.schemas import BulkResult, RowOutcome
@@ -109,9 +109,9 @@ def upload(
 def _touch_initiatives(session: Session, ids: set[int], now: datetime) -> None:
     """An initiative shows its latest evaluation: writing evaluations moves its version on."""
     ordered = sorted(ids)
-    for start in range(0, len(ordered), 1000):
+    for start in range(0, len(ordered), CHUNK):
         session.execute(
             update(initiatives)
-            .where(initiatives.c.id.in_(ordered[start : start + 1000]))
+            .where(among(session, [initiatives.c.id], ordered[start : start + CHUNK]))
             .values(version=initiatives.c.version + 1, updated_at=now)
         )
