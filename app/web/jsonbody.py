@@ -24,6 +24,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
 from app.errors import ErrorDetail, problem_response
+from app.web.plainread import plain_read
 
 MAX_DEPTH = 32  # our deepest body (a report with lines) needs 3
 # Python's default int_max_str_digits: read no longer integer, whatever the interpreter allows
@@ -165,12 +166,14 @@ class StrictJsonRequest(Request):
 
 
 class StrictJsonRoute(APIRoute):
-    """The route class of every API router: its request reads JSON with StrictJsonRequest."""
+    """The route class of every API router: its request reads JSON with StrictJsonRequest,
+    and a plain read is handled by app/web/plainread.py."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:
-            return handler  # no body to read (the reads): FastAPI's own request will do
+            # No body to read (the reads): FastAPI's own request will do.
+            return plain_read(self.dependant, handler) or handler
 
         async def strict(request: Request) -> Response:
             return await handler(StrictJsonRequest(request.scope, request.receive))
