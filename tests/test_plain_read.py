@@ -79,6 +79,17 @@ def ids(app: FastAPI) -> dict[str, Any]:
     return {"api": API} | seeded_ids(app.state.engine)
 
 
+def through_fastapi(app: FastAPI, client: TestClient, path: str) -> httpx.Response:
+    """GET path with FastAPI's own handler, which the lean one steps aside for while
+    `dependency_overrides` holds anything."""
+    app.dependency_overrides[_fastapi_only] = _fastapi_only
+    try:
+        answer: httpx.Response = client.get(path, headers=SAME_REQUEST)
+        return answer
+    finally:
+        app.dependency_overrides.clear()
+
+
 def _seen(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
     headers = {k: v for k, v in response.headers.items() if k not in VARYING}
     return response.status_code, headers, response.content
@@ -90,11 +101,7 @@ def test_lean_and_fastapi_answer_alike(
 ) -> None:
     path = url.format(**ids)
     lean = client.get(path, headers=SAME_REQUEST)
-    app.dependency_overrides[_fastapi_only] = _fastapi_only
-    try:
-        general = client.get(path, headers=SAME_REQUEST)
-    finally:
-        app.dependency_overrides.clear()
+    general = through_fastapi(app, client, path)
     assert lean.status_code < 500, lean.text
     if url in GOOD:
         assert lean.status_code == 200, lean.text
@@ -127,10 +134,6 @@ def test_reads_do_not_go_through_fastapis_solver(
     refused = client.get(f"{API}/initiatives/abc")
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
-    app.dependency_overrides[_fastapi_only] = _fastapi_only
-    try:
-        general = client.get(LEAN[0].format(**ids))
-    finally:
-        app.dependency_overrides.clear()
+    general = through_fastapi(app, client, LEAN[0].format(**ids))
     assert general.status_code == 500  # FastAPI's handler does call it
     assert general.headers["content-type"] == "application/problem+json"

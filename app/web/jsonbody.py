@@ -172,7 +172,8 @@ class StrictJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:
-            # No body to read (the reads): FastAPI's own request will do.
+            # No body to read: FastAPI's own request will do, and a plain read (every GET of
+            # ours) gets the lean handler.
             return plain_read(self.dependant, handler) or handler
 
         async def strict(request: Request) -> Response:

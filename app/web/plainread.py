@@ -87,7 +87,6 @@ class _Scalar:
 
     field: ModelField
     name: str
-    loc: tuple[str, str]
 
 
 def _scalars(fields: list[ModelField]) -> list[_Scalar] | None:
@@ -106,8 +105,7 @@ def _scalars(fields: list[ModelField]) -> list[_Scalar] | None:
             or len(aliases) != 1
         ):
             return None
-        name = aliases[0][1]
-        scalars.append(_Scalar(field, name, ("query", name)))
+        scalars.append(_Scalar(field, aliases[0][1]))
     return scalars
 
 
@@ -123,7 +121,7 @@ def _read_query(scalars: list[_Scalar], query: QueryParams) -> tuple[dict[str, A
             field=scalar.field,
             value=PydanticUndefined if value is None else value,
             values=values,
-            loc=scalar.loc,
+            loc=("query", scalar.name),
         )
         if wrong:
             errors.extend(wrong)
