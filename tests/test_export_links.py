@@ -5,10 +5,16 @@ Schemathesis as a 500 on every export), and names only itself.
 
 import io
 import re
+import struct
+import zipfile
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
+from app.models import changes
 from tests.conftest import Api
 from tests.helpers import API
 
@@ -71,6 +77,44 @@ def test_a_workbook_is_sent_whole_even_when_a_range_is_asked(api: Api) -> None:
     assert "content-range" not in resumed.headers
     assert whole_rows(resumed.content) == whole_rows(whole.content)  # a whole workbook
     assert len(whole_rows(whole.content)) == 19  # the header and the seed's 18 initiatives
+
+
+def test_a_bundle_is_dated_by_its_data_so_a_range_of_it_resumes(api: Api) -> None:
+    """A bundle is made for each request, but from the data alone: its members and its
+    Last-Modified carry the time of the last write, not of the request. So it is the same
+    bytes until the data changes, and `curl -C -` (a bare Range) or a browser's If-Range
+    joins a second download to the first. After a write, the old date is no longer it."""
+    url = f"{API}/export/plans/1.zip"
+    written = datetime(2024, 4, 1, 9, 30, 16, tzinfo=UTC)  # an even second: ZIP counts by 2
+    with api.engine.begin() as connection:
+        connection.execute(update(changes).values(at=written))
+    whole = api.client.get(url)
+    assert whole.status_code == 200
+    assert whole.headers["last-modified"] == "Mon, 01 Apr 2024 09:30:16 GMT"
+    assert whole.headers["accept-ranges"] == "bytes"
+    with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
+        members = archive.infolist()
+    assert len(members) == 10
+    for member in members:  # the wall-clock date in UTC, and the instant in a "UT" field
+        assert member.date_time == (2024, 4, 1, 9, 30, 16), member.filename
+        assert member.extra == struct.pack("<HHBL", 0x5455, 5, 1, 1711963816), member.filename
+
+    rest = api.client.get(url, headers={"Range": "bytes=1000-"})
+    assert rest.status_code == 206
+    assert whole.content[:1000] + rest.content == whole.content
+    since = {"Range": "bytes=1000-", "If-Range": whole.headers["last-modified"]}
+    assert api.client.get(url, headers=since).content == whole.content[1000:]
+
+    created = api.client.post(f"{API}/plans", json=PLAN | {"slug": "town"}, headers=api.editor)
+    assert created.status_code == 201, created.text
+    after = api.client.get(url, headers=since)  # the old date: the whole new bundle
+    assert after.status_code == 200
+    moved = parsedate_to_datetime(after.headers["last-modified"])
+    assert moved > written
+    with zipfile.ZipFile(io.BytesIO(after.content)) as archive:
+        assert {member.date_time for member in archive.infolist()} == {
+            moved.timetuple()[:5] + (moved.second // 2 * 2,)
+        }
 
 
 def whole_rows(content: bytes) -> list[tuple[object, ...]]:

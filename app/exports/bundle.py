@@ -3,6 +3,7 @@ Frictionless data package describing the files."""
 
 import json
 import stat
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
@@ -167,27 +168,40 @@ def licence_text(plan: dict[str, Any], licence: dict[str, str]) -> str:
     )
 
 
-def _member(name: str, now: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
-    # A ZipInfo of our own has no permissions (external_attr 0): unzip would make the file
-    # unreadable (mode 0000), so each member says rw-r--r--.
-    info = zipfile.ZipInfo(name, date_time=now)
+def _member(name: str, made: datetime) -> zipfile.ZipInfo:
+    """A member dated `made`, readable by anyone who unpacks it.
+
+    A ZIP date is a wall-clock time with no zone: it is written in UTC, and an extended
+    timestamp field ("UT", Info-ZIP's 0x5455: flags, then the Unix time) says the instant
+    itself, which unzip and 7-Zip show in the reader's own zone. A ZipInfo of our own has no
+    permissions (external_attr 0): unzip would make the file unreadable (mode 0000), so each
+    member says rw-r--r--.
+    """
+    info = zipfile.ZipInfo(name, date_time=made.astimezone(UTC).timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = FILE_MODE
+    info.extra = struct.pack("<HHBL", 0x5455, 5, 1, int(made.timestamp()))
     return info
 
 
-def write_bundle(engine: Engine, plan: dict[str, Any], licence: dict[str, str]) -> str:
-    """Write the plan's zip into a temporary file, streaming each CSV; return its path."""
+def write_bundle(
+    engine: Engine, plan: dict[str, Any], licence: dict[str, str], made: datetime
+) -> str:
+    """Write the plan's zip into a temporary file, streaming each CSV; return its path.
+
+    Every member is dated `made`, the time of the data (the last write), not the time of the
+    request: the same data gives the same bytes, so a download resumed with a Range joins
+    the one it began, and a mirror's checksum holds until the data changes.
+    """
     handle = tempfile.NamedTemporaryFile(suffix=".zip", delete=False)  # noqa: SIM115
     handle.close()
     with zipfile.ZipFile(handle.name, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        now = datetime.now(UTC).timetuple()[:6]
         for export in EXPORTS.values():
-            with bundle.open(_member(bundle_path(export), now), "w") as member:
+            with bundle.open(_member(bundle_path(export), made), "w") as member:
                 for chunk in stream_csv(engine, export, plan["id"], BUNDLE_CSV):
                     member.write(chunk)
         descriptor = json.dumps(datapackage(plan, licence), ensure_ascii=False, indent=2)
-        bundle.writestr(_member("datapackage.json", now), descriptor)
-        bundle.writestr(_member("README.md", now), data_dictionary(plan))
-        bundle.writestr(_member("LICENSE.txt", now), licence_text(plan, licence))
+        bundle.writestr(_member("datapackage.json", made), descriptor)
+        bundle.writestr(_member("README.md", made), data_dictionary(plan))
+        bundle.writestr(_member("LICENSE.txt", made), licence_text(plan, licence))
     return handle.name

@@ -32,10 +32,14 @@ async def plans_in(reader: Reader, plan_id: int | None) -> list[dict[str, Any]]:
     return [row | {"updated_at": moment(row["updated_at"])} for row in found]
 
 
+async def last_write(reader: Reader) -> datetime | None:
+    """When anything was last written (the change log's newest entry), or None when nothing
+    has been."""
+    last = await reader.scalar(_LAST_WRITE)
+    return None if last is None else moment(last)
+
+
 async def last_writes(reader: Reader) -> tuple[dict[int, datetime], datetime | None]:
     """When each plan itself was last written, and when anything was."""
     per_plan = await reader.all(_PLAN_WRITES)
-    last = await reader.scalar(_LAST_WRITE)
-    return {row["entity_id"]: moment(row["at"]) for row in per_plan}, (
-        None if last is None else moment(last)
-    )
+    return {row["entity_id"]: moment(row["at"]) for row in per_plan}, await last_write(reader)
