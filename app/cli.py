@@ -3,6 +3,7 @@
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -123,23 +124,34 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _metrics_directory() -> None:
-    """Give the workers a fresh directory to add their metrics up in (app/web/monitoring.py).
+def _metrics_directory() -> Path | None:
+    """Give the workers a fresh directory to add their metrics up in (app/web/monitoring.py);
+    return it when it is ours to remove once serving ends.
 
     Set before any worker imports prometheus-client; one given by the operator is emptied
-    of an earlier run's files, as prometheus-client asks."""
+    of an earlier run's files, as prometheus-client asks, and kept."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.db"):
             stale.unlink()
-    else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="plan-progress-metrics-")
+        return None
+    made = tempfile.mkdtemp(prefix="plan-progress-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return Path(made)
 
 
 def _serve(settings: Settings, workers: int, seed_path: Path | None) -> int:
-    _metrics_directory()
+    made = _metrics_directory()
+    try:
+        return _migrate_seed_and_serve(settings, workers, seed_path)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _migrate_seed_and_serve(settings: Settings, workers: int, seed_path: Path | None) -> int:
     # Migrate (and seed) once, here, before any worker starts: workers never race to migrate.
     _migrate(settings)
     engine = make_engine(settings)

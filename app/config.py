@@ -182,6 +182,15 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def db_answer_timeout(self) -> float | None:
+        """Seconds a PostgreSQL read may go unanswered before its connection is taken for
+        gone (503): the statement timeout, after which the server itself would have answered
+        with an error, and the connect timeout on top. None when statements have no limit."""
+        if not self.db_statement_timeout_ms:
+            return None
+        return self.db_statement_timeout_ms / 1000 + self.db_connect_timeout
+
+    @property
     def allowed_host_list(self) -> list[str]:
         return [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]
 

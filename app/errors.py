@@ -58,6 +58,7 @@ class Problem(BaseModel):
 class AppError(Exception):
     status: int = 400
     slug: str = "bad-request"
+    headers: dict[str, str] = {}  # noqa: RUF012 (read only; sent with the problem)
 
     def __init__(self, detail: str, *, errors: Sequence[ErrorDetail] | None = None) -> None:
         super().__init__(detail)
@@ -100,6 +101,7 @@ class InvalidInput(AppError):
 
 class ServiceUnavailable(AppError):
     status, slug = 503, "not-ready"
+    headers = {"Retry-After": "5"}  # noqa: RUF012 (as an outage's 503, app/web/faults.py)
 
 
 # The problems answered in front of the routes, by middlewares: a missing or bad token
@@ -153,7 +155,9 @@ def _validation_errors(exc: RequestValidationError) -> list[ErrorDetail]:
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(exc.status, exc.detail, slug=exc.slug, errors=exc.errors)
+    return problem_response(
+        exc.status, exc.detail, slug=exc.slug, errors=exc.errors, headers=exc.headers or None
+    )
 
 
 async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:

@@ -244,6 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         connect_args=postgres_connect_args(settings),
         wait_timeout=settings.db_connect_timeout,
+        answer_timeout=settings.db_answer_timeout,
     )
 
     # FastAPI tries a request's path against the routes one by one, included router after

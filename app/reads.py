@@ -30,6 +30,9 @@ timestamps as ISO text, its booleans as 0/1), which the pydantic response models
 """
 
 import asyncio
+import contextlib
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -45,7 +48,17 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import BindParameter, ColumnElement, Dialect, Engine, Select, bindparam, make_url
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Dialect,
+    Engine,
+    Select,
+    bindparam,
+    literal,
+    make_url,
+    select,
+)
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
@@ -131,6 +144,11 @@ class Reader:
 
     async def close(self) -> None:
         return None
+
+    async def probe(self, prepared: Prepared, timeout: float) -> Any:
+        """The first value of a statement that must be answered within timeout seconds (the
+        operator's probes, /readyz and /metrics, which must answer promptly in an outage)."""
+        return await self.scalar(prepared)
 
     def in_use(self) -> int:
         """Connections checked out now (for /metrics)."""
@@ -284,38 +302,85 @@ def _fetch(connection: sqlite3.Connection, text: str, parameters: Mapping[str, A
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# A pool that could not connect is replaced by a new one at most this often (seconds).
+RENEW_AFTER = 1.0
+PING = Prepared(select(literal(1)))  # a statement any database answers (/readyz)
+
+
+class Silence:
+    """Notes whether a read's connection was cut for want of an answer (PostgresReader._run)."""
+
+    fell = False
+
+    def cut(self, connection: AsyncConnection[Any]) -> None:
+        """Shut the connection's socket down, as a broken network would: the read waiting on it
+        fails at once, as on a lost connection, and the pool drops it. (Cancelling the read
+        instead would have psycopg ask the silent server to cancel the statement, and wait.)"""
+        self.fell = True
+        try:
+            descriptor = connection.pgconn.socket
+        except psycopg.Error:
+            return  # closed already: the read is failing anyway
+        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
+            with contextlib.suppress(OSError):
+                duplicate.shutdown(socket.SHUT_RDWR)
+
+
 @dataclass
 class PostgresReader(Reader):
     conninfo: str
     max_size: int
     connect_args: dict[str, Any] = field(default_factory=dict)
     wait_timeout: float = 5.0
+    # How long a read's statements may go unanswered: past it the database is taken for gone
+    # (see _run). None: no limit.
+    answer_timeout: float | None = None
     dialect: Dialect = field(default=POSTGRESQL_DIALECT)
     _pool: AsyncConnectionPool | None = None
     _turns: asyncio.Semaphore | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _out: int = 0  # connections handed out to reads now
+    _failing: bool = False  # the last wait for a connection failed with none out (see _run)
+    _renewed_at: float = float("-inf")
+    _retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def _opened(self) -> tuple[AsyncConnectionPool, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._turns is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
-            # No check when a connection is handed out (see _run for what replaces it).
-            self._pool = AsyncConnectionPool(
-                self.conninfo,
-                min_size=1,
-                max_size=self.max_size,
-                kwargs={"autocommit": True, **self.connect_args},
-                timeout=self.wait_timeout,
-                open=False,
-            )
-            await self._pool.open()
+            await self._new_pool()
             # One turn a connection: under load most reads wait for one, and they wait
             # here, on a semaphore (a future each), rather than in the pool's own queue of
             # waiting requests (a condition, a lock and a timer each), which cost a read
             # some 15 us more, a quarter of the read (32 reads at once on 10 connections).
             self._turns = asyncio.Semaphore(self.max_size)
             self._loop = loop
+        elif self._failing and loop.time() - self._renewed_at >= RENEW_AFTER:
+            self._retire(self._pool)
+            await self._new_pool()
+        assert self._pool is not None and self._turns is not None
         return self._pool, self._turns
+
+    async def _new_pool(self) -> None:
+        """Open a pool, which connects at once. No check when a connection is handed out
+        (see _run for what replaces it)."""
+        self._pool = AsyncConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=self.max_size,
+            kwargs={"autocommit": True, **self.connect_args},
+            timeout=self.wait_timeout,
+            open=False,
+        )
+        await self._pool.open()
+        self._renewed_at = asyncio.get_running_loop().time()
+
+    def _retire(self, pool: AsyncConnectionPool) -> None:
+        """Close a pool in the background: the reads still holding its connections give
+        them back to it, and it closes them."""
+        task = asyncio.create_task(pool.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     def in_use(self) -> int:
         if self._pool is None:
@@ -323,7 +388,11 @@ class PostgresReader(Reader):
         stats = self._pool.get_stats()
         return int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
 
-    async def _run(self, read: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    async def _run(
+        self,
+        read: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        answer_timeout: float | None = None,
+    ) -> T:
         """The answer of read, given a pooled connection.
 
         Waiting for a connection is bounded, the turn and the connection together: an outage
@@ -336,7 +405,14 @@ class PostgresReader(Reader):
         in it first, as the outage most likely killed them too. So after an outage no dead
         connection answers a request; while the database is still away, the second attempt
         waits for a new connection until the deadline, and the read is a 503. Reads only:
-        running one again changes nothing."""
+        running one again changes nothing.
+
+        A connection can also stay open and fall silent: a frozen server, a hung pooler or
+        proxy. Its kernel still acknowledges what is sent, so no TCP timeout ever fires, and
+        statement_timeout is the server's own. So a read unanswered for answer_timeout (the
+        statement timeout and the connect timeout: by then the server would have cancelled
+        the statement itself) has its connection cut, as a broken network would cut it: the
+        read fails as on a lost connection, is not run again, and is a 503."""
         pool, turns = await self._opened()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_timeout
@@ -348,15 +424,39 @@ class PostgresReader(Reader):
                 raise PoolTimeout(f"no connection free within {self.wait_timeout} s") from None
         else:
             await turns.acquire()  # at once
+        answer_timeout = answer_timeout or self.answer_timeout
+        silent = Silence()
         try:
             for attempt in (1, 2):
-                connection = await pool.getconn(max(deadline - loop.time(), 0.001))
+                try:
+                    connection = await pool.getconn(max(deadline - loop.time(), 0.001))
+                except PoolTimeout:
+                    # With no connection out, the pool had none to give: it cannot connect,
+                    # and waits ever longer between its attempts (1, 2, 4... s). The next read
+                    # opens a new pool instead, which connects at once: the first reads after
+                    # the database is back find it.
+                    self._failing = self._out == 0
+                    raise
+                self._failing = False
+                self._out += 1
+                watchdog = (
+                    None
+                    if answer_timeout is None
+                    else loop.call_later(answer_timeout, silent.cut, connection)
+                )
                 try:
                     return await read(connection)
-                except psycopg.Error:
+                except psycopg.Error as error:
+                    if silent.fell:
+                        raise psycopg.OperationalError(
+                            f"the database did not answer within {answer_timeout:g} s"
+                        ) from error
                     if attempt == 2 or not connection.closed:
                         raise  # the statement failed, not the connection
                 finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+                    self._out -= 1
                     await pool.putconn(connection)
                 await pool.check()
         finally:
@@ -373,6 +473,15 @@ class PostgresReader(Reader):
             return await cursor.fetchall()
 
         return await self._run(read)
+
+    async def probe(self, prepared: Prepared, timeout: float) -> Any:
+        sql = prepared.sql(self.dialect)
+
+        async def read(connection: AsyncConnection[Any]) -> Any:
+            row = await (await connection.execute(sql.text, sql.parameters({}))).fetchone()
+            return None if row is None else row[0]
+
+        return await self._run(read, answer_timeout=timeout)
 
     async def batch(self, *queries: tuple[Prepared, Mapping[str, Any]]) -> list[list[Row]]:
         statements = []
@@ -395,6 +504,7 @@ class PostgresReader(Reader):
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():
             await self._pool.close()
+            await asyncio.gather(*self._retiring)
         self._pool = None
 
 
@@ -480,6 +590,7 @@ def make_reader(
     busy_timeout_ms: int,
     connect_args: dict[str, Any] | None = None,
     wait_timeout: float = 5.0,
+    answer_timeout: float | None = None,
 ) -> Reader:
     """The reader for the engine's database."""
     url = engine.url
@@ -494,6 +605,7 @@ def make_reader(
         max_size=pool_size,
         connect_args=connect_args or {},
         wait_timeout=wait_timeout,
+        answer_timeout=answer_timeout,
     )
 
 

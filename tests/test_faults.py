@@ -151,14 +151,17 @@ def test_a_read_only_database_is_503_and_the_write_succeeds_once_it_takes_writes
 
 
 class Proxy:
-    """A TCP proxy in front of PostgreSQL that the test can cut and restore. Cut, it closes
-    every connection it carries and every new one at once, as a database that went away."""
+    """A TCP proxy in front of PostgreSQL that the test can cut, silence and restore. Cut, it
+    closes every connection it carries and every new one at once, as a database that went
+    away. Silenced, it keeps every connection open and takes what is sent, but passes nothing
+    on either way, as a frozen server or a hung pooler would."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.cut = False
+        self.silent = False
         self.open: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -172,6 +175,9 @@ class Proxy:
             if self.cut:
                 client.close()
                 continue
+            if self.silent:
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 server = socket.create_connection(self.upstream)
             except OSError:
@@ -182,10 +188,20 @@ class Proxy:
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 
+    def _swallow(self, client: socket.socket) -> None:
+        with self.lock:
+            self.open.append(client)
+        try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
+
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                target.sendall(data)
+                if not self.silent:
+                    target.sendall(data)
         except OSError:
             pass
         finally:
@@ -207,8 +223,11 @@ class Proxy:
                 pass
             connection.close()
 
+    def silence(self) -> None:
+        self.silent = True
+
     def restore(self) -> None:
-        self.cut = False
+        self.cut = self.silent = False
 
     def close(self) -> None:
         self.sever()
@@ -368,6 +387,108 @@ def test_a_read_that_finds_every_connection_busy_is_a_quick_503(fresh_url: str) 
     assert waiting.headers["retry-after"].isdigit()
     assert 0.5 < elapsed < 2.5, elapsed
     assert [answer.status_code for answer in answers] == [200, 200]
+
+
+@pytest.mark.only_on("postgresql")
+def test_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url: str) -> None:
+    """A connection that stays open but is never answered (a frozen server, a hung pooler):
+    no TCP timeout fires, so the service must give up on its own. A read answers 503 once
+    the server would have cancelled the statement itself (DB_STATEMENT_TIMEOUT_MS, plus
+    DB_CONNECT_TIMEOUT), the probes within DB_CONNECT_TIMEOUT, and all is well once the
+    database speaks again."""
+    url = make_url(fresh_url)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    application = create_app(
+        Settings(
+            database_url=through,
+            answer_cache_bytes=0,
+            db_connect_timeout=1,
+            db_statement_timeout_ms=1000,
+        )
+    )
+
+    async def timed(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        answer = await client.get(path)
+        return answer, time.monotonic() - started
+
+    async def scenario() -> dict[str, tuple[httpx.Response, float]]:
+        transport = httpx.ASGITransport(app=application)
+        seen = {}
+        async with (
+            application.router.lifespan_context(application),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
+            seen["before"] = await timed(client, f"{API}/initiatives/1")
+            proxy.silence()
+            # Reads on the connection the first one left in the pool, and on new ones.
+            silenced = [timed(client, f"{API}/initiatives/{i}") for i in (2, 3, 4)]
+            for i, answer in enumerate(await asyncio.gather(*silenced)):
+                seen[f"silent {i}"] = answer
+            seen["readyz"] = await timed(client, "/readyz")
+            seen["metrics"] = await timed(client, "/metrics")
+            proxy.restore()
+            seen["after"] = await timed(client, f"{API}/initiatives/2")
+            seen["readyz after"] = await timed(client, "/readyz")
+        return seen
+
+    seen: dict[str, tuple[httpx.Response, float]] = {}
+    # In a thread of its own: should a read hang, the test fails rather than the run.
+    running = threading.Thread(target=lambda: seen.update(asyncio.run(scenario())), daemon=True)
+    running.start()
+    running.join(60)
+    hung = running.is_alive()
+    proxy.close()
+    application.state.engine.dispose()
+    assert not hung, "a request hung on the silent database"
+    assert seen["before"][0].status_code == 200
+    for name in ("silent 0", "silent 1", "silent 2", "readyz"):
+        answer, elapsed = seen[name]
+        assert answer.status_code == 503, (name, answer.text)
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert answer.headers["retry-after"].isdigit(), name
+        limit = 2 if name == "readyz" else 3  # the connect timeout; the answer timeout, 2 s
+        assert elapsed < limit + 1.5, (name, elapsed)
+    assert seen["silent 0"][0].json()["type"].endswith(":database-unavailable")
+    metrics, elapsed = seen["metrics"]
+    assert metrics.status_code == 200 and elapsed < 3.5, elapsed
+    assert "plan_progress_database_up 0.0" in metrics.text
+    assert seen["after"][0].status_code == 200, seen["after"][0].text
+    assert seen["readyz after"][0].status_code == 200
+
+
+@pytest.mark.only_on("postgresql")
+def test_a_write_that_waits_past_the_statement_timeout_is_a_503_and_changes_nothing(
+    fresh_url: str,
+) -> None:
+    """A write waiting for another's lock longer than DB_STATEMENT_TIMEOUT_MS is cancelled by
+    PostgreSQL (57014): busy, not broken. 503 with Retry-After; nothing changed; the same
+    write succeeds once the lock is gone."""
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="editor", role=Role.editor)
+    engine.dispose()
+    application = create_app(Settings(database_url=fresh_url, db_statement_timeout_ms=500))
+    plain = make_url(fresh_url).set(drivername="postgresql").render_as_string(False)
+    editor = {"Authorization": f"Bearer {token}"}
+    write = {"json": {"philosophy": "市民とともに"}, "headers": editor}
+    with TestClient(application) as client, psycopg.connect(plain) as locker:
+        before = client.get(f"{API}/plans/1").json()
+        # Every write takes the data version's row first (app/changes/recorder.py).
+        locker.execute("SELECT * FROM data_version FOR UPDATE")
+        waited = client.patch(f"{API}/plans/1", **write)
+        locker.rollback()
+        unchanged = client.get(f"{API}/plans/1").json()
+        again = client.patch(f"{API}/plans/1", **write)
+    application.state.engine.dispose()
+    assert waited.status_code == 503, waited.text
+    assert waited.headers["content-type"] == PROBLEM_JSON
+    assert waited.headers["retry-after"].isdigit()
+    assert waited.json()["type"].endswith(":database-timeout")
+    assert unchanged == before
+    assert again.status_code == 200, again.text
+    assert again.json()["philosophy"] == "市民とともに"
 
 
 def test_an_unexpected_error_is_a_500_problem_with_every_header_and_no_trace(

@@ -1,6 +1,7 @@
 """/metrics in Prometheus' text format, as a scraper reads it, in one process and over workers."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,11 +11,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from app.config import Settings
 from app.main import create_app
 from app.models import data_version
+from app.web.monitoring import exposition
 from tests.conftest import Api, wait_until_ready
 from tests.helpers import child_env, free_port
 
@@ -148,3 +150,45 @@ def test_two_workers_add_their_requests_up_and_log_json_lines(
     pids = {pid for pid in re.findall(r"Started server process \[(\d+)\]", log.read_text())}
     assert len(pids) == 2, "two workers served"
     assert any(line["message"] == "settings in effect" for line in lines)
+
+
+def test_a_dead_workers_live_gauges_are_forgotten_and_its_counts_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed (or restarted by uvicorn) never says it is gone. Its requests in flight
+    must not stay in the sum for good; the requests it answered still count."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    worker = (
+        "import os, signal\n"
+        "from app.web import monitoring\n"
+        "monitoring.IN_FLIGHT.inc(3)\n"
+        "monitoring.count_request('/api/v1/plans/{plan_id}', 'GET', 200, 0.01)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"  # as kill -9: no goodbye of any kind
+    )
+    env = child_env() | {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    died = subprocess.run([sys.executable, "-c", worker], env=env, cwd=Path.cwd(), check=False)
+    assert died.returncode == -9
+    assert any(name.startswith("gauge_livesum_") for name in os.listdir(directory))
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    scrape = exposition(12).decode()
+    assert value(scrape, "plan_progress_requests_in_flight") == 0
+    assert not any(name.startswith("gauge_livesum_") for name in os.listdir(directory))
+    route = {"route": "/api/v1/plans/{plan_id}", "method": "GET"}
+    assert value(scrape, "plan_progress_requests_total", **route, status="200") == 1
+    assert value(scrape, "plan_progress_data_version") == 12
+    assert value(scrape, "plan_progress_database_up") == 1
+
+
+@pytest.mark.only_on("postgresql")
+def test_metrics_answer_while_the_database_does_not(fresh_url: str) -> None:
+    """A scrape in an outage is when an operator needs one: it answers, and says so."""
+    unreachable = make_url(fresh_url).set(port=free_port()).render_as_string(False)
+    application = create_app(Settings(database_url=unreachable, db_connect_timeout=1))
+    with TestClient(application) as client:
+        scrape = client.get("/metrics")
+    application.state.engine.dispose()
+    assert scrape.status_code == 200
+    assert value(scrape.text, "plan_progress_database_up") == 0
+    assert "plan_progress_data_version" not in scrape.text

@@ -38,9 +38,13 @@ from app.web.edge import HttpMiddleware, is_api_write
 # (SQLAlchemy's errors wrap the driver's; the async reader raises psycopg's own).
 #
 #     DatabaseFault            what the client is told
-#      ├── unavailable   503   cannot connect, connection lost, pool timed out (Retry-After)
-#      ├── read-only     503   the database refuses writes (Retry-After)
+#      ├── unavailable   503   cannot connect, connection lost or silent, pool timed out
+#      ├── timeout       503   a statement ran past DB_STATEMENT_TIMEOUT_MS (a long wait for
+#      │                       another write's lock, most likely)
+#      ├── read-only     503   the database refuses writes
 #      └── storage-full  507   the disk (or SQLite's max_page_count) is full
+#
+# Every 503 says Retry-After.
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,12 @@ UNAVAILABLE = DatabaseFault(
     "database-unavailable",
     "the database cannot be reached just now: retry in a few seconds (a write is all or"
     " nothing; read it back to see whether it was made)",
+)
+TIMED_OUT = DatabaseFault(
+    503,
+    "database-timeout",
+    "the database did not finish the request in time (DB_STATEMENT_TIMEOUT_MS), most likely"
+    " waiting for other writes; nothing was changed: retry in a few seconds",
 )
 READ_ONLY = DatabaseFault(
     503,
@@ -108,6 +118,8 @@ def classify(error: BaseException) -> DatabaseFault | None:
                 return STORAGE_FULL
             if sqlstate == "25006":  # read_only_sql_transaction
                 return READ_ONLY
+            if sqlstate in ("57014", "55P03"):  # query_canceled (statement_timeout); lock wait
+                return TIMED_OUT
             if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):
                 return UNAVAILABLE  # connection exceptions; admin or crash shutdown; starting
             if isinstance(link, psycopg.OperationalError | psycopg.InterfaceError) and not sqlstate:

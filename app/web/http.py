@@ -119,7 +119,12 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not Modif
 
 
 def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {**NOT_MODIFIED, **problem_responses(*statuses)}
+    """Responses of a read route: 304, a database that cannot be reached or did not answer
+    in time (503, app/web/faults.py), plus those given."""
+    return {
+        **NOT_MODIFIED,
+        **problem_responses(*statuses, 503, slugs={503: "database-unavailable"}),
+    }
 
 
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -28,10 +28,12 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import NotFound, problem_response
-from app.versions import current_version
+from app.reads import reader_of
+from app.versions import VERSION
 from app.web.edge import HttpMiddleware
 
 # ---------------------------------------------------------------------------------------------
@@ -52,6 +54,7 @@ from app.web.edge import HttpMiddleware
 # formatter offer, and they cost a kept answer much of its time (bench/README.md).
 ACCESS = "app.access"
 STARTUP = logging.getLogger("app.startup")
+log = logging.getLogger(__name__)
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 ROUTE_TEMPLATE = "route_template"  # request state: set by kept answers (app/web/caching.py)
 _PROBLEM_TYPE = re.compile(rb'"type"\s*:\s*"([^"]{1,200})"')
@@ -284,17 +287,24 @@ POOL_IN_USE = Gauge(
 
 
 class DataVersion(Collector):
-    """The data version (app/changes/recorder.py), read from the database at each scrape."""
+    """The data version (app/changes/recorder.py), read from the database at each scrape, and
+    whether the database answered that read in time."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, version: int | None) -> None:
+        self.version = version
 
     def collect(self) -> Any:
-        with self.engine.connect() as connection:
-            version = current_version(connection)
         yield GaugeMetricFamily(
-            "plan_progress_data_version", "Write transactions committed so far.", value=version
+            "plan_progress_database_up",
+            "1 when the database answered this scrape's read within DB_CONNECT_TIMEOUT, else 0.",
+            value=int(self.version is not None),
         )
+        if self.version is not None:
+            yield GaugeMetricFamily(
+                "plan_progress_data_version",
+                "Write transactions committed so far.",
+                value=self.version,
+            )
 
 
 # The labelled series of each route, method and status, looked up once: prometheus_client's
@@ -325,15 +335,43 @@ def pool_in_use(engine: Engine, reader: Any) -> int:
     return int(used) + int(reader.in_use())
 
 
-def exposition(engine: Engine) -> bytes:
-    if os.environ.get(MULTIPROCESS_DIR):
+def exposition(version: int | None) -> bytes:
+    """The metrics in Prometheus' text format, with the data version read for this scrape
+    (None: the database did not answer it)."""
+    if directory := os.environ.get(MULTIPROCESS_DIR):
+        forget_dead_workers(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
         registry.register(_Default())
-    registry.register(DataVersion(engine))
+    registry.register(DataVersion(version))
     return generate_latest(registry)
+
+
+_LIVE_GAUGE = re.compile(r"gauge_live\w*_(\d+)\.db")
+
+
+def forget_dead_workers(directory: str) -> None:
+    """Drop the live gauges (requests in flight, connections in use) of workers that died.
+
+    Every worker keeps its gauges in a file of its own, and a worker killed or restarted by
+    uvicorn never says it is gone: its last in-flight count would be added in for good.
+    Counters and histograms stay, as prometheus-client asks: they count what was done."""
+    pids = {int(found[1]) for name in os.listdir(directory) if (found := _LIVE_GAUGE.match(name))}
+    for pid in pids:
+        if not _alive(pid):
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: not ours to judge
+    return True
 
 
 class _Default(Collector):
@@ -356,8 +394,11 @@ router = APIRouter(tags=["health"])
         404: {"description": "METRICS=off"},
     },
 )
-def metrics(request: Request) -> Response:
-    """Prometheus' text format: requests, latency, kept answers, bulk rows, pools, data version."""
+async def metrics(request: Request) -> Response:
+    """Prometheus' text format: requests, latency, kept answers, bulk rows, pools, data version.
+
+    It answers in an outage too (that is when it is needed): the data version is read within
+    DB_CONNECT_TIMEOUT, and plan_progress_database_up says whether it was."""
     settings = request.app.state.settings
     if settings.metrics == "off":
         raise NotFound("metrics are off on this server (METRICS=off)")
@@ -370,5 +411,10 @@ def metrics(request: Request) -> Response:
                 slug="unauthorized",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-    body = exposition(request.app.state.engine)
+    try:
+        version = await reader_of(request).probe(VERSION, settings.db_connect_timeout)
+    except Exception as error:
+        log.warning("/metrics: the database did not answer (%s)", type(error).__name__)
+        version = None
+    body = await run_in_threadpool(exposition, None if version is None else int(version))
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

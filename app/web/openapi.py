@@ -19,7 +19,7 @@ Who sends each header (keep this in step with the code it names):
     Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
     Cache-Control         also `no-store` on every write and every error (app/web/headers.py)
     WWW-Authenticate      401 (app/auth/tokens.py)
-    Retry-After           429 (app/auth/tokens.py) and a write's 503 (app/web/faults.py)
+    Retry-After           429 (app/auth/tokens.py) and every 503 (app/web/faults.py, /readyz)
 """
 
 from typing import Any
@@ -106,7 +106,7 @@ def sent_headers(operation_id: str, method: str, status: int) -> dict[str, dict[
         headers["Cache-Control"] = _header("Cache-Control")
         if status == 401:
             headers["WWW-Authenticate"] = _header("WWW-Authenticate")
-        if status == 429 or (status == 503 and write):
+        if status in (429, 503):
             headers["Retry-After"] = _header("Retry-After")
         return headers
     if write:
