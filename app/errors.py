@@ -108,11 +108,14 @@ class ServiceUnavailable(AppError):
 # (app/auth/tokens.py), a token writing too fast (the same), and a write the database kept
 # aborting as transient (app/web/faults.py).
 UNAUTHORIZED, TOO_MANY_REQUESTS, BUSY = "unauthorized", "too-many-requests", "busy"
+# A range past the end of a download (app/exports/router.py).
+RANGE_NOT_SATISFIABLE = "range-not-satisfiable"
 # The `type` a route's problem of each status has (the slug in PROBLEM_TYPE). A 503 is
 # `not-ready` from /readyz but `busy` from a write: write routes say so (app/web/http.py).
 SLUGS: dict[int, str] = {
     **{error.status: error.slug for error in AppError.__subclasses__()},
     401: UNAUTHORIZED,
+    416: RANGE_NOT_SATISFIABLE,
     429: TOO_MANY_REQUESTS,
 }
 
@@ -259,6 +262,7 @@ PROBLEM_EXAMPLES: dict[int, str] = {
     412: 'the resource is at version 3, not "2": fetch it again and retry',
     413: "the request body is larger than the limit of 1,048,576 bytes",
     422: "body.code: a code is 1-32 letters, digits and hyphens (例: R6-7)",
+    416: "the range 'bytes=99999-' starts past the end of the file, which has 48451 bytes",
     429: "token 'nightly-import' is writing faster than this server allows: retry later",
     503: "the database is not reachable",
 }

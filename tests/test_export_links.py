@@ -82,8 +82,9 @@ def test_a_workbook_is_sent_whole_even_when_a_range_is_asked(api: Api) -> None:
 def test_a_bundle_is_dated_by_its_data_so_a_range_of_it_resumes(api: Api) -> None:
     """A bundle is made for each request, but from the data alone: its members and its
     Last-Modified carry the time of the last write, not of the request. So it is the same
-    bytes until the data changes, and `curl -C -` (a bare Range) or a browser's If-Range
-    joins a second download to the first. After a write, the old date is no longer it."""
+    bytes until the data changes, its ETag is strong, and `curl -C -` (a bare Range) or a
+    browser's If-Range with that ETag joins a second download to the first. After a write,
+    the old ETag resumes nothing."""
     url = f"{API}/export/plans/1.zip"
     written = datetime(2024, 4, 1, 9, 30, 16, tzinfo=UTC)  # an even second: ZIP counts by 2
     with api.engine.begin() as connection:
@@ -92,6 +93,9 @@ def test_a_bundle_is_dated_by_its_data_so_a_range_of_it_resumes(api: Api) -> Non
     assert whole.status_code == 200
     assert whole.headers["last-modified"] == "Mon, 01 Apr 2024 09:30:16 GMT"
     assert whole.headers["accept-ranges"] == "bytes"
+    etag = whole.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]+"', etag), etag  # strong: the bytes are the data's
+    assert api.client.get(url, headers={"If-None-Match": etag}).status_code == 304
     with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
         members = archive.infolist()
     assert len(members) == 10
@@ -102,19 +106,61 @@ def test_a_bundle_is_dated_by_its_data_so_a_range_of_it_resumes(api: Api) -> Non
     rest = api.client.get(url, headers={"Range": "bytes=1000-"})
     assert rest.status_code == 206
     assert whole.content[:1000] + rest.content == whole.content
-    since = {"Range": "bytes=1000-", "If-Range": whole.headers["last-modified"]}
-    assert api.client.get(url, headers=since).content == whole.content[1000:]
+    resumed = api.client.get(url, headers={"Range": "bytes=1000-", "If-Range": etag})
+    assert (resumed.status_code, resumed.content) == (206, whole.content[1000:])
 
     created = api.client.post(f"{API}/plans", json=PLAN | {"slug": "town"}, headers=api.editor)
     assert created.status_code == 201, created.text
-    after = api.client.get(url, headers=since)  # the old date: the whole new bundle
-    assert after.status_code == 200
+    after = api.client.get(url, headers={"Range": "bytes=1000-", "If-Range": etag})
+    assert after.status_code == 200  # the old tag: the whole new bundle
+    assert after.headers["etag"] != etag
     moved = parsedate_to_datetime(after.headers["last-modified"])
     assert moved > written
     with zipfile.ZipFile(io.BytesIO(after.content)) as archive:
         assert {member.date_time for member in archive.infolist()} == {
             moved.timetuple()[:5] + (moved.second // 2 * 2,)
         }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        # A date is no strong validator: two writes in one second share it (RFC 9110 13.1.5).
+        ({"Range": "bytes=100-", "If-Range": "{last_modified}"}, 200),
+        ({"Range": "bytes=100-", "If-Range": '"another"'}, 200),
+        ({"Range": "bytes=100-", "If-Range": "W/{etag}"}, 200),
+        # Not a valid range set: ignored (RFC 9110 14.2), not a 400.
+        ({"Range": "bytes=abc"}, 200),
+        ({"Range": "items=0-5"}, 200),
+        ({"Range": "bytes=5-3"}, 200),
+        ({"Range": "bytes=-"}, 200),
+        ({"Range": "bytes=0-99, -100"}, 206),
+        ({"Range": "bytes=-100"}, 206),
+        ({"Range": "bytes=999999999-"}, 416),
+        ({"Range": "bytes=-0"}, 416),
+        ({"Range": "bytes=999999999-", "If-Range": "{etag}"}, 416),
+    ],
+)
+def test_a_bundles_ranges_follow_the_rfc(api: Api, headers: dict[str, str], status: int) -> None:
+    url = f"{API}/export/plans/1.zip"
+    whole = api.client.get(url)
+    filled = {
+        name: value.format(etag=whole.headers["etag"], last_modified=whole.headers["last-modified"])
+        for name, value in headers.items()
+    }
+    answer = api.client.get(url, headers=filled)
+    assert answer.status_code == status, answer.text
+    size = len(whole.content)
+    if status == 200:
+        assert answer.content == whole.content
+    elif status == 206 and "," not in filled["Range"]:
+        assert answer.content == whole.content[-100:]
+    elif status == 206:
+        assert answer.headers["content-type"].startswith("multipart/byteranges")
+    else:
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith(":range-not-satisfiable")
+        assert answer.headers["content-range"] == f"bytes */{size}"
 
 
 def whole_rows(content: bytes) -> list[tuple[object, ...]]:

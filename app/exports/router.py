@@ -1,6 +1,7 @@
 """Open data downloads: CSV (streamed), JSON, typed .xlsx, a plan's zip bundle, the catalogue."""
 
 import os
+import re
 from datetime import UTC
 from email.utils import format_datetime
 from enum import StrEnum
@@ -11,11 +12,20 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
+from app.errors import RANGE_NOT_SATISFIABLE, problem_response
 from app.exports import writers
-from app.exports.bundle import BUNDLE_CSV, datapackage, licence_link, licence_of, write_bundle
+from app.exports.bundle import (
+    BUNDLE_CSV,
+    BUNDLE_FORMAT,
+    datapackage,
+    licence_link,
+    licence_of,
+    write_bundle,
+)
 from app.exports.csv import (
     REPLACED_DOC,
     CsvOptionsDep,
@@ -67,6 +77,63 @@ class WholeFileResponse(FileResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
         await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+_BYTE_RANGE = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
+
+
+def satisfiable(header: str, size: int) -> bool | None:
+    """Whether each range of a Range header falls in a file of `size` bytes; None when the
+    header is not a valid `bytes=` range set (RFC 9110 14.1.2), which is then ignored."""
+    unit, _, ranges = header.partition("=")
+    if unit.strip().lower() != "bytes" or not ranges.strip():
+        return None
+    each = []
+    for part in ranges.split(","):
+        found = _BYTE_RANGE.fullmatch(part)
+        if found is None or not (found[1] or found[2]):
+            return None
+        first, last = found[1], found[2]
+        if first and last and int(first) > int(last):
+            return None
+        each.append(int(first) < size if first else int(last) > 0)
+    return all(each)
+
+
+class ResumableFileResponse(FileResponse):
+    """A file whose bytes are decided by its strong ETag (the plan's bundle): a download of it
+    may be resumed, and is, by the rules of RFC 9110 (14.2, 13.1.5):
+
+    - If-Range resumes only when it names this ETag; a date, or another tag, gets the whole
+      file (200): a Last-Modified of a second's precision cannot tell two writes apart.
+    - A Range that is not a valid `bytes=` range set is ignored: the whole file (200).
+    - A range that starts past the end is 416, as problem+json with `Content-Range: */size`.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asked = Headers(scope=scope)
+        wanted = asked.get("range")
+        if wanted is None:
+            await super().__call__(scope, receive, send)
+            return
+        if_range = asked.get("if-range")
+        size = os.stat(self.path).st_size
+        fits = satisfiable(wanted, size)
+        if fits is False and (if_range is None or if_range == self.headers["etag"]):
+            problem = problem_response(
+                416,
+                f"the range {wanted!r} starts past the end of the file, which has {size} bytes",
+                slug=RANGE_NOT_SATISFIABLE,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+            await problem(scope, receive, send)
+            if self.background is not None:
+                await self.background()
+            return
+        if fits is None or (if_range is not None and if_range != self.headers["etag"]):
+            headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+            scope = {**scope, "headers": headers}
+        await super().__call__(scope, receive, send)
 
 
 def _links(request: Request, found: list[dict[str, Any]]) -> str:
@@ -150,7 +217,11 @@ async def export_table(
     operation_id="export_bundle",
     responses={
         200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-        **read_responses(404, 422),
+        206: {
+            "description": "The ranges asked (Range, and If-Range naming the ETag if sent).",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **read_responses(404, 416, 422),
     },
 )
 async def export_bundle(request: Request, plan_id: IdPath) -> Response:
@@ -158,7 +229,7 @@ async def export_bundle(request: Request, plan_id: IdPath) -> Response:
     Frictionless datapackage.json."""
     reader = reader_of(request)
     [plan] = await plans_in(reader, plan_id)
-    headers = await read_cache_headers(request, reader, "zip")
+    headers = await read_cache_headers(request, reader, f"zip {BUNDLE_FORMAT}", strong=True)
     headers["Link"] = _links(request, [plan])
     headers["Content-Disposition"] = content_disposition(f"{plan['slug']}.zip")
     settings: Settings = request.app.state.settings
@@ -168,7 +239,7 @@ async def export_bundle(request: Request, plan_id: IdPath) -> Response:
     made = await last_write(reader) or plan["updated_at"]
     headers["Last-Modified"] = format_datetime(made.astimezone(UTC), usegmt=True)
     path = await run_in_threadpool(write_bundle, request.app.state.engine, plan, licence, made)
-    return FileResponse(
+    return ResumableFileResponse(
         path,
         media_type="application/zip",
         headers=headers,

@@ -67,7 +67,7 @@ def matches_etag(if_none_match: str | None, tag: str) -> bool:
 
 
 async def read_cache_headers(
-    request: Request, reader: Reader, representation: str = ""
+    request: Request, reader: Reader, representation: str = "", *, strong: bool = False
 ) -> dict[str, str]:
     """ETag, Cache-Control and Vary of a public read, or raise NotModified. The data version
     comes through the reader, or from AnswerCacheMiddleware (app/web/caching.py), which read
@@ -80,7 +80,7 @@ async def read_cache_headers(
     version = known_version(request)
     if version is None:
         version = await read_version(reader)
-    return headers_at(request, version, representation)
+    return headers_at(request, version, representation, strong=strong)
 
 
 async def read_with_cache_headers(
@@ -121,12 +121,19 @@ def _cache_control(request: Request) -> str:
     return control
 
 
-def headers_at(request: Request, version: int, representation: str) -> dict[str, str]:
+def headers_at(
+    request: Request, version: int, representation: str, *, strong: bool = False
+) -> dict[str, str]:
     """ETag, Cache-Control and Vary of a read decided by the data version; raise
     NotModified when If-None-Match already names it.
 
     The origin is part of the tag: without PUBLIC_BASE_URL, absolute URLs in an answer
     (Link, the catalogue's) come from the request's scheme and host (app/web/edge.py).
+
+    The tag is weak (the same data may be written in other bytes: a workbook holds the
+    time it was made), unless `strong`: for an answer whose bytes are decided by the data
+    and by what `representation` names (the plan's bundle), so that a range of it may be
+    resumed with If-Range.
     """
     key = "|".join(
         [
@@ -137,7 +144,8 @@ def headers_at(request: Request, version: int, representation: str) -> dict[str,
             representation,
         ]
     )
-    tag = f'W/"{hashlib.sha256(key.encode()).hexdigest()[:24]}"'
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    tag = f'"{digest}"' if strong else f'W/"{digest}"'
     headers = {"ETag": tag, "Cache-Control": _cache_control(request), "Vary": READ_VARY}
     if matches_etag(request.headers.get("if-none-match"), tag):
         raise NotModified(headers)
