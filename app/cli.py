@@ -197,17 +197,24 @@ def _print_dev_token(settings: Settings) -> None:
 
 
 def parse_expiry(value: str) -> datetime:
-    """Parse --expires: a duration such as 30d or 12h, or an ISO 8601 date or date-time."""
+    """Parse --expires: a duration such as 30d or 12h, or an ISO 8601 date or date-time, in
+    the future (a token that expires at once would be printed only to be refused)."""
     if match := re.fullmatch(r"(\d+)([dh])", value.strip()):
         amount, unit = int(match[1]), match[2]
-        return utcnow() + (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = utcnow() + (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a duration (30d, 12h) or an ISO 8601 date"
+            ) from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment <= utcnow():
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a duration (30d, 12h) or an ISO 8601 date"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            f"{value!r} is not in the future: a token expiring then could never be used"
+        )
+    return moment
 
 
 def token_name(value: str) -> str:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import SessionDep, begin_write
 from app.errors import TOO_MANY_REQUESTS, UNAUTHORIZED, Forbidden, problem_response
+from app.fields import as_utc
 from app.models import ApiToken, api_tokens, utcnow
 from app.web.edge import is_api_write
 from app.web.ratelimit import WriteRateLimit
@@ -68,6 +69,9 @@ def create_token(
             f"a token named {name!r} is in force; revoke it first to give the name again"
         )
     secret = PREFIX + secrets.token_urlsafe(32)
+    # Stored in UTC, as every timestamp is: SQLite keeps the clock as given, so 09:00+09:00
+    # kept as such would read back as 09:00 UTC, nine hours later than meant.
+    expires_at = None if expires_at is None else as_utc(expires_at)
     session.add(ApiToken(name=name, role=role.value, digest=digest(secret), expires_at=expires_at))
     session.commit()
     return secret
