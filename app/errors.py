@@ -145,11 +145,24 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# What pydantic puts before the message of a ValueError raised in a validator: the message
+# is ours, written for the client, and the prefix only says how it was raised.
+_RAISED_AS = ("Value error, ", "Assertion failed, ")
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """The message of one of pydantic's errors, as a client should read it."""
+    message = str(error.get("msg", ""))
+    for prefix in _RAISED_AS:
+        message = message.removeprefix(prefix)
+    return message
+
+
 def _validation_errors(exc: RequestValidationError) -> list[ErrorDetail]:
     return [
         ErrorDetail(
             loc=[part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
-            msg=str(error.get("msg", "")),
+            msg=message_of(error),
             type=str(error.get("type", "value_error")),
         )
         for error in exc.errors()

@@ -54,7 +54,18 @@ PROBLEM = "application/problem+json"
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
 MISSING = 999_999  # an id no row has
-LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "SELECT ", 'File "/')
+# What a problem must not show: the stack, the database's words, and how pydantic was told
+# of a validator's error (its prefix to a message that is ours).
+LEAKS = (
+    "Traceback",
+    "sqlalchemy",
+    "psycopg",
+    "sqlite3",
+    "SELECT ",
+    'File "/',
+    "Value error, ",
+    "Assertion failed, ",
+)
 
 # The issue's categories (a case names one); the last few are this file's additions.
 MALFORMED = "malformed JSON"

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from app.bulk.messages import PYDANTIC_JA, Text
 from app.bulk.parse import RawRow
 from app.changes.recorder import append
-from app.errors import Conflict, ErrorDetail, InvalidInput
+from app.errors import Conflict, ErrorDetail, InvalidInput, message_of
 from app.fields import jsonable
 from app.wareki import fiscal_year_label
 from app.web.jsonbody import LongNumber
@@ -99,7 +99,7 @@ class Problems:
                 where = [part for part in detail["loc"] if isinstance(part, str | int)]
                 if where and where[0] in long:
                     continue
-                message = str(detail["msg"])
+                message = message_of(detail)
                 if self.japanese:
                     message = PYDANTIC_JA.get(detail["type"], message)
                 self.errors.append(
