@@ -67,12 +67,17 @@ class WholeFileResponse(FileResponse):
     Each request writes the workbook again, and not byte for byte the same (its zip entries
     hold the time they were written), so a range of one download cannot be joined to another:
     `curl -C -` would build a corrupt file. So no Accept-Ranges is offered and a Range header
-    is ignored (RFC 9110 14.2 allows it): the answer is the whole file, 200.
+    is ignored (RFC 9110 14.2 allows it): the answer is the whole file, 200. Nor is there a
+    Last-Modified: the file's own time is the request's, which says nothing of the data.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self.headers["accept-ranges"]
+
+    def set_stat_headers(self, stat_result: os.stat_result) -> None:
+        super().set_stat_headers(stat_result)
+        del self.headers["last-modified"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(name, value) for name, value in scope["headers"] if name != b"range"]

@@ -54,15 +54,15 @@ def page_response(
 
 
 def page_links(request: Request, total: int, page: PageParams) -> str | None:
-    """The Link header of a page: rel="next" and rel="prev" where they exist."""
+    """The Link header of a page: rel="next" and rel="prev" where they exist. From past the
+    end, prev is the page of the last items."""
     links = []
     if page.offset + page.limit < total:
         url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
         links.append(f'<{url}>; rel="next"')
     if page.offset > 0:
-        url = request.url.include_query_params(
-            offset=max(page.offset - page.limit, 0), limit=page.limit
-        )
+        before = max(min(page.offset, total) - page.limit, 0)
+        url = request.url.include_query_params(offset=before, limit=page.limit)
         links.append(f'<{url}>; rel="prev"')
     return ", ".join(links) or None
 
