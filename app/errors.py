@@ -158,6 +158,19 @@ def message_of(error: Mapping[str, Any]) -> str:
     return message
 
 
+def _said_plainly(request: Request, error: ErrorDetail) -> ErrorDetail:
+    """A body FastAPI did not read as JSON, because it was not sent as JSON, is said to be
+    that, not "a valid dictionary or object to extract fields from"."""
+    if error.loc != ["body"] or error.type != "model_attributes_type":
+        return error
+    sent = request.headers.get("content-type") or "none"
+    return ErrorDetail(
+        loc=error.loc,
+        msg=f"send the body as JSON, with Content-Type: application/json (it was {sent!r})",
+        type="body_not_json",
+    )
+
+
 def _validation_errors(exc: RequestValidationError) -> list[ErrorDetail]:
     return [
         ErrorDetail(
@@ -176,9 +189,9 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _validation_errors(exc)
+    errors = [_said_plainly(request, error) for error in _validation_errors(exc)]
     first = errors[0] if errors else None
     detail = f"{'.'.join(map(str, first.loc))}: {first.msg}" if first else "invalid request"
     if len(errors) > 1:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Table
 from app.models import (
     evaluations,
     initiatives,
+    plans,
 )
 from tests.conftest import Api
 from tests.helpers import API, assert_problem, snapshot
@@ -437,3 +438,22 @@ def test_a_body_of_exactly_1_mib_is_read(api: Api, chunked: bool) -> None:
     )
     assert assert_json(response, 200)["title"] == "上限ちょうどの本文"
     assert must_row(api.engine, initiatives, target)["title"] == "上限ちょうどの本文"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_sent_as_json_is_told_so(api: Api, content_type: str | None) -> None:
+    """A script that forgot `-H 'Content-Type: application/json'` (curl sends a form's type)
+    is told what to send, not that its body is no "valid dictionary"."""
+    headers = dict(api.editor) | ({"Content-Type": content_type} if content_type else {})
+    before = snapshot(api.engine, (plans,))
+    response = api.client.patch(f"{API}/plans/1", content=b'{"philosophy": "x"}', headers=headers)
+    body = assert_problem(response, 422)
+    assert body["errors"] == [
+        {
+            "loc": ["body"],
+            "msg": "send the body as JSON, with Content-Type: application/json"
+            f" (it was {content_type or 'none'!r})",
+            "type": "body_not_json",
+        }
+    ]
+    assert snapshot(api.engine, (plans,)) == before
