@@ -411,10 +411,12 @@ async def metrics(request: Request) -> Response:
                 slug="unauthorized",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
+    version: int | None
     try:
-        version = await reader_of(request).probe(VERSION, settings.db_connect_timeout)
+        # No row yet is version 0, as everywhere (app/versions.py).
+        version = int(await reader_of(request).probe(VERSION, settings.db_connect_timeout) or 0)
     except Exception as error:
         log.warning("/metrics: the database did not answer (%s)", type(error).__name__)
         version = None
-    body = await run_in_threadpool(exposition, None if version is None else int(version))
+    body = await run_in_threadpool(exposition, version)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
