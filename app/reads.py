@@ -147,7 +147,9 @@ class Reader:
 
     async def probe(self, prepared: Prepared, timeout: float) -> Any:
         """The first value of a statement that must be answered within timeout seconds (the
-        operator's probes, /readyz and /metrics, which must answer promptly in an outage)."""
+        operator's probes, /readyz and /metrics, which must answer promptly in an outage).
+        Here, for a local file, the busy timeout bounds it; PostgresReader cuts a silent
+        connection at timeout."""
         return await self.scalar(prepared)
 
     def in_use(self) -> int:

@@ -80,8 +80,12 @@ class WholeFileResponse(FileResponse):
         del self.headers["last-modified"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
-        await super().__call__({**scope, "headers": headers}, receive, send)
+        await super().__call__(_without_range(scope), receive, send)
+
+
+def _without_range(scope: Scope) -> Scope:
+    """The request as if it had asked for no range: the answer is the whole file, 200."""
+    return {**scope, "headers": [(n, v) for n, v in scope["headers"] if n != b"range"]}
 
 
 _BYTE_RANGE = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
@@ -136,8 +140,7 @@ class ResumableFileResponse(FileResponse):
                 await self.background()
             return
         if fits is None or (if_range is not None and if_range != self.headers["etag"]):
-            headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
-            scope = {**scope, "headers": headers}
+            scope = _without_range(scope)
         await super().__call__(scope, receive, send)
 
 
