@@ -130,7 +130,6 @@ EXPOSED_RESPONSE_HEADERS = [
     "Location",
     "Content-Disposition",
     "Retry-After",
-    "X-Replaced-Characters",
     "X-Request-ID",
 ]
 

@@ -469,39 +469,50 @@ def _store(api: Api, table: str, code: str, field: str, char: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("table", "code", "field", "char"), CP932_CASES)
-def test_cp932_writes_geta_for_a_character_it_cannot_hold(
+def test_cp932_refuses_a_character_it_cannot_hold(
     api: Api, table: str, code: str, field: str, char: str
 ) -> None:
-    """One character never makes the download fail: it becomes 〓 (U+3013), counted in
-    X-Replaced-Characters, and every other byte is the UTF-8 export's text."""
+    """API.md: checked before the first byte, 422 naming the character and its row; and the
+    refusal closes what it opened (on PostgreSQL, a server-side cursor)."""
     _store(api, table, code, field, char)
     # UTF-8 holds it: the data is stored and exported as given.
-    utf8 = csv_text(api.client.get(export_url(table, "csv")))
-    assert char in utf8
+    assert char in csv_text(api.client.get(export_url(table, "csv")))
 
     response, caught = get_recording_warnings(
         api.client, export_url(table, "csv"), encoding="cp932"
     )
-    assert response.status_code == 200, response.text
-    assert content_type_params(response)["charset"].lower() == "windows-31j"
-    assert response.headers["x-replaced-characters"] == "1"
-    text = response.content.decode("cp932")  # strict: every byte is CP932
-    assert text == utf8.replace(char, "\u3013")
-    rows = parse_csv(text)
-    [row] = [row for row in rows if row[rows[0].index("取組番号")] == code]
-    assert row[rows[0].index(JA_HEADER[field])].endswith("\u3013")  # where it was written
+    assert not response.content.startswith("全国地方公共団体コード".encode("cp932"))
+    body = assert_problem(response, 422)
+    assert response.headers["cache-control"] == "no-store"
+    assert "content-disposition" not in response.headers
+    order = ALL_CODES if table == "initiatives" else EVALUATED_CODES
+    position = order.index(code) + 1  # among the data rows, 1-based
+    [error] = body["errors"]
+    assert error["loc"] == ["query", "encoding"]
+    assert error["type"] == "cp932_unencodable"
+    assert body["detail"] == error["msg"]
+    assert f"{char!r} (U+{ord(char):04X})" in error["msg"], error["msg"]
+    assert f"row {position} (line {position + 1})" in error["msg"], error["msg"]
+    assert f"column {JA_HEADER[field]}:" in error["msg"], error["msg"]
+    assert "encoding=utf-8" in error["msg"]
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaks == []
     assert api.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-def test_cp932_counts_every_character_replaced(api: Api) -> None:
-    _store(api, "initiatives", "R6-10", "title", "𠮷𠮷")
+def test_cp932_names_the_first_row_it_cannot_hold_in_the_language_of_the_header(
+    api: Api,
+) -> None:
     _store(api, "initiatives", "R7-14", "description", "♥")
-    response = api.client.get(export_url("initiatives", "csv"), params={"encoding": "cp932"})
-    assert response.status_code == 200, response.text
-    assert response.headers["x-replaced-characters"] == "3"
-    assert response.content.decode("cp932").count("\u3013") == 3
+    _store(api, "initiatives", "R6-10", "title", "𠮷")
+    response = api.client.get(
+        export_url("initiatives", "csv"), params={"encoding": "cp932", "header": "en"}
+    )
+    [error] = assert_problem(response, 422)["errors"]
+    first = min(ALL_CODES.index("R7-14"), ALL_CODES.index("R6-10")) + 1
+    assert f"row {first} " in error["msg"], error["msg"]
+    name = "title" if ALL_CODES.index("R6-10") < ALL_CODES.index("R7-14") else "description"
+    assert f"column {name}:" in error["msg"], error["msg"]
 
 
 def get_recording_warnings(
@@ -516,11 +527,10 @@ def get_recording_warnings(
     return response, caught
 
 
-def test_cp932_of_other_tables_replaces_nothing(api: Api) -> None:
+def test_cp932_check_does_not_touch_other_tables(api: Api) -> None:
     _store(api, "initiatives", "R6-10", "title", "𠮷")
     response = api.client.get(export_url("evaluations", "csv"), params={"encoding": "cp932"})
     assert response.status_code == 200, response.text
-    assert response.headers["x-replaced-characters"] == "0"
     assert len(parse_csv(response.content.decode("cp932"))) - 1 == len(EVALUATIONS)
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Api, wait_until_ready
-from tests.helpers import SEED, child_env, free_port
+from tests.helpers import SEED, assert_problem, child_env, free_port
 from tests.test_exports import (
     API,
     EVALUATED_CODES,
@@ -345,7 +345,7 @@ def test_the_catalogues_publisher_is_the_configured_operator(database_url: str) 
 
 
 # --------------------------------------------------------------------------------------------
-# 4. Control characters, and CP932 that never fails
+# 4. Control characters, and CP932 that names what it cannot hold
 # --------------------------------------------------------------------------------------------
 
 # (method, path, field, a value with a control character), for every kind of text field.
@@ -443,21 +443,22 @@ def test_bulk_csv_refuses_a_control_character_and_writes_nothing(api: Api) -> No
     assert api.client.get(f"{API}/export/evaluations.json").json() == before
 
 
-def test_a_control_character_stored_earlier_no_longer_breaks_cp932(api: Api) -> None:
-    """Data written before the rule (U+0082 was accepted): CP932 exports still answer."""
+def test_a_control_character_stored_earlier_is_named_by_cp932(api: Api) -> None:
+    """Data written before the rule (U+0082 was accepted): CP932 names it, UTF-8 carries it."""
     with api.engine.begin() as connection:
         connection.execute(
             text("UPDATE initiatives SET title = :title WHERE code = 'R6-7'"),
             {"title": "取組\x82事項"},
         )
     response = api.client.get(export_url("initiatives", "csv"), params={"encoding": "cp932"})
-    assert response.status_code == 200, response.text
-    assert response.headers["x-replaced-characters"] == "1"
-    assert "取組〓事項" in response.content.decode("cp932")
+    [error] = assert_problem(response, 422)["errors"]
+    assert "U+0082" in error["msg"], error["msg"]
+    utf8 = api.client.get(export_url("initiatives", "csv"))
+    assert "取組\x82事項" in utf8.content.decode("utf-8-sig")
 
 
 @pytest.mark.parametrize("stats", ["achievement", "plans"])
-def test_cp932_statistics_replace_and_count_too(api: Api, stats: str) -> None:
+def test_cp932_statistics_refuse_what_it_cannot_hold_too(api: Api, stats: str) -> None:
     patched = api.client.patch(
         f"{API}/policies/1", json={"title": "𠮷野家♥の基本方針"}, headers=api.editor
     )
@@ -467,10 +468,14 @@ def test_cp932_statistics_replace_and_count_too(api: Api, stats: str) -> None:
             f"{API}/plans/1", json={"title": "𠮷野家♥のプラン"}, headers=api.editor
         )
         assert patched.status_code == 200, patched.text
-    response = api.client.get(f"{API}/stats/{stats}", params={"format": "csv", "encoding": "cp932"})
-    assert response.status_code == 200, response.text
-    assert response.headers["x-replaced-characters"] == "2"
-    assert "〓野家〓の" in response.content.decode("cp932")
     utf8 = api.client.get(f"{API}/stats/{stats}", params={"format": "csv"})
-    assert "x-replaced-characters" not in utf8.headers
-    assert "𠮷野家♥の" in utf8.content.decode("utf-8-sig")
+    assert utf8.status_code == 200
+    lines = utf8.content.decode("utf-8-sig").split("\r\n")
+    line = next(number for number, text in enumerate(lines, start=1) if "𠮷野家♥の" in text)
+    params = {"format": "csv", "encoding": "cp932"}
+    response = api.client.get(f"{API}/stats/{stats}", params=params)
+    [error] = assert_problem(response, 422)["errors"]
+    assert f"'𠮷' (U+20BB7), in row {line - 1} (line {line})" in error["msg"], error["msg"]
+    assert response.headers["cache-control"] == "no-store"
+    # Refused again: a refusal is never a kept answer.
+    assert api.client.get(f"{API}/stats/{stats}", params=params).status_code == 422

@@ -58,6 +58,10 @@ FORM_FILE = (
 NOT_FOUND = "the id in the path (or plan_id) names nothing: generated ids mostly do not exist"
 STALE = "If-Match names another version than the stored one (412, nothing changes)"
 NO_PLAN = "plan_id left out while more than one plan exists (an earlier request made one)"
+NO_CP932 = (
+    "encoding=cp932, and a stored text (written by an earlier request) has a character CP932"
+    " cannot hold: 422 naming it, before the first byte"
+)
 REPORT_RULES = (
     "the fiscal year is outside the plan's period; a line's policy_id or a highlight's"
     " initiative_id names nothing, something of another plan, or the same twice; a line's"
@@ -156,7 +160,8 @@ REFUSED: dict[str, dict[str, str]] = {
         f"stats_{name}{suffix}": {
             "404": NOT_FOUND,
             "422": NO_PLAN
-            + ("; or the fiscal year is outside the plan's period" if by_year else ""),
+            + ("; or the fiscal year is outside the plan's period" if by_year else "")
+            + f"; or {NO_CP932}",
         }
         for name, by_year in (
             ("achievement", True),
@@ -166,7 +171,9 @@ REFUSED: dict[str, dict[str, str]] = {
         )
         for suffix in ("", "_csv")
     },
-    "export_table": {"404": NOT_FOUND},
+    "stats_plans": {"422": NO_CP932},
+    "stats_plans_csv": {"422": NO_CP932},
+    "export_table": {"404": NOT_FOUND, "422": NO_CP932},
     "export_bundle": {"404": NOT_FOUND},
     "get_datapackage": {"404": NOT_FOUND},
     "import_plan": {

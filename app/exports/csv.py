@@ -7,9 +7,9 @@ tab or a carriage return: OWASP's CSV injection list) is written after a single 
 Excel shows as text. That is for a person opening the file; the bulk import keeps the quote.
 
 With encoding=cp932 a character CP932 cannot hold (𠮷, ♥, ©, a control character...) is
-written 〓 (U+3013, the geta mark Japanese typesetting uses for a missing glyph), and the
-answer says how many were in X-Replaced-Characters: one character never makes the download
-fail.
+refused before the first byte is sent: 422 naming the character, its row and its column, and
+saying to download UTF-8 instead (API.md). Nothing is silently replaced: an open-data file
+says what the data says, or nothing.
 """
 
 import csv
@@ -24,16 +24,9 @@ from urllib.parse import quote
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from app.errors import InvalidInput
+
 BOM = "\ufeff"
-GETA = "\u3013"  # 〓, what a character CP932 cannot hold becomes
-REPLACED_HEADER = "X-Replaced-Characters"
-REPLACED_DOC = {
-    REPLACED_HEADER: {
-        "description": "With encoding=cp932: how many characters CP932 cannot hold were"
-        " written 〓 (U+3013).",
-        "schema": {"type": "integer", "minimum": 0},
-    }
-}
 
 
 class Encoding(StrEnum):
@@ -166,61 +159,51 @@ def excel_safe(value: Any, text: str) -> str:
     return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
 
 
-@dataclass
-class Tally:
-    """Characters replaced so far (CP932 cannot hold them)."""
-
-    count: int = 0
-
-
-def to_cp932(text: str, tally: Tally) -> str:
-    """Return text with each character CP932 cannot hold written 〓, counted in tally."""
-    try:
-        text.encode("cp932")
-        return text
-    except UnicodeEncodeError:
-        pass
-    kept = []
-    for char in text:  # only the rare text that needs it goes character by character
+def check_cp932(
+    texts: Sequence[str], columns: Sequence[Column], number: int, language: HeaderLanguage
+) -> None:
+    """Refuse (422) a data row (number, 1-based) with a character CP932 cannot hold,
+    naming the character, the row and the column."""
+    for text, column in zip(texts, columns, strict=True):
         try:
-            char.encode("cp932")
-            kept.append(char)
-        except UnicodeEncodeError:
-            kept.append(GETA)
-            tally.count += 1
-    return "".join(kept)
+            text.encode("cp932")
+        except UnicodeEncodeError as error:
+            char = text[error.start]
+            raise InvalidInput.at(
+                ["query", "encoding"],
+                f"CP932 cannot hold {char!r} (U+{ord(char):04X}), in row {number} (line"
+                f" {number + 1}), column {getattr(column, language.value)}: download with"
+                " encoding=utf-8 instead, which Excel opens as well (with the BOM, the"
+                " default)",
+                "cp932_unencodable",
+            ) from None
 
 
-def csv_cells(values: Sequence[Any], options: CsvOptions, tally: Tally) -> list[str]:
-    """A row's cells as CSV text, in what the encoding can hold."""
+def csv_cells(
+    values: Sequence[Any], options: CsvOptions, columns: Sequence[Column], number: int
+) -> list[str]:
+    """A data row's cells (number, 1-based) as CSV text; 422 if the encoding cannot hold it."""
     texts = [cell(value) for value in values]
     if options.excel_safe:
         texts = [excel_safe(value, text) for value, text in zip(values, texts, strict=True)]
     if options.encoding is Encoding.cp932:
-        return [to_cp932(text, tally) for text in texts]
+        check_cp932(texts, columns, number, options.header)
     return texts
 
 
 def render_csv(
     columns: Sequence[Column], rows: Iterable[Sequence[Any]], options: CsvOptions
-) -> tuple[bytes, Tally]:
-    """Return the whole CSV (for answers small enough to hold, like statistics) and the
-    characters CP932 could not hold."""
+) -> bytes:
+    """Return the whole CSV (for answers small enough to hold, like statistics)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([getattr(column, options.header.value) for column in columns])
-    tally = Tally()
-    for row in rows:
-        writer.writerow(csv_cells(row, options, tally))
+    for number, row in enumerate(rows, start=1):
+        writer.writerow(csv_cells(row, options, columns, number))
     text = buffer.getvalue()
     if options.encoding is Encoding.cp932:
-        return text.encode("cp932"), tally
-    return (BOM + text if options.bom else text).encode("utf-8"), tally
-
-
-def replaced_header(options: CsvOptions, tally: Tally) -> dict[str, str]:
-    """X-Replaced-Characters for a CP932 answer (0 when nothing was replaced)."""
-    return {REPLACED_HEADER: str(tally.count)} if options.encoding is Encoding.cp932 else {}
+        return text.encode("cp932")
+    return (BOM + text if options.bom else text).encode("utf-8")
 
 
 def media_type(options: CsvOptions) -> str:

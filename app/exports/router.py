@@ -27,12 +27,10 @@ from app.exports.bundle import (
     write_bundle,
 )
 from app.exports.csv import (
-    REPLACED_DOC,
     CsvOptionsDep,
     Encoding,
     content_disposition,
     media_type,
-    replaced_header,
 )
 from app.exports.service import last_write, plans_in
 from app.exports.tables import EXPORTS, Export
@@ -162,7 +160,6 @@ def _links(request: Request, found: list[dict[str, Any]]) -> str:
     responses={
         200: {
             "description": "The rows as CSV, JSON or a spreadsheet.",
-            "headers": REPLACED_DOC,
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -183,8 +180,8 @@ async def export_table(
 
     CSV: Japanese headers by default (`header=en` for English), UTF-8 with a BOM by default
     (`bom=false` for none) or `encoding=cp932`, CRLF line ends. The columns are those the
-    bulk import reads back. In CP932 a character it cannot hold is written 〓 (U+3013), and
-    `X-Replaced-Characters` says how many were.
+    bulk import reads back. In CP932 a character it cannot hold is refused (422, naming it,
+    its row and its column) before the first byte: download UTF-8 instead.
     """
     reader = reader_of(request)
     found = await plans_in(reader, plan_id)
@@ -195,11 +192,11 @@ async def export_table(
     filename = f"{name.value}{'-' + found[0]['slug'] if plan_id else ''}.{format.value}"
     headers["Content-Disposition"] = content_disposition(filename)
     if format is ExportFormat.csv and options.encoding is Encoding.cp932:
-        path, tally = await run_in_threadpool(writers.write_csv, engine, export, plan_id, options)
+        path = await run_in_threadpool(writers.write_csv, engine, export, plan_id, options)
         return FileResponse(
             path,
             media_type=media_type(options),
-            headers=headers | replaced_header(options, tally),
+            headers=headers,
             background=BackgroundTask(os.unlink, path),
         )
     if format is ExportFormat.csv:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.errors import InvalidInput
-from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, Tally, csv_cells
+from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, csv_cells
 from app.exports.tables import Export
 from app.fields import jsonable
 
@@ -45,15 +45,9 @@ def rows(
 
 
 def stream_csv(
-    engine: Engine,
-    export: Export,
-    plan_id: int | None,
-    options: CsvOptions,
-    tally: Tally | None = None,
+    engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
 ) -> Generator[bytes, None, None]:
-    """Yield the CSV, BATCH rows a chunk; in CP932 what it cannot hold is 〓, counted in tally."""
-    if tally is None:
-        tally = Tally()
+    """Yield the CSV, BATCH rows a chunk (in CP932, 422 at a row it cannot hold)."""
     encoding = "cp932" if options.encoding is Encoding.cp932 else "utf-8"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -61,7 +55,7 @@ def stream_csv(
         buffer.write(BOM)
     writer.writerow([getattr(column, options.header.value) for column in export.columns])
     for count, values in enumerate(rows(engine, export, plan_id, options.header), start=1):
-        writer.writerow(csv_cells(values, options, tally))
+        writer.writerow(csv_cells(values, options, export.columns, count))
         if count % BATCH == 0:
             yield buffer.getvalue().encode(encoding)
             buffer.seek(0)
@@ -69,24 +63,21 @@ def stream_csv(
     yield buffer.getvalue().encode(encoding)
 
 
-def write_csv(
-    engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
-) -> tuple[str, Tally]:
-    """Write the CSV into a temporary file; return its path and the characters replaced.
+def write_csv(engine: Engine, export: Export, plan_id: int | None, options: CsvOptions) -> str:
+    """Write the CSV into a temporary file; return its path.
 
-    For CP932: the count must be known before the first byte is sent (it is a header), and
-    counted from the very rows that are sent, so the file is written first, in one read.
+    For CP932: a row it cannot hold is refused (422) before the first byte is sent, so the
+    file is written first, in one read of the rows, and sent only when every row fits.
     """
-    tally = Tally()
     handle = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)  # noqa: SIM115
     try:
-        with handle, closing(stream_csv(engine, export, plan_id, options, tally)) as chunks:
+        with handle, closing(stream_csv(engine, export, plan_id, options)) as chunks:
             for chunk in chunks:
                 handle.write(chunk)
     except BaseException:
         os.unlink(handle.name)
         raise
-    return handle.name, tally
+    return handle.name
 
 
 def stream_json(engine: Engine, export: Export, plan_id: int | None) -> Iterator[bytes]:

@@ -20,7 +20,6 @@ from app.exports.csv import (
     content_disposition,
     media_type,
     render_csv,
-    replaced_header,
     wants_csv,
 )
 from app.fields import FiscalYear
@@ -188,13 +187,13 @@ def _render(
 ) -> Cached:
     if as_csv:
         rendered = table()
-        body, tally = render_csv(rendered.columns, rendered.rows, options)
+        body = render_csv(rendered.columns, rendered.rows, options)
         headers = {"Content-Disposition": content_disposition(filename)}
         if rendered.plan is not None:  # the licence travels with the download, as on exports
             plan = vars(rendered.plan)
             if link := licence_link(plan, settings.default_license, settings.default_license_url):
                 headers["Link"] = link
-        return Cached(body, media_type(options), headers | replaced_header(options, tally))
+        return Cached(body, media_type(options), headers)
     if isinstance(answer, BaseModel):
         return Cached(answer.model_dump_json().encode(), "application/json", {})
     return Cached(to_json(answer), "application/json", {})
