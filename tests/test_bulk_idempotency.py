@@ -161,36 +161,56 @@ def test_dry_run_is_not_stored(api: Api) -> None:
 
 
 @pytest.mark.slow
-def test_a_duplicate_sent_while_the_first_runs_waits_and_replays(api: Api) -> None:
-    """Two uploads with one key at once: one runs, the other waits for it on the write lock
-    and replays its answer; neither is told to come back later, and it is written once."""
+def test_a_resend_while_the_first_runs_is_409_then_replays(api: Api) -> None:
+    """API.md: "a retry while the first is still running → 409". The first upload is kept
+    running by another writer holding the write lock. Its resend is told so at once, writes
+    nothing and holds nothing up; an upload with another key is no such resend and waits its
+    turn. Once the first is written, the resend replays its answer."""
     body = json_bytes(CREATE_ONE)
+    other = json_bytes([{"code": "R7-10", "fiscal_year": 2025, "status": "not_achieved"}])
     since = last_change(api.engine)
-    answers: list[httpx.Response] = []
+    answers: dict[str, httpx.Response] = {}
 
-    def send() -> None:
-        answers.append(post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api)))
+    def send(name: str, content: bytes, key: str) -> None:
+        headers = with_key(api, key)
+        answers[name] = post_bulk(api, "evaluations", content, JSON_TYPE, headers=headers)
 
-    # Another writer holds the write lock, so both uploads are waiting when it lets go.
     with Session(api.engine) as holder:
         begin_write(holder)
         holder.execute(select(data_version.c.version).with_for_update())
-        senders = [threading.Thread(target=send) for _ in range(2)]
-        for sender in senders:
-            sender.start()
-        time.sleep(0.5)
+        first = threading.Thread(target=send, args=("first", body, KEY))
+        first.start()
+        time.sleep(0.5)  # the first is waiting for the lock, its key claimed
+        assert "first" not in answers
+        started = time.monotonic()
+        resent = post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api))
+        waited = time.monotonic() - started
+        another = threading.Thread(target=send, args=("other", other, KEY + "-other"))
+        another.start()
+        time.sleep(0.3)
+        assert "other" not in answers  # it waits for the lock, not refused
         holder.rollback()
-    for sender in senders:
-        sender.join(timeout=30)
+    first.join(timeout=30)
+    another.join(timeout=30)
 
-    assert [answer.status_code for answer in answers] == [200, 200], answers[0].text
-    assert answers[0].content == answers[1].content
-    assert_result(answers[0], created=1)
-    assert len(stored_keys(api.engine)) == 1
+    problem = assert_problem(resent, 409)
+    assert problem["type"] == "urn:plan-progress:problem:idempotency-key-in-use"
+    assert "still running" in problem["detail"]
+    assert resent.headers["retry-after"] == "1"
+    assert resent.headers["cache-control"] == "no-store"
+    assert waited < 0.4, waited  # told at once, well before the first could end
+    assert_result(answers["first"], created=1)
+    assert answers["other"].status_code == 200, answers["other"].text
+    assert len(stored_keys(api.engine)) == 2
     assert must_evaluation(api.engine, "R7-1", 2025)["status"] == "achieved"
-    assert [(c["action"], c["entity"]) for c in changes_after(api.engine, since)] == [
-        ("create", "evaluation")
-    ]
+    assert must_evaluation(api.engine, "R7-10", 2025)["status"] == "not_achieved"
+    logged = changes_after(api.engine, since)
+    assert [c["entity"] for c in logged] == ["evaluation", "evaluation"]  # one write each
+
+    replayed = post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api))
+    assert replayed.status_code == 200
+    assert replayed.content == answers["first"].content
+    assert changes_after(api.engine, since) == logged  # replayed, nothing written again
 
 
 def test_replay_survives_a_restart(api: Api, make_client: Callable[[str], TestClient]) -> None:

@@ -3,8 +3,12 @@
 The workers are killed with SIGKILL while a 10,000-row upload with an Idempotency-Key is
 being written: nothing of it stays, and after a restart the resend the README promises, with
 the same key and body, is written exactly once and answered; a second resend replays that
-answer. Before, the key was claimed in a transaction of its own, so the resend answered 409
-"still running" for 24 hours.
+answer. Before the kill, a resend is 409 (API.md: the first is still running); the claim that
+says so dies with the worker. (Once the key was claimed by a row of its own, so after a crash
+every resend answered 409 "still running" for 24 hours.)
+
+Two servers on one database are two processes that share nothing but it: a resend to the
+other server while the first runs is 409 too.
 """
 
 import json
@@ -25,7 +29,9 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
-from app.models import changes, idempotency_keys, initiatives
+from app.config import Settings
+from app.db import begin_write, make_engine
+from app.models import changes, data_version, idempotency_keys, initiatives
 from tests.conftest import wait_until_ready
 from tests.helpers import child_env, free_port
 
@@ -68,11 +74,13 @@ def _counts(url: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
-def _serve(url: str, port: int, cwd: Path, log: IO[bytes]) -> "subprocess.Popen[bytes]":
+def _serve(
+    url: str, port: int, cwd: Path, log: IO[bytes], workers: int = 2
+) -> "subprocess.Popen[bytes]":
     env = child_env()
     env |= {"DATABASE_URL": url, "PORT": str(port)}
     return subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--workers", "2"],
+        [sys.executable, "-m", "app", "serve", "--workers", str(workers)],
         env=env,
         cwd=cwd,
         stdout=log,
@@ -130,6 +138,12 @@ def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.02)
             time.sleep(0.1)  # well inside the writes
+            # A resend now, whichever worker takes it, is told the first still runs.
+            for _ in range(4):
+                with httpx.Client(timeout=30) as client:  # a new connection each time
+                    running = client.post(url, content=body, headers=headers)
+                assert running.status_code == 409, running.text[:500]
+                assert running.json()["type"].endswith(":idempotency-key-in-use")
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
             sender.join(timeout=30)
@@ -140,6 +154,7 @@ def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
 
         assert "error" in outcome, f"the upload was answered before the kill: {outcome}"
         assert _counts(fresh_url) == before  # nothing of it stayed, its key neither
+        # ... and neither did its claim on the key: the resend below is not a 409.
 
         server = _serve(fresh_url, port, tmp_path, output)
         try:
@@ -162,3 +177,73 @@ def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
             assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finally:
             database.close()
+
+
+@pytest.mark.slow
+def test_a_resend_to_another_server_while_the_first_runs_is_409(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="kikaku-ka", role=Role.editor)
+    engine.dispose()
+    items = [
+        {
+            "code": f"R7-{1000 + n}",
+            "title": f"二つのサーバーに送られた取組 {n}",
+            "policy_number": n % 3 + 1,
+            "measure_number": n // 3 % 3 + 1,
+        }
+        for n in range(ROWS)
+    ]
+    body = json.dumps({"items": items}, ensure_ascii=False).encode()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": KEY,
+    }
+    ports = [free_port(), free_port()]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    urls = [f"{base}/api/v1/bulk/initiatives" for base in bases]
+    log = tmp_path / "serve.log"
+    outcome: dict[str, httpx.Response] = {}
+    before = _counts(fresh_url)
+
+    def upload() -> None:
+        outcome["first"] = httpx.post(urls[0], content=body, headers=headers, timeout=120)
+
+    # Another writer holds the write lock, so the first upload stays running until it lets go.
+    holder = make_engine(Settings(database_url=fresh_url))  # BEGIN IMMEDIATE on SQLite
+    with log.open("ab") as output:
+        servers = [_serve(fresh_url, port, tmp_path, output, workers=1) for port in ports]
+        try:
+            for server, base in zip(servers, bases, strict=True):
+                wait_until_ready(server, base, log, 60)
+            with Session(holder) as session:
+                begin_write(session)
+                session.execute(select(data_version.c.version).with_for_update())
+                sender = threading.Thread(target=upload)
+                sender.start()
+                time.sleep(1.5)  # parsed, its key claimed, waiting for the lock
+                assert "first" not in outcome, outcome
+                resent = httpx.post(urls[1], content=body, headers=headers, timeout=30)
+                session.rollback()
+            sender.join(timeout=120)
+            replayed = httpx.post(urls[1], content=body, headers=headers, timeout=120)
+        finally:
+            holder.dispose()
+            for server in servers:
+                server.send_signal(signal.SIGTERM)
+            for server in servers:
+                server.wait(timeout=60)
+
+    assert resent.status_code == 409, resent.text[:500]
+    assert resent.json()["type"] == "urn:plan-progress:problem:idempotency-key-in-use"
+    assert resent.headers["retry-after"] == "1"
+    first = outcome["first"]
+    assert first.status_code == 200, first.text[:500]
+    assert first.json()["created"] == ROWS
+    assert replayed.status_code == 200
+    assert replayed.content == first.content  # the other server replays the first's answer
+    initiatives_before, changes_before, keys_before = before
+    assert _counts(fresh_url) == (initiatives_before + ROWS, changes_before + ROWS, keys_before + 1)

@@ -5,20 +5,25 @@ so that any worker, after any restart, recognises a retry. Only a success is kep
 run or an error is not, so a script can fix a row and send again with the same key.
 
 The key and its answer are written in the upload's own transaction, after the write lock
-that every writer takes first (app/bulk/router.py). So a key is stored exactly when its rows
-are: a crash or an error mid-upload rolls both back, and the resend runs afresh. A duplicate
-sent while the first still runs waits on that lock, then finds the first's key and replays
-its answer; no request ever sees a key that is claimed but not answered.
+that every writer takes first (app/bulk/service.py). So a key is stored exactly when its rows
+are: a crash or an error mid-upload rolls both back, and the resend runs afresh. A resend
+that comes while the first still runs is told so (409, with Retry-After) at once: the first
+holds a claim on the key that ends with it, however it ends (app/bulk/inflight.py). Sent
+again after that, it replays the first's answer, or runs if the first failed.
 """
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
-from app.errors import InvalidInput
+from app.bulk import inflight
+from app.db import begin_write
+from app.errors import Conflict, InvalidInput
 from app.models import idempotency_keys, utcnow
 
 KEEP = timedelta(hours=24)
@@ -49,6 +54,28 @@ def key_of(key: str, actor: str, path: str, query: str, body: bytes, content_typ
     scope = hashlib.sha256("\n".join([actor, "POST", path, query]).encode()).hexdigest()
     request_hash = hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
     return Key(scope, key, request_hash)
+
+
+class KeyInUse(Conflict):
+    slug = "idempotency-key-in-use"
+    headers = {"Retry-After": "1"}  # noqa: RUF012 (read only; sent with the problem)
+
+
+@contextmanager
+def writing(session: Session, key: Key | None) -> Iterator[None]:
+    """Begin the upload's write transaction, holding its key's claim until the upload ends;
+    409 when an upload with the same key is running."""
+    if key is None:
+        begin_write(session)
+        yield
+        return
+    with inflight.alone(session, f"{key.scope}\n{key.key}") as alone:
+        if not alone:
+            raise KeyInUse(
+                "an upload with this Idempotency-Key is still running: send it again in a"
+                " moment, with the same key, to get its answer"
+            )
+        yield
 
 
 def earlier_answer(session: Session, key: Key) -> Replay | None:

@@ -93,7 +93,8 @@ KeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Makes a retry safe: the same key and body replay the first answer.",
+        description="Makes a retry safe: the same key and body replay the first answer"
+        " (409 while the first is still running).",
         min_length=1,
         max_length=255,
         pattern=r"^[\x20-\x7e]+$",

@@ -1,7 +1,9 @@
-"""An upload, all or nothing: the write lock, an earlier answer to the same Idempotency-Key,
-the rows planned against the database, written, logged and committed with the key."""
+"""An upload, all or nothing: the claim on its Idempotency-Key and the write lock, an earlier
+answer to the same key, the rows planned against the database, written, logged and committed
+with the key."""
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -13,7 +15,6 @@ from app.bulk.common import CHUNK, PlanContext, Problems, Writes, among
 from app.bulk.messages import Text
 from app.bulk.parse import RawRow
 from app.bulk.schemas import BulkResult, RowOutcome
-from app.db import begin_write
 from app.errors import NotFound
 from app.models import initiatives, utcnow
 from app.plans.service import resolve_plan
@@ -70,36 +71,38 @@ def upload(
 ) -> tuple[str | bytes, int]:
     """The answer's JSON and status: what was (or, dry, would be) written, row by row."""
     try:
-        if not dry_run:
-            # Take the write lock first, so that what is read below cannot change before the
-            # writes: BEGIN IMMEDIATE on SQLite; on PostgreSQL, the data_version row's lock,
-            # which every writer takes first (app/changes/recorder.py, lock_version). The
-            # version itself moves on only if something is written. An upload with the same
-            # Idempotency-Key that is still running holds it: this one waits, then replays.
-            begin_write(session)
-            hold_write_lock(session)
-            if idem is not None and (earlier := idempotency.earlier_answer(session, idem)):
-                session.rollback()
-                return earlier.body, earlier.status
-        plan = _plan_of_valid_rows(session, plan_id, raws, row, Problems(text, japanese))
-        outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
-        result = BulkResult(
-            dry_run=dry_run,
-            created=sum(1 for row in outcomes if row.action == "created"),
-            updated=sum(1 for row in outcomes if row.action == "updated"),
-            unchanged=sum(1 for row in outcomes if row.action == "unchanged"),
-            rows=outcomes,
-        )
-        answer = result.model_dump_json(exclude_none=True)
-        if not dry_run:
-            now = utcnow()
-            writes.apply(session, actor, now, text)
-            _touch_initiatives(session, touched, now)
-            if idem is not None:
-                idempotency.keep(session, idem, 200, answer)
-            session.commit()
-            for action in ("created", "updated"):
-                BULK_ROWS.labels(writes.entity, action).inc(getattr(result, action))
+        # Dry, nothing is written and no key is kept: no write lock, no claim on the key.
+        with nullcontext() if dry_run else idempotency.writing(session, idem):
+            if not dry_run:
+                # Take the write lock first, so that what is read below cannot change before
+                # the writes: BEGIN IMMEDIATE on SQLite (idempotency.writing); on PostgreSQL,
+                # the data_version row's lock, which every writer takes first
+                # (app/changes/recorder.py, lock_version). The version itself moves on only
+                # if something is written. An upload with the same Idempotency-Key that ran
+                # before this one (its claim on the key is gone) left its answer: replay it.
+                hold_write_lock(session)
+                if idem is not None and (earlier := idempotency.earlier_answer(session, idem)):
+                    session.rollback()
+                    return earlier.body, earlier.status
+            plan = _plan_of_valid_rows(session, plan_id, raws, row, Problems(text, japanese))
+            outcomes, writes, touched = planner(session, plan, raws, Problems(text, japanese))
+            result = BulkResult(
+                dry_run=dry_run,
+                created=sum(1 for row in outcomes if row.action == "created"),
+                updated=sum(1 for row in outcomes if row.action == "updated"),
+                unchanged=sum(1 for row in outcomes if row.action == "unchanged"),
+                rows=outcomes,
+            )
+            answer = result.model_dump_json(exclude_none=True)
+            if not dry_run:
+                now = utcnow()
+                writes.apply(session, actor, now, text)
+                _touch_initiatives(session, touched, now)
+                if idem is not None:
+                    idempotency.keep(session, idem, 200, answer)
+                session.commit()
+                for action in ("created", "updated"):
+                    BULK_ROWS.labels(writes.entity, action).inc(getattr(result, action))
     except BaseException:
         session.rollback()
         raise

@@ -19,7 +19,9 @@ Who sends each header (keep this in step with the code it names):
     Content-Disposition   downloads and CSV statistics (app/exports/csv.py)
     Cache-Control         also `no-store` on every write and every error (app/web/headers.py)
     WWW-Authenticate      401 (app/auth/tokens.py)
-    Retry-After           429 (app/auth/tokens.py) and every 503 (app/web/faults.py, /readyz)
+    Retry-After           429 (app/auth/tokens.py), every 503 (app/web/faults.py, /readyz), and
+                          a bulk upload's 409 when its Idempotency-Key's upload is still
+                          running (app/bulk/idempotency.py)
 """
 
 from typing import Any
@@ -108,6 +110,12 @@ def sent_headers(operation_id: str, method: str, status: int) -> dict[str, dict[
             headers["WWW-Authenticate"] = _header("WWW-Authenticate")
         if status in (429, 503):
             headers["Retry-After"] = _header("Retry-After")
+        if status == 409 and operation_id.startswith("bulk_"):
+            headers["Retry-After"] = _header(
+                "Retry-After",
+                required=False,
+                note="Sent when an upload with the same Idempotency-Key is still running.",
+            )
         return headers
     if write:
         headers["Cache-Control"] = _header("Cache-Control")
