@@ -1070,3 +1070,40 @@ def test_405_outside_the_api(client: TestClient, path: str, allowed: str) -> Non
     response = client.post(path)
     assert_problem(response, 405)
     assert response.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name", "meant"),
+    [
+        ("/initiatives", {"plan_idd": "1"}, "plan_idd", "plan_id"),
+        ("/initiatives", {"fiscal-year": "2024"}, "fiscal-year", "fiscal_year"),
+        ("/stats/achievement", {"fiscal_yaer": "2024"}, "fiscal_yaer", "fiscal_year"),
+        ("/stats/achievement.csv", {"encodng": "cp932"}, "encodng", "encoding"),
+        ("/export/initiatives.csv", {"boom": "false"}, "boom", "bom"),
+        ("/changes", {"sinse": "3"}, "sinse", "since"),
+    ],
+)
+def test_a_misspelt_query_parameter_is_named_not_ignored(
+    client: TestClient, path: str, params: dict[str, str], name: str, meant: str
+) -> None:
+    """A filter misspelt would otherwise answer every row, as if it were the answer asked for:
+    422, naming the parameter, the one probably meant, and those the path takes."""
+    for method in ("GET", "HEAD"):
+        response = client.request(method, f"{API}{path}", params=params)
+        assert response.status_code == 422, (method, response.text)
+        assert response.headers["cache-control"] == "no-store"
+    [error] = assert_problem(client.get(f"{API}{path}", params=params), 422)["errors"]
+    assert (error["loc"], error["type"]) == (["query", name], "extra_forbidden")
+    assert f"did you mean {meant}?" in error["msg"], error["msg"]
+    assert meant in error["msg"].split("it takes: ")[1].split(", "), error["msg"]
+    # The same request without it is answered (and an answer kept for that URL is not
+    # handed to the misspelt one).
+    assert client.get(f"{API}{path}").status_code == 200
+    assert client.get(f"{API}{path}", params=params).status_code == 422
+
+
+def test_a_path_without_query_parameters_says_so(client: TestClient, ids: Ids) -> None:
+    url = f"{API}/initiatives/{ids.initiatives['R6-7']}"
+    [error] = assert_problem(client.get(url, params={"expand": "evaluations"}), 422)["errors"]
+    assert error["loc"] == ["query", "expand"]
+    assert error["msg"].endswith("it takes: no query parameters"), error["msg"]

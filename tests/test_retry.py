@@ -188,7 +188,7 @@ WRITES = [
         ("create", "evaluation"),
         id="PUT evaluation",
     ),
-    pytest.param("DELETE", f"{API}/reports/1?cascade=true", None, 204, None, id="DELETE report"),
+    pytest.param("DELETE", f"{API}/reports/1", None, 204, None, id="DELETE report"),
 ]
 
 

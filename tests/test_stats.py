@@ -531,10 +531,14 @@ def test_the_query_model_is_documented_and_read_as_fastapi_reads_parameters(
                 assert name in schema["components"]["schemas"]
     plans = schema["paths"][f"{STATS}/plans.csv"]["get"]["parameters"]
     assert [parameter["name"] for parameter in plans] == names[1:]
-    # Unknown names are ignored and a repeated one gives its last value, as before.
-    answer = client.get(f"{STATS}/achievement?plan_id=7&plan_id=1&fiscal_year=R6&page=2")
+    # A repeated name gives its last value, as FastAPI's parameters do; a name the model does
+    # not have is refused, as a route's undeclared parameter is (app/web/jsonbody.py).
+    answer = client.get(f"{STATS}/achievement?plan_id=7&plan_id=1&fiscal_year=R6")
     assert answer.status_code == 200
     assert answer.json()["plan_id"] == 1 and answer.json()["fiscal_year"] == 2024
+    unknown = client.get(f"{STATS}/achievement?plan_id=1&fiscal_year=R6&page=2")
+    assert unknown.status_code == 422
+    assert [error["loc"] for error in unknown.json()["errors"]] == [["query", "page"]]
     refused = client.get(f"{STATS}/achievement?plan_id=1&plan_id=x&bom=perhaps")
     assert refused.status_code == 422
     assert [error["loc"] for error in refused.json()["errors"]] == [

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.errors import ErrorDetail, problem_response
 from app.web.plainread import plain_read
+from app.web.query import refuse_unknown
 
 MAX_DEPTH = 32  # our deepest body (a report with lines) needs 3
 # Python's default int_max_str_digits: read no longer integer, whatever the interpreter allows
@@ -165,11 +167,22 @@ class StrictJsonRequest(Request):
         return self._json
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
 class StrictJsonRoute(APIRoute):
     """The route class of every API router: its request reads JSON with StrictJsonRequest,
     and a plain read is handled by app/web/plainread.py."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return self._known_query_only(self._handler())
+
+    def _handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:
             # No body to read: FastAPI's own request will do, and a plain read (every GET of
@@ -180,3 +193,19 @@ class StrictJsonRoute(APIRoute):
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+    def _known_query_only(
+        self, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Refuse (422) a query parameter the route does not declare. A route that reads its
+        query as one model (app/web/query.py parse_query) is checked there."""
+        if (self.openapi_extra or {}).get("parameters"):
+            return handler
+        known = frozenset(_query_names(self.dependant))
+
+        async def checked(request: Request) -> Response:
+            if request.scope.get("query_string"):
+                refuse_unknown(request, known)
+            return await handler(request)
+
+        return checked

@@ -9,11 +9,18 @@ validation by pydantic-core), and passes `query_openapi(Model)` as its `openapi_
 parameters are documented from the same model: one definition for the docs, the validation
 and the errors.
 
-It behaves as FastAPI's own parameters do: unknown parameters are ignored, a repeated one
-gives its last value, and an invalid one is a RequestValidationError located at
-`["query", name]` (a 422 problem, app/errors.py).
+It behaves as FastAPI's own parameters do: a repeated one gives its last value, and an
+invalid one is a RequestValidationError located at `["query", name]` (a 422 problem,
+app/errors.py).
+
+A parameter the route does not take is refused the same way (422, `extra_forbidden`), here
+for a query model and by `refuse_unknown` for FastAPI's declared parameters (app/web/jsonbody.py,
+the routers' route class): a filter misspelt (`?plan_idd=2`) would otherwise answer every
+plan's rows as if it were the answer asked for.
 """
 
+import difflib
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -27,12 +34,35 @@ DOCUMENTED: list[type[BaseModel]] = []  # every model query_openapi listed (see 
 
 def parse_query(request: Request, model: type[Query]) -> Query:
     """The request's query string validated as model (the last value of a repeated name)."""
+    if request.scope.get("query_string"):
+        refuse_unknown(request, model.model_fields.keys())
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as error:
         raise RequestValidationError(
             [{**detail, "loc": ("query", *detail["loc"])} for detail in error.errors()]
         ) from None
+
+
+def refuse_unknown(request: Request, known: Collection[str]) -> None:
+    """422 for each query parameter the route does not take, naming those it does."""
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]
+    if not unknown:
+        return
+    takes = ", ".join(sorted(known)) if known else "no query parameters"
+    errors = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        errors.append(
+            {
+                "type": "extra_forbidden",
+                "loc": ("query", name),
+                "msg": f"this path takes no query parameter {name!r}{hint}; it takes: {takes}",
+                "input": request.query_params.get(name),
+            }
+        )
+    raise RequestValidationError(errors)
 
 
 def query_openapi(model: type[BaseModel]) -> dict[str, Any]:
