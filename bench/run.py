@@ -22,8 +22,9 @@
    on SQLite, Datasette, ours on SQLite without kept answers, SQLite's floor, ours on
    PostgreSQL, ours on PostgreSQL without kept answers and PostgreSQL's floor one after the
    other, so that
-   background load drifts over all of them alike. GET one's warm-up asks the
-   same ids under another query (`?warm-up=1`), so that it fills none of the kept answers the
+   background load drifts over all of them alike. GET one walks over ONE_IDS ids, so that
+   each is asked several times, as a popular page's are; its warm-up asks the same ids with
+   another Accept (`Accept: application/json`), so that it fills none of the kept answers the
    measured run asks for; bench/wrk/ids.lua reports which ids each run asked.
 4. Uploads 1,000, 5,000 and 10,000 evaluations (half new, half updates) with
    `POST /api/v1/bulk/evaluations`, in alternation with the floor: the same rows through one
@@ -109,10 +110,15 @@ APPS = BENCH / "apps"
 REPORT_LUA = BENCH / "wrk" / "report.lua"
 IDS_LUA = BENCH / "wrk" / "ids.lua"
 SECTION_TITLE = "## bench/run: the service beside its ceiling and Datasette"
-# Added to GET one's path in its warm-up: the service keeps answers by path and query
-# (app/web/caching.py), so the warm-up runs the same route on the same ids and rows but leaves
-# every id's answer cold for the measured run.
-WARMUP_QUERY = "warm-up=1"
+# Sent by GET one's warm-up (the measured run sends no Accept): the service keeps answers by
+# path, query and Accept (app/web/caching.py), so the warm-up runs the same route on the same
+# ids and rows but leaves every id's answer cold for the measured run. (It was a query
+# parameter; the service now refuses one a path does not take.)
+WARMUP_ACCEPT = "application/json"
+# The ids GET one walks over (of INITIATIVES): at a few thousand requests a second, each is
+# asked ten times or more in a measured run, so the kept-answers row measures kept answers
+# and not, on a slow machine, mostly first requests (bench/README.md, the AMD run of 5d0daf1).
+ONE_IDS = 1_000
 
 DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/bench_run"
 RESERVED_DATABASES = {"test", "postgres", "template0", "template1"}
@@ -371,14 +377,18 @@ class Walk:
         }
 
 
-def run_wrk(port: int, path: str, seconds: int, spread: bool) -> tuple[Load, Walk | None]:
-    """One wrk run; with spread, path holds %d and the ids walk over every initiative (and
-    the ids asked for come back too)."""
+def run_wrk(
+    port: int, path: str, seconds: int, spread: bool, accept: str = ""
+) -> tuple[Load, Walk | None]:
+    """One wrk run; with spread, path holds %d and the ids walk over ONE_IDS initiatives (and
+    the ids asked for come back too); with accept, each request sends that Accept."""
     timeout = 30
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
     command += [f"--timeout={timeout}s", "--latency"]
+    if accept:
+        command += ["-H", f"Accept: {accept}"]
     if spread:
-        command += ["-s", str(IDS_LUA), f"http://{HOST}:{port}", "--", path, str(INITIATIVES)]
+        command += ["-s", str(IDS_LUA), f"http://{HOST}:{port}", "--", path, str(ONE_IDS)]
     else:
         command += ["-s", str(REPORT_LUA), f"http://{HOST}:{port}{path}"]
     done = subprocess.run(
@@ -405,11 +415,13 @@ class Measured:
     warmup_walk: Walk | None = None
 
 
-def load(port: int, path: str, args: Any, spread: bool = False, warmup: str = "") -> Measured:
-    """A warm-up run (not counted; on the path `warmup` if given), then the measured one."""
+def load(port: int, path: str, args: Any, spread: bool = False) -> Measured:
+    """A warm-up run (not counted; for a spread endpoint, with WARMUP_ACCEPT), then the
+    measured one."""
     warmup_walk = None
     if args.warmup:
-        warmup_walk = run_wrk(port, warmup or path, args.warmup, spread)[1]
+        accept = WARMUP_ACCEPT if spread else ""
+        warmup_walk = run_wrk(port, path, args.warmup, spread, accept)[1]
     figure, walk = run_wrk(port, path, args.duration, spread)
     return Measured(figure, walk, warmup_walk)
 
@@ -426,13 +438,6 @@ class Endpoint:
     ours: str  # path on our service (%d: the id, when spread)
     datasette: str  # the matching path on Datasette
     spread: bool = False
-
-    @staticmethod
-    def warmup(path: str, spread: bool) -> str:
-        """The warm-up's path: for a spread endpoint, the same with WARMUP_QUERY added."""
-        if not spread:
-            return path
-        return f"{path}{'&' if '?' in path else '?'}{WARMUP_QUERY}"
 
 
 def achievement_sql(plan_id: int, year: int) -> str:
@@ -465,8 +470,8 @@ def achievement_sql(plan_id: int, year: int) -> str:
     )
 
 
-def get_json(port: int, path: str) -> Any:
-    status, body = http_get(port, path)
+def get_json(port: int, path: str, accept: str = "") -> Any:
+    status, body = http_get(port, path, headers={"Accept": accept} if accept else None)
     if status != 200:
         raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
     return json.loads(body)
@@ -490,13 +495,13 @@ def endpoints(
         if any(total[name] != value for name, value in summed.items()):
             raise RuntimeError(f"Datasette's GROUP BY gave {summed}, the service {total}")
     for server in ours:
-        one = get_json(server.port, Endpoint.warmup("/api/v1/initiatives/1", spread=True))
+        one = get_json(server.port, "/api/v1/initiatives/1", WARMUP_ACCEPT)
         listed = get_json(server.port, "/api/v1/initiatives?limit=50")
         if one["id"] != 1 or len(listed["items"]) != 50 or listed["total"] != INITIATIVES:
             raise RuntimeError(f"unexpected answers from {server.label}")
         if server.database in floor_ports:
             check_floor(floor_ports[server.database], FLOORS[server.database], one, listed)
-    row = get_json(datasette_port, Endpoint.warmup(f"/{db_name}/initiatives/1.json", spread=True))
+    row = get_json(datasette_port, f"/{db_name}/initiatives/1.json", WARMUP_ACCEPT)
     table = get_json(datasette_port, f"/{db_name}/initiatives.json?_size=50")
     if len(row["rows"]) != 1 or len(table["rows"]) != 50:
         raise RuntimeError("unexpected answers from Datasette")
@@ -526,7 +531,7 @@ def endpoints(
 def check_floor(port: int, name: str, one: dict[str, Any], listed: dict[str, Any]) -> None:
     """The floor's rows (arrays, the id first) are the service's: the same initiative, the
     same page in the same order, the same total."""
-    row = get_json(port, Endpoint.warmup("/api/v1/initiatives/1", spread=True))
+    row = get_json(port, "/api/v1/initiatives/1", WARMUP_ACCEPT)
     page = get_json(port, "/api/v1/initiatives?limit=50")
     ids = [item[0] for item in page["items"]]
     if row[0] != one["id"] or ids != [item["id"] for item in listed["items"]]:
@@ -593,8 +598,7 @@ def measure_reads(
                 runs.append((FLOORS[server.database], ports[floor], endpoint.ours))
         runs.insert(1, ("Datasette", ports["datasette"], endpoint.datasette))
         for label, port, path in runs:
-            warmup = Endpoint.warmup(path, endpoint.spread)
-            measured = load(port, path, args, endpoint.spread, warmup)
+            measured = load(port, path, args, endpoint.spread)
             figures[(endpoint.key, label)] = show(f"{endpoint.label}: {label}", measured)
     last = show("bare ASGI (last run)", load(ports["bare"], "/", args)).load
     return Reads(first, last, hello, reads_of, figures)
@@ -985,7 +989,7 @@ def cold_entries(run: Run) -> list[str]:
             warm = measured.warmup_walk
             warmed = (
                 f"; its warm-up sent {warm.requests:,} over {len(warm.ids()):,} ids, all "
-                f"with `?{WARMUP_QUERY}`, so none of them a measured key"
+                f"with `Accept: {WARMUP_ACCEPT}`, so none of them a measured key"
             )
         if server.keeps_answers:
             cold = len(ids)  # each id's first request: nothing asked for that key before
@@ -1049,9 +1053,10 @@ def results_markdown(run: Run) -> str:
     add("")
     add(
         "**GET one initiative**: `/api/v1/initiatives/{id}` against Datasette's row "
-        "`/plan/initiatives/{id}.json`, the id spread over all 10,000 (`bench/wrk/ids.lua`: "
-        "every id in a scattered order, the same on both); its warm-up asks the same ids with "
-        f"`?{WARMUP_QUERY}` added, which runs the same route on the same rows but is another "
+        f"`/plan/initiatives/{{id}}.json`, the id spread over the first {ONE_IDS:,} "
+        "(`bench/wrk/ids.lua`: each id in a scattered order, the same on every server, each "
+        "asked many times); its warm-up asks the same ids with "
+        f"`Accept: {WARMUP_ACCEPT}`, which runs the same route on the same rows but is another "
         "key for the service's kept answers, so that no measured id's answer is kept before "
         "the measured run. **List of 50**: "
         "`/api/v1/initiatives?limit=50` against `/plan/initiatives.json?_size=50`. "

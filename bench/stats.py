@@ -596,10 +596,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def http_get(port: int, path: str, timeout: float = 120.0) -> tuple[int, bytes]:
+def http_get(
+    port: int, path: str, timeout: float = 120.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)  # no proxy, ever
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
