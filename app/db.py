@@ -1,9 +1,12 @@
 """The engine, its per-connection settings, and the session dependency."""
 
+import time
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 from fastapi import Depends, Request
+from psycopg.abc import PQGen
 from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
@@ -11,6 +14,38 @@ from app.changes import recorder
 from app.config import Settings
 
 SQLITE_BEGIN = "sqlite_begin"
+Result = TypeVar("Result")
+
+
+class AnswerBoundConnection(psycopg.Connection[Any]):
+    """The writers' psycopg connection: it gives up on a database that stops answering.
+
+    A server that is frozen, or a network that drops packets while something still
+    acknowledges them (a hung pooler, a half-dead proxy), sends neither an answer nor an
+    error, and no TCP timeout fires: a write would wait for it forever, holding a worker
+    thread. Every wait of psycopg's on the server goes through `wait`, so here each is
+    bounded by answer_timeout (Settings.db_answer_timeout: the statement timeout, after which
+    the server would have answered itself, plus the connect timeout). Past it the connection
+    is closed, as a broken one, and the statement fails with OperationalError: a 503
+    `database-unavailable` (app/web/faults.py) that tells the client to read back whether
+    the write was made. The async readers have the same bound (app/reads.py)."""
+
+    answer_timeout: float | None = None
+
+    def wait(
+        self, gen: PQGen[Result], interval: float = 0.1, timeout: float | None = None
+    ) -> Result:
+        bound = self.answer_timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            return super().wait(gen, interval, bound)
+        except psycopg.OperationalError as error:
+            if timeout is not None or bound is None or time.monotonic() - started < bound:
+                raise
+            self.close()  # left midway through the protocol: it can serve nothing more
+            raise psycopg.OperationalError(
+                f"the database did not answer within {bound:g} s"
+            ) from error
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -19,7 +54,7 @@ def make_engine(settings: Settings) -> Engine:
     if not settings.is_sqlite:
         # Bounded waits, so an outage is a quick 503 (app/web/faults.py), not a hung request;
         # pre-ping hands out no connection the outage killed.
-        return create_engine(
+        engine = create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
@@ -27,6 +62,15 @@ def make_engine(settings: Settings) -> Engine:
             pool_timeout=settings.db_connect_timeout,
             connect_args=postgres_connect_args(settings),
         )
+        answer_timeout = settings.db_answer_timeout
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            connection = AnswerBoundConnection.connect(*cargs, **cparams)
+            connection.answer_timeout = answer_timeout
+            return connection
+
+        return engine
     engine = create_engine(
         settings.database_url,
         connect_args={

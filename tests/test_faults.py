@@ -459,6 +459,70 @@ def test_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url: str) -> N
 
 
 @pytest.mark.only_on("postgresql")
+def test_a_write_to_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url: str) -> None:
+    """Writes go through SQLAlchemy's sync engine, which has no deadline of its own: on a
+    silent connection a write waited until the database spoke again, holding a worker thread.
+    Each wait is now bounded as a read's is (DB_STATEMENT_TIMEOUT_MS + DB_CONNECT_TIMEOUT):
+    503, nothing written, and the same writes succeed once the database answers again."""
+    engine = create_engine(fresh_url)
+    with Session(engine) as session:
+        token = create_token(session, name="editor", role=Role.editor)
+    engine.dispose()
+    url = make_url(fresh_url)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    application = create_app(
+        Settings(
+            database_url=through,
+            answer_cache_bytes=0,
+            db_connect_timeout=1,
+            db_statement_timeout_ms=1000,
+        )
+    )
+    editor = {"Authorization": f"Bearer {token}"}
+    upload = {"items": [{"code": "R7-1", "fiscal_year": 2025, "status": "achieved"}]}
+    seen: dict[str, tuple[httpx.Response, float]] = {}
+
+    def timed(name: str, client: TestClient, method: str, path: str, **sent: Any) -> None:
+        started = time.monotonic()
+        seen[name] = client.request(method, f"{API}{path}", **sent), time.monotonic() - started
+
+    def scenario() -> None:
+        with TestClient(application) as client:
+            timed("before", client, "PATCH", "/plans/1", json={"philosophy": "前"}, headers=editor)
+            proxy.silence()
+            # On the connection the first write left in the pool, then on a new one.
+            timed("patch", client, "PATCH", "/plans/1", json={"philosophy": "後"}, headers=editor)
+            timed("bulk", client, "POST", "/bulk/evaluations", json=upload, headers=editor)
+            proxy.restore()
+            timed("read back", client, "GET", "/plans/1")
+            timed("again", client, "PATCH", "/plans/1", json={"philosophy": "後"}, headers=editor)
+            timed("bulk again", client, "POST", "/bulk/evaluations", json=upload, headers=editor)
+
+    # In a thread of its own: should a write hang, the test fails rather than the run.
+    running = threading.Thread(target=scenario, daemon=True)
+    running.start()
+    running.join(60)
+    hung = running.is_alive()
+    proxy.close()
+    application.state.engine.dispose()
+    assert not hung, f"a write hung on the silent database (answered: {sorted(seen)})"
+    assert seen["before"][0].status_code == 200, seen["before"][0].text
+    for name in ("patch", "bulk"):
+        answer, elapsed = seen[name]
+        assert answer.status_code == 503, (name, answer.text)
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert answer.json()["type"].endswith(":database-unavailable"), answer.text
+        assert answer.headers["retry-after"].isdigit(), name
+        # The answer timeout (2 s) per wait, a connect timeout (1 s) for a new connection.
+        assert elapsed < 3 + 1.5, (name, elapsed)
+    assert seen["read back"][0].json()["philosophy"] == "前"  # the silenced write: not made
+    assert seen["again"][0].status_code == 200, seen["again"][0].text
+    assert seen["again"][0].json()["philosophy"] == "後"
+    assert seen["bulk again"][0].json()["created"] == 1, seen["bulk again"][0].text
+
+
+@pytest.mark.only_on("postgresql")
 def test_a_write_that_waits_past_the_statement_timeout_is_a_503_and_changes_nothing(
     fresh_url: str,
 ) -> None:
