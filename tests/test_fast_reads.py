@@ -2,6 +2,7 @@
 client can see: same JSON as the response models, never a stale answer after a write."""
 
 import asyncio
+import gzip
 import json
 from typing import Any
 from urllib.parse import quote
@@ -220,7 +221,7 @@ def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(
     if in_thread:  # the seeded answers are smaller than the size compressed in a thread
         monkeypatch.setattr(caching, "GZIP_THREAD_MIN_BYTES", 0)
     path = "/api/v1/initiatives?limit=500"
-    first = api.client.get(path, headers={"Accept-Encoding": "gzip"})
+    first = api.client.get(path, headers={"Accept-Encoding": "identity"})
     assert first.status_code == 200
     assert "content-encoding" not in first.headers  # computed now: sent as the route wrote it
     assert "Accept-Encoding" in first.headers["vary"]
@@ -237,6 +238,34 @@ def test_a_large_kept_answer_goes_compressed_to_clients_that_accept_gzip(
         plain = api.client.get(path, headers={"Accept-Encoding": refused})
         assert "content-encoding" not in plain.headers, refused
         assert plain.content == first.content
+    authorized = api.client.get(path, headers={"Accept-Encoding": "gzip", **api.editor})
+    assert "content-encoding" not in authorized.headers
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["on-the-loop", "in-a-thread"])
+def test_the_first_answer_goes_compressed_too_when_it_will_be_kept(
+    api: Api, monkeypatch: pytest.MonkeyPatch, in_thread: bool
+) -> None:
+    """The gzip copy is made when the answer is kept: the first client that accepts gzip
+    gets it as well, rather than the whole answer uncompressed."""
+    if in_thread:
+        monkeypatch.setattr(caching, "GZIP_THREAD_MIN_BYTES", 0)
+    path = "/api/v1/initiatives?limit=500"
+    with api.client.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as first:
+        raw = b"".join(first.iter_raw())
+    assert first.status_code == 200
+    assert first.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in first.headers["vary"]
+    assert int(first.headers["content-length"]) == len(raw)
+    plain = api.client.get(path, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(raw) == plain.content
+    assert int(first.headers["content-length"]) < len(plain.content) // 3
+    again = api.client.get(path, headers={"Accept-Encoding": "gzip"})  # now a kept answer
+    assert again.headers["content-length"] == first.headers["content-length"]
+    for name in ("etag", "vary", "cache-control", "content-type", "x-content-type-options"):
+        assert first.headers[name] == plain.headers[name] == again.headers[name]
+    # An answer not kept (with a token) is still sent as the route wrote it.
     authorized = api.client.get(path, headers={"Accept-Encoding": "gzip", **api.editor})
     assert "content-encoding" not in authorized.headers
 

@@ -182,10 +182,11 @@ async def not_modified_handler(_request: Request, exc: Exception) -> Response:
 # Large answers are also kept gzip-compressed, made once when the answer is kept, and a client
 # that accepts gzip (browsers, curl --compressed, Python's requests and httpx) gets those
 # bytes: a statistic of every municipality's plan is half a megabyte of JSON, and sending it is
-# most of what a warm answer costs (bench/README.md). Nothing is compressed per request: the
-# first answer of a data version goes out as the route wrote it, and answers not kept (too
-# large, streamed exports, authorized or conditional requests) are never compressed. Every
-# answer that may have a compressed variant says `Vary: Accept-Encoding`.
+# most of what a warm answer costs (bench/README.md). The copy is made once, when the answer
+# is kept: the first answer of a data version to a client that accepts gzip waits for it and
+# goes out compressed too, the others as the route wrote them. Answers not kept (too large,
+# streamed exports, authorized or conditional requests) are never compressed. Every answer
+# that may have a compressed variant says `Vary: Accept-Encoding`.
 
 _BYPASS = frozenset({b"authorization", b"if-none-match", b"if-modified-since", b"range"})
 Key = tuple[int, str, bytes, str, bytes, bytes]
@@ -309,17 +310,19 @@ class AnswerCacheMiddleware:
             await send(start)
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, self._keeping(key, scope, send))
+        await self.app(scope, receive, self._keeping(key, scope, send, accepts_gzip(encodings)))
 
-    def _keeping(self, key: Key, scope: Scope, send: Send) -> Send:
-        """Pass the route's answer on, and keep it if it is a complete 200 small enough."""
+    def _keeping(self, key: Key, scope: Scope, send: Send, gzip_wanted: bool) -> Send:
+        """Pass the route's answer on, and keep it if it is a complete 200 small enough;
+        compressed, if gzip_wanted and the answer will have a gzip copy."""
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         size = 0
         keep = compress = True
+        held: Message | None = None  # the start, held until the body is known whole
 
         async def keeping(message: Message) -> None:
-            nonlocal size, keep, compress
+            nonlocal size, keep, compress, held
             if message["type"] == "http.response.start":
                 keep = message["status"] == 200
                 headers.extend(message.get("headers", ()))
@@ -328,7 +331,21 @@ class AnswerCacheMiddleware:
                     # Kept, later requests may get it compressed: say so from the first.
                     _vary_accept_encoding(headers)
                     message = {**message, "headers": list(headers)}
-            elif message["type"] == "http.response.body" and keep:
+                    if gzip_wanted:
+                        held = message
+                        return
+            elif held is not None:
+                start, held = held, None
+                chunk = message.get("body", b"")
+                if message.get("more_body") or len(chunk) > self.max_item_bytes:
+                    await send(start)  # streamed, or too large to keep: as the route wrote it
+                else:
+                    answer = await self._compressed(headers, chunk, scope)
+                    self.store.put(key, answer)
+                    await send({**start, "headers": list(answer.gzip_headers)})
+                    await send({**message, "body": answer.gzip_body})
+                    return
+            if message["type"] == "http.response.body" and keep:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 keep = size <= self.max_item_bytes
@@ -337,17 +354,26 @@ class AnswerCacheMiddleware:
             if message["type"] == "http.response.body" and keep and not message.get("more_body"):
                 # The client has its answer; now keep it (and its gzip copy, made in a worker
                 # thread when large, so the event loop never waits on it).
-                kept = tuple((bytes(name), bytes(value)) for name, value in headers)
                 body = b"".join(chunks)
-                route = route_template(scope, self.prefix) or ""
                 if not compress:
+                    kept = tuple((bytes(name), bytes(value)) for name, value in headers)
+                    route = route_template(scope, self.prefix) or ""
                     self.store.put(key, Answer(kept, body, route=route))
-                elif len(body) < GZIP_THREAD_MIN_BYTES:
-                    self.store.put(key, compressed(kept, body, route))
                 else:
-                    self.store.put(key, await run_in_threadpool(compressed, kept, body, route))
+                    self.store.put(key, await self._compressed(headers, body, scope))
 
         return keeping
+
+    async def _compressed(
+        self, headers: list[tuple[bytes, bytes]], body: bytes, scope: Scope
+    ) -> Answer:
+        """The answer to keep with its gzip copy, made in a worker thread when large, so the
+        event loop never waits on it."""
+        kept = tuple((bytes(name), bytes(value)) for name, value in headers)
+        route = route_template(scope, self.prefix) or ""
+        if len(body) < GZIP_THREAD_MIN_BYTES:
+            return compressed(kept, body, route)
+        return await run_in_threadpool(compressed, kept, body, route)
 
 
 # --- Statistics kept for the requests kept answers do not serve ----------------------------
