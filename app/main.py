@@ -224,6 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served with an ETag by app/web/docs.py
         generate_unique_id_function=_operation_id,
         openapi_tags=[{"name": tag} for tag in TAGS],
         lifespan=lifespan,

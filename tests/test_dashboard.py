@@ -93,3 +93,28 @@ def test_the_wheel_carries_every_file_of_the_dashboard() -> None:
     assert files
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_the_page_and_the_openapi_document_are_revalidated_with_their_etag(
+    client: TestClient,
+) -> None:
+    """Both are the same bytes until a release changes them: a browser (no-cache) and a
+    client generator ask again with If-None-Match and get a 304."""
+    for path, media in (("/", "text/html"), ("/openapi.json", "application/json")):
+        first = client.get(path)
+        assert first.status_code == 200
+        assert first.headers["content-type"].startswith(media)
+        tag = first.headers["etag"]
+        assert re.fullmatch(r'"[0-9a-f]{24}"', tag), tag  # strong: the bytes themselves
+        assert first.headers["cache-control"] == "no-cache"
+        assert client.get(path).headers["etag"] == tag  # the same bytes, the same tag
+        again = client.get(path, headers={"If-None-Match": tag})
+        assert again.status_code == 304
+        assert again.content == b""
+        assert (again.headers["etag"], again.headers["cache-control"]) == (tag, "no-cache")
+        assert client.get(path, headers={"If-None-Match": f"W/{tag}"}).status_code == 304
+        assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        head = client.head(path)
+        assert head.headers["etag"] == tag
+        assert head.headers["content-length"] == first.headers["content-length"]
+    assert client.get("/openapi.json").json()["info"]["title"] == "Plan progress API"

@@ -8,9 +8,10 @@ this origin only.
 
 from importlib.resources import files
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+
+from app.web.caching import fixed_answer
 
 STATIC_URL = "/dashboard-static"
 STATIC = files("app.dashboard") / "static"
@@ -18,9 +19,9 @@ STATIC = files("app.dashboard") / "static"
 
 def install_dashboard(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC)), name="dashboard-static")
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = (STATIC / "index.html").read_bytes()
 
     @app.get("/", include_in_schema=False)
-    def dashboard() -> HTMLResponse:
+    async def dashboard(request: Request) -> Response:
         """The dashboard: the plan, its rates, their trend, search and downloads."""
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        return fixed_answer(request, page, "text/html; charset=utf-8")

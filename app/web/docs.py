@@ -1,11 +1,14 @@
 """Interactive API docs served with the app's own copy of Swagger UI (no CDN, works offline)."""
 
+import json
 from importlib.resources import files
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+
+from app.web.caching import fixed_answer
 
 STATIC_URL = "/docs-static"
 
@@ -13,6 +16,15 @@ STATIC_URL = "/docs-static"
 def install_docs(app: FastAPI) -> None:
     assets = files("fastapi_offline") / "static"
     app.mount(STATIC_URL, StaticFiles(directory=str(assets)), name="docs-static")
+
+    # The OpenAPI document, with an ETag (FastAPI's own route, turned off in app/main.py,
+    # sends none): client generators and Swagger UI revalidate it with If-None-Match.
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(request: Request) -> Response:
+        state = request.app.state
+        if getattr(state, "openapi_bytes", None) is None:
+            state.openapi_bytes = json.dumps(request.app.openapi()).encode()
+        return fixed_answer(request, state.openapi_bytes, "application/json")
 
     # The endpoints read the app from the request, never from this scope: FastAPI keeps
     # endpoint functions in a module-level cache, and a closure over `app` would keep every
