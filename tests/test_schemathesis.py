@@ -393,7 +393,10 @@ def test_stateful(template_url: str, tmp_path: Path) -> None:
             suppress_health_check=list(hypothesis.HealthCheck),
         )
     )
-    # The links the schema declares (app/web/openapi.py) lead somewhere: at least one was followed
-    # to a successful answer (with this seed: a plan created, then read back by its id and
-    # changed with the ETag of its creation as If-Match).
-    assert any(200 <= status < 300 for _, _, status in followed), followed
+    # The phase walked along the links the schema declares (app/web/openapi.py). Which ones,
+    # and with what answers, depends on what it generates: in one process a scenario's POST
+    # succeeds and its link is followed to a 200, in another (the whole suite on PostgreSQL,
+    # once) the only links followed were negative cases sent without a token (401). That
+    # every declared link leads to a successful answer is checked deterministically, link by
+    # link, in tests/test_openapi_truth.py.
+    assert followed, "the stateful phase followed none of the links the schema declares"
