@@ -79,8 +79,9 @@ def writing(session: Session, key: Key | None) -> Iterator[None]:
 
 
 def earlier_answer(session: Session, key: Key) -> Replay | None:
-    """The stored answer to replay for this key, or None to run the request. Call it holding
-    the write lock, so that an upload with the same key that is still running has finished."""
+    """The stored answer to replay for this key, or None to run the request. Call it inside
+    `writing` and holding the write lock: an upload with the same key has then ended, and
+    what it wrote is what this transaction reads."""
     earlier = (
         session.execute(
             select(idempotency_keys).where(

@@ -42,7 +42,8 @@ def number_of(name: str) -> int:
 @contextmanager
 def alone(session: Session, name: str) -> Iterator[bool]:
     """Begin the session's write transaction as the only upload named name, and yield True;
-    yield False, having begun nothing, when another such upload is running."""
+    yield False when another such upload is running (on SQLite having begun nothing, as
+    BEGIN IMMEDIATE could wait; on PostgreSQL the caller's rollback ends the transaction)."""
     number = number_of(name)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":

@@ -20,6 +20,7 @@ plan's rows as if it were the answer asked for.
 """
 
 import difflib
+import functools
 from collections.abc import Collection
 from typing import Any, TypeVar
 
@@ -35,13 +36,19 @@ DOCUMENTED: list[type[BaseModel]] = []  # every model query_openapi listed (see 
 def parse_query(request: Request, model: type[Query]) -> Query:
     """The request's query string validated as model (the last value of a repeated name)."""
     if request.scope.get("query_string"):
-        refuse_unknown(request, model.model_fields.keys())
+        refuse_unknown(request, _names(model))
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as error:
         raise RequestValidationError(
             [{**detail, "loc": ("query", *detail["loc"])} for detail in error.errors()]
         ) from None
+
+
+@functools.cache
+def _names(model: type[BaseModel]) -> frozenset[str]:
+    """The query parameters a model reads: its fields, by their alias where they have one."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 def refuse_unknown(request: Request, known: Collection[str]) -> None:
