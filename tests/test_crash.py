@@ -11,6 +11,7 @@ Two servers on one database are two processes that share nothing but it: a resen
 other server while the first runs is 409 too.
 """
 
+import fcntl
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.auth.tokens import Role, create_token
+from app.bulk import idempotency, inflight
 from app.config import Settings
 from app.db import begin_write, make_engine
 from app.models import changes, data_version, idempotency_keys, initiatives
@@ -60,6 +62,48 @@ def _writing(url: str) -> bool:
     finally:
         engine.dispose()
     return False
+
+
+def _claim_name(body: bytes) -> str:
+    """The name an upload of body with KEY claims (app/bulk/inflight.py), by kikaku-ka's
+    token, to /api/v1/bulk/initiatives with no query."""
+    key = idempotency.key_of(
+        KEY, "kikaku-ka", "/api/v1/bulk/initiatives", "", body, "application/json"
+    )
+    return f"{key.scope}\n{key.key}"
+
+
+def _claimed(url: str, name: str) -> bool:
+    """Whether a server holds the claim on name now: on PostgreSQL its advisory lock, on
+    SQLite its byte of the lock file (this test is another process, so its own try fails
+    while the server holds it)."""
+    number = inflight.number_of(name)
+    if url.startswith("sqlite"):
+        path = os.path.abspath(make_url(url).database or "") + "-uploads.lock"
+        if not os.path.exists(path):
+            return False
+        descriptor = os.open(path, os.O_RDWR)
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, number)
+        except OSError:
+            return True
+        finally:
+            os.close(descriptor)  # lets go of the byte if this process took it
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        " AND ((classid::bigint << 32) | objid::bigint) = :number"
+                    ),
+                    {"number": number},
+                )
+            )
+    finally:
+        engine.dispose()
 
 
 def _counts(url: str) -> tuple[int, int, int]:
@@ -224,8 +268,12 @@ def test_a_resend_to_another_server_while_the_first_runs_is_409(
                 session.execute(select(data_version.c.version).with_for_update())
                 sender = threading.Thread(target=upload)
                 sender.start()
-                time.sleep(1.5)  # parsed, its key claimed, waiting for the lock
-                assert "first" not in outcome, outcome
+                # Parsed, its key claimed, waiting for the lock (however slow the machine).
+                deadline = time.monotonic() + 60
+                while not _claimed(fresh_url, _claim_name(body)):
+                    assert "first" not in outcome, outcome
+                    assert time.monotonic() < deadline, log.read_text()[-2000:]
+                    time.sleep(0.02)
                 resent = httpx.post(urls[1], content=body, headers=headers, timeout=30)
                 session.rollback()
             sender.join(timeout=120)
