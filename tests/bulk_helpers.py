@@ -16,8 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, func, select, text
 
+from app.bulk import inflight
 from app.models import (
     changes,
     data_version,
@@ -161,6 +162,24 @@ def changes_after(engine: Engine, since: int) -> list[Item]:
                 select(changes).where(changes.c.id > since).order_by(changes.c.id)
             ).mappings()
         ]
+
+
+def an_upload_holds_its_key(engine: Engine) -> bool:
+    """Whether an upload holds the claim on its Idempotency-Key now (app/bulk/inflight.py):
+    on PostgreSQL an advisory lock in this database; on SQLite a claim of this process, where
+    the tests' app runs (its lock file's byte cannot be seen from the process holding it)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        " AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())"
+                    )
+                )
+            )
+    return any(claims._held for claims in inflight._files.values())
 
 
 def stored_keys(engine: Engine) -> list[Item]:

@@ -30,6 +30,7 @@ from tests.bulk_helpers import (
     EVERYTHING,
     JSON_TYPE,
     KEY,
+    an_upload_holds_its_key,
     assert_result,
     assert_rows_invalid,
     changes_after,
@@ -180,8 +181,11 @@ def test_a_resend_while_the_first_runs_is_409_then_replays(api: Api) -> None:
         holder.execute(select(data_version.c.version).with_for_update())
         first = threading.Thread(target=send, args=("first", body, KEY))
         first.start()
-        time.sleep(0.5)  # the first is waiting for the lock, its key claimed
-        assert "first" not in answers
+        deadline = time.monotonic() + 30
+        while not an_upload_holds_its_key(api.engine):  # and waits for the write lock
+            assert "first" not in answers, answers["first"].text
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         started = time.monotonic()
         resent = post_bulk(api, "evaluations", body, JSON_TYPE, headers=with_key(api))
         waited = time.monotonic() - started
