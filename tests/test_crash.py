@@ -118,6 +118,32 @@ def _counts(url: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
+def _upload(url: str, title: str, **fields: str) -> tuple[bytes, dict[str, str]]:
+    """ROWS new initiatives (titles numbered after title) and the headers of kikaku-ka's
+    upload of them with KEY, an editor's token made for it in url's database."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        token = create_token(session, name="kikaku-ka", role=Role.editor)
+    engine.dispose()
+    items = [
+        {
+            "code": f"R7-{1000 + n}",
+            "title": f"{title} {n}",
+            **fields,
+            "policy_number": n % 3 + 1,
+            "measure_number": n // 3 % 3 + 1,
+        }
+        for n in range(ROWS)
+    ]
+    body = json.dumps({"items": items}, ensure_ascii=False).encode()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": KEY,
+    }
+    return body, headers
+
+
 def _serve(
     url: str, port: int, cwd: Path, log: IO[bytes], workers: int = 2
 ) -> "subprocess.Popen[bytes]":
@@ -137,27 +163,8 @@ def _serve(
 def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
     fresh_url: str, tmp_path: Path
 ) -> None:
-    engine = create_engine(fresh_url)
-    with Session(engine) as session:
-        token = create_token(session, name="kikaku-ka", role=Role.editor)
-    engine.dispose()
+    body, headers = _upload(fresh_url, "再送で一度だけ書かれる取組", description="説明" * 200)
     before = _counts(fresh_url)
-    items = [
-        {
-            "code": f"R7-{1000 + n}",
-            "title": f"再送で一度だけ書かれる取組 {n}",
-            "description": "説明" * 200,
-            "policy_number": n % 3 + 1,
-            "measure_number": n // 3 % 3 + 1,
-        }
-        for n in range(ROWS)
-    ]
-    body = json.dumps({"items": items}, ensure_ascii=False).encode()
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Idempotency-Key": KEY,
-    }
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/api/v1/bulk/initiatives"
@@ -227,25 +234,7 @@ def test_a_resend_after_kill_9_mid_upload_is_written_exactly_once(
 def test_a_resend_to_another_server_while_the_first_runs_is_409(
     fresh_url: str, tmp_path: Path
 ) -> None:
-    engine = create_engine(fresh_url)
-    with Session(engine) as session:
-        token = create_token(session, name="kikaku-ka", role=Role.editor)
-    engine.dispose()
-    items = [
-        {
-            "code": f"R7-{1000 + n}",
-            "title": f"二つのサーバーに送られた取組 {n}",
-            "policy_number": n % 3 + 1,
-            "measure_number": n // 3 % 3 + 1,
-        }
-        for n in range(ROWS)
-    ]
-    body = json.dumps({"items": items}, ensure_ascii=False).encode()
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Idempotency-Key": KEY,
-    }
+    body, headers = _upload(fresh_url, "二つのサーバーに送られた取組")
     ports = [free_port(), free_port()]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     urls = [f"{base}/api/v1/bulk/initiatives" for base in bases]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url
 from sqlmodel import Session
@@ -389,6 +390,21 @@ def test_a_read_that_finds_every_connection_busy_is_a_quick_503(fresh_url: str) 
     assert [answer.status_code for answer in answers] == [200, 200]
 
 
+def _behind_proxy(fresh_url: str) -> tuple[Proxy, FastAPI]:
+    """An app on fresh_url's database through a Proxy, with nothing kept and short bounds: a
+    connect timeout of 1 s, a statement timeout of 1 s, so an answer timeout of 2 s."""
+    url = make_url(fresh_url)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    settings = Settings(
+        database_url=through,
+        answer_cache_bytes=0,
+        db_connect_timeout=1,
+        db_statement_timeout_ms=1000,
+    )
+    return proxy, create_app(settings)
+
+
 @pytest.mark.only_on("postgresql")
 def test_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url: str) -> None:
     """A connection that stays open but is never answered (a frozen server, a hung pooler):
@@ -396,17 +412,7 @@ def test_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url: str) -> N
     the server would have cancelled the statement itself (DB_STATEMENT_TIMEOUT_MS, plus
     DB_CONNECT_TIMEOUT), the probes within DB_CONNECT_TIMEOUT, and all is well once the
     database speaks again."""
-    url = make_url(fresh_url)
-    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    application = create_app(
-        Settings(
-            database_url=through,
-            answer_cache_bytes=0,
-            db_connect_timeout=1,
-            db_statement_timeout_ms=1000,
-        )
-    )
+    proxy, application = _behind_proxy(fresh_url)
 
     async def timed(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
         started = time.monotonic()
@@ -468,17 +474,7 @@ def test_a_write_to_a_database_gone_silent_is_a_503_not_a_hung_request(fresh_url
     with Session(engine) as session:
         token = create_token(session, name="editor", role=Role.editor)
     engine.dispose()
-    url = make_url(fresh_url)
-    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    application = create_app(
-        Settings(
-            database_url=through,
-            answer_cache_bytes=0,
-            db_connect_timeout=1,
-            db_statement_timeout_ms=1000,
-        )
-    )
+    proxy, application = _behind_proxy(fresh_url)
     editor = {"Authorization": f"Bearer {token}"}
     upload = {"items": [{"code": "R7-1", "fiscal_year": 2025, "status": "achieved"}]}
     seen: dict[str, tuple[httpx.Response, float]] = {}
