@@ -295,11 +295,15 @@ PROBLEM_EXAMPLES: dict[int, str] = {
 
 
 def problem_responses(
-    *statuses: int, slugs: dict[int, str] | None = None
+    *statuses: int,
+    slugs: dict[int, str] | None = None,
+    details: dict[int, str] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """Return the OpenAPI `responses` entries declaring these problem statuses for a route,
-    each with an example of the `type` the server sends for it (SLUGS, or those in slugs)."""
+    each with an example of the `type` the server sends for it (SLUGS, or those in slugs)
+    and of its detail (PROBLEM_EXAMPLES, or those in details)."""
     chosen = SLUGS | (slugs or {})
+    examples = PROBLEM_EXAMPLES | (details or {})
     return {
         status: {
             "description": HTTPStatus(status).phrase,
@@ -310,7 +314,7 @@ def problem_responses(
                         "type": problem_type(chosen.get(status)),
                         "title": HTTPStatus(status).phrase,
                         "status": status,
-                        "detail": PROBLEM_EXAMPLES.get(status, HTTPStatus(status).phrase),
+                        "detail": examples.get(status, HTTPStatus(status).phrase),
                     },
                 }
             },

@@ -71,3 +71,14 @@ def test_openapi_write_operations_declare_their_problems(openapi: Item) -> None:
             assert content["schema"]["$ref"].endswith("/Problem"), (path, status)
             assert content["example"]["status"] == status, (path, status)
     assert missing == []
+
+
+def test_a_bulk_uploads_409_is_declared_as_the_key_still_running(openapi: Item) -> None:
+    """What a script reads in the schema is what it gets (tests/test_bulk_idempotency.py): the
+    409 of a resend while its first upload runs, with its Retry-After."""
+    for table in ("initiatives", "evaluations"):
+        declared = openapi["paths"][f"{API}/bulk/{table}"]["post"]["responses"]["409"]
+        example = declared["content"][PROBLEM]["example"]
+        assert example["type"] == "urn:plan-progress:problem:idempotency-key-in-use"
+        assert "still running" in example["detail"]
+        assert declared["headers"]["Retry-After"]["required"] is False

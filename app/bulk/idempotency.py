@@ -56,6 +56,12 @@ def key_of(key: str, actor: str, path: str, query: str, body: bytes, content_typ
     return Key(scope, key, request_hash)
 
 
+KEY_IN_USE = (
+    "an upload with this Idempotency-Key is still running: send it again in a moment, with"
+    " the same key, to get its answer"
+)
+
+
 class KeyInUse(Conflict):
     slug = "idempotency-key-in-use"
     headers = {"Retry-After": "1"}  # noqa: RUF012 (read only; sent with the problem)
@@ -71,10 +77,7 @@ def writing(session: Session, key: Key | None) -> Iterator[None]:
         return
     with inflight.alone(session, f"{key.scope}\n{key.key}") as alone:
         if not alone:
-            raise KeyInUse(
-                "an upload with this Idempotency-Key is still running: send it again in a"
-                " moment, with the same key, to get its answer"
-            )
+            raise KeyInUse(KEY_IN_USE)
         yield
 
 

@@ -140,7 +140,14 @@ def _body_doc(items: type[Any], table: str) -> dict[str, Any]:
     }
 
 
-RESPONSES = write_responses(404, 409, 415)
+# A bulk upload's 409: its Idempotency-Key's first upload is still running.
+RESPONSES = write_responses(
+    404,
+    409,
+    415,
+    slugs={409: idempotency.KeyInUse.slug},
+    details={409: idempotency.KEY_IN_USE},
+)
 # The export's columns, Japanese or English headers; a column left out stays as it is.
 CSV_EXAMPLES = {
     "initiatives": "取組番号,基本方針番号,施策番号,取組事項,掲載ページ\r\n"

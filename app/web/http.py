@@ -127,10 +127,15 @@ def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def write_responses(
+    *statuses: int, slugs: dict[int, str] | None = None, details: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """Responses of a write route: auth, size, rate and validation problems, a database
-    that stayed busy through the retries (503, app/web/faults.py), plus those given."""
-    return problem_responses(401, 413, 422, 429, 503, *statuses, slugs={503: BUSY})
+    that stayed busy through the retries (503, app/web/faults.py), plus those given (with
+    the examples of their type and detail in slugs and details, where not the usual)."""
+    return problem_responses(
+        401, 413, 422, 429, 503, *statuses, slugs={503: BUSY} | (slugs or {}), details=details
+    )
 
 
 def written(response: Response, row: Versioned, location: str | None = None) -> None:
