@@ -11,7 +11,7 @@ from importlib.resources import files
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.web.caching import fixed_answer
+from app.web.caching import FixedAnswer
 
 STATIC_URL = "/dashboard-static"
 STATIC = files("app.dashboard") / "static"
@@ -19,9 +19,9 @@ STATIC = files("app.dashboard") / "static"
 
 def install_dashboard(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC)), name="dashboard-static")
-    page = (STATIC / "index.html").read_bytes()
+    page = FixedAnswer.of((STATIC / "index.html").read_bytes(), "text/html; charset=utf-8")
 
     @app.get("/", include_in_schema=False)
     async def dashboard(request: Request) -> Response:
         """The dashboard: the plan, its rates, their trend, search and downloads."""
-        return fixed_answer(request, page, "text/html; charset=utf-8")
+        return page.to(request)

@@ -66,15 +66,25 @@ def matches_etag(if_none_match: str | None, tag: str) -> bool:
     return "*" in candidates or tag.removeprefix("W/") in candidates
 
 
-def fixed_answer(request: Request, body: bytes, media_type: str) -> Response:
+@dataclass(frozen=True)
+class FixedAnswer:
     """An answer whose bytes stay the same while the process runs (the dashboard's page, the
-    OpenAPI document): a strong ETag of the bytes, so a browser or a client generator asks
-    again with If-None-Match and gets a 304 until a new release changes them."""
-    tag = f'"{hashlib.sha256(body).hexdigest()[:24]}"'
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    if matches_etag(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    OpenAPI document), with a strong ETag of its bytes, made once: a browser or a client
+    generator asks again with If-None-Match and gets a 304 until a new release changes them."""
+
+    body: bytes
+    media_type: str
+    tag: str
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> "FixedAnswer":
+        return cls(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:24]}"')
+
+    def to(self, request: Request) -> Response:
+        headers = {"ETag": self.tag, "Cache-Control": "no-cache"}
+        if matches_etag(request.headers.get("if-none-match"), self.tag):
+            return Response(status_code=304, headers=headers)
+        return Response(self.body, media_type=self.media_type, headers=headers)
 
 
 async def read_cache_headers(

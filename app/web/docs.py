@@ -8,7 +8,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.web.caching import fixed_answer
+from app.web.caching import FixedAnswer
 
 STATIC_URL = "/docs-static"
 
@@ -22,9 +22,11 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document(request: Request) -> Response:
         state = request.app.state
-        if getattr(state, "openapi_bytes", None) is None:
-            state.openapi_bytes = json.dumps(request.app.openapi()).encode()
-        return fixed_answer(request, state.openapi_bytes, "application/json")
+        if getattr(state, "openapi_answer", None) is None:
+            document = json.dumps(request.app.openapi()).encode()
+            state.openapi_answer = FixedAnswer.of(document, "application/json")
+        answer: FixedAnswer = state.openapi_answer
+        return answer.to(request)
 
     # The endpoints read the app from the request, never from this scope: FastAPI keeps
     # endpoint functions in a module-level cache, and a closure over `app` would keep every
