@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from frictionless.resources import TableResource
 from openpyxl import load_workbook
 
+from app.exports import writers
 from tests.conftest import Api
 from tests.helpers import SEED, assert_problem, by_code, natural
 
@@ -513,6 +514,19 @@ def test_cp932_names_the_first_row_it_cannot_hold_in_the_language_of_the_header(
     assert f"row {first} " in error["msg"], error["msg"]
     name = "title" if ALL_CODES.index("R6-10") < ALL_CODES.index("R7-14") else "description"
     assert f"column {name}:" in error["msg"], error["msg"]
+
+
+@pytest.mark.parametrize("batch", [1000, 4], ids=["one-chunk", "chunks-of-4"])
+def test_cp932_counts_the_row_over_the_whole_file_whichever_chunk_it_is_in(
+    api: Api, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(writers, "BATCH", batch)  # streamed in chunks of this many rows
+    _store(api, "initiatives", "R7-14", "description", "♥")
+    position = ALL_CODES.index("R7-14") + 1
+    assert position > 4  # past the first chunk of 4
+    response = api.client.get(export_url("initiatives", "csv"), params={"encoding": "cp932"})
+    [error] = assert_problem(response, 422)["errors"]
+    assert f"row {position} (line {position + 1}), column 内容:" in error["msg"], error["msg"]
 
 
 def get_recording_warnings(

@@ -179,31 +179,63 @@ def check_cp932(
             ) from None
 
 
-def csv_cells(
-    values: Sequence[Any], options: CsvOptions, columns: Sequence[Column], number: int
-) -> list[str]:
-    """A data row's cells (number, 1-based) as CSV text; 422 if the encoding cannot hold it."""
+def csv_cells(values: Sequence[Any], options: CsvOptions) -> list[str]:
+    """A row's cells as CSV text."""
     texts = [cell(value) for value in values]
     if options.excel_safe:
         texts = [excel_safe(value, text) for value, text in zip(values, texts, strict=True)]
-    if options.encoding is Encoding.cp932:
-        check_cp932(texts, columns, number, options.header)
     return texts
+
+
+class CsvText:
+    """Rows written as CSV (the header first, a BOM when asked for in UTF-8), taken out as
+    bytes in the answer's encoding, all at once or a chunk at a time.
+
+    Each chunk is encoded once. Only when CP932 cannot hold it are its rows looked at cell by
+    cell, to name the first character at fault, its row and its column (422)."""
+
+    def __init__(self, columns: Sequence[Column], options: CsvOptions) -> None:
+        self.columns = columns
+        self.options = options
+        self._encoding = "cp932" if options.encoding is Encoding.cp932 else "utf-8"
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._pending: list[list[str]] = []  # the rows not taken yet (CP932 only)
+        self._taken = 0  # rows taken out already
+        if options.bom and options.encoding is Encoding.utf8:
+            self._buffer.write(BOM)
+        self._writer.writerow([getattr(column, options.header.value) for column in columns])
+
+    def add(self, values: Sequence[Any]) -> None:
+        texts = csv_cells(values, self.options)
+        self._writer.writerow(texts)
+        if self.options.encoding is Encoding.cp932:
+            self._pending.append(texts)
+
+    def take(self) -> bytes:
+        """The text written since the last take, encoded; 422 for a row CP932 cannot hold."""
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        try:
+            encoded = text.encode(self._encoding)
+        except UnicodeEncodeError:
+            for offset, texts in enumerate(self._pending, start=self._taken + 1):
+                check_cp932(texts, self.columns, offset, self.options.header)
+            raise
+        self._taken += len(self._pending)
+        self._pending.clear()
+        return encoded
 
 
 def render_csv(
     columns: Sequence[Column], rows: Iterable[Sequence[Any]], options: CsvOptions
 ) -> bytes:
     """Return the whole CSV (for answers small enough to hold, like statistics)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([getattr(column, options.header.value) for column in columns])
-    for number, row in enumerate(rows, start=1):
-        writer.writerow(csv_cells(row, options, columns, number))
-    text = buffer.getvalue()
-    if options.encoding is Encoding.cp932:
-        return text.encode("cp932")
-    return (BOM + text if options.bom else text).encode("utf-8")
+    out = CsvText(columns, options)
+    for row in rows:
+        out.add(row)
+    return out.take()
 
 
 def media_type(options: CsvOptions) -> str:

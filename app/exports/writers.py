@@ -1,7 +1,5 @@
 """Streamed writers: rows go out as they are read, so memory stays flat whatever the size."""
 
-import csv
-import io
 import json
 import os
 import tempfile
@@ -18,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.errors import InvalidInput
-from app.exports.csv import BOM, CsvOptions, Encoding, HeaderLanguage, csv_cells
+from app.exports.csv import CsvOptions, CsvText, HeaderLanguage
 from app.exports.tables import Export
 from app.fields import jsonable
 
@@ -48,19 +46,12 @@ def stream_csv(
     engine: Engine, export: Export, plan_id: int | None, options: CsvOptions
 ) -> Generator[bytes, None, None]:
     """Yield the CSV, BATCH rows a chunk (in CP932, 422 at a row it cannot hold)."""
-    encoding = "cp932" if options.encoding is Encoding.cp932 else "utf-8"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if options.bom and options.encoding is Encoding.utf8:
-        buffer.write(BOM)
-    writer.writerow([getattr(column, options.header.value) for column in export.columns])
+    out = CsvText(export.columns, options)
     for count, values in enumerate(rows(engine, export, plan_id, options.header), start=1):
-        writer.writerow(csv_cells(values, options, export.columns, count))
+        out.add(values)
         if count % BATCH == 0:
-            yield buffer.getvalue().encode(encoding)
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode(encoding)
+            yield out.take()
+    yield out.take()
 
 
 def write_csv(engine: Engine, export: Export, plan_id: int | None, options: CsvOptions) -> str:
