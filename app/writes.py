@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Select, Table, or_, select
+from sqlalchemy import Column, ColumnElement, Select, Table, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
@@ -30,6 +30,17 @@ def check_if_match(if_match: str | None, row: Versioned) -> None:
         raise PreconditionFailed(
             f"the resource is now {current}, not {if_match}: fetch it again and retry"
         )
+
+
+def touch(session: Session, table: Table, shown_by: ColumnElement[bool]) -> None:
+    """Move on the version (and updated_at) of the rows of table that show a field of a row
+    being written: an initiative shows its measure's number and its policy's, an evaluation
+    its initiative's code. A resource's ETag is its id and version (app/versions.py), so its
+    version must move whenever what it answers changes, or a client's If-None-Match would
+    keep getting 304 for what it no longer is."""
+    session.execute(
+        update(table).where(shown_by).values(version=table.c.version + 1, updated_at=utcnow())
+    )
 
 
 def load(session: Session, model: type[Row], entity: str, row_id: int) -> Row:

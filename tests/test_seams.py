@@ -169,6 +169,117 @@ def test_sqlite_tables_never_reuse_ids(api: Api) -> None:
         assert "AUTOINCREMENT" in sql[table].upper(), table
 
 
+def _tags(api: Api, paths: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each path's ETag and body, as a client that read them holds them."""
+    held = {}
+    for path in paths:
+        read = api.client.get(path)
+        assert read.status_code == 200, read.text
+        held[path] = (read.headers["etag"], read.json())
+    return held
+
+
+def _revalidated(api: Api, held: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Each path asked again with the ETag the client holds: every one must be a 200 (its
+    content changed), and is answered with its new body."""
+    fresh = {}
+    for path, (tag, _body) in held.items():
+        again = api.client.get(path, headers={"If-None-Match": tag})
+        assert again.status_code == 200, f"{path} still matched {tag}: {again.status_code}"
+        assert again.headers["etag"] != tag
+        fresh[path] = again.json()
+    return fresh
+
+
+def _initiatives_of_measure(api: Api, measure: int) -> list[str]:
+    listed = api.client.get(f"{API}/initiatives", params={"measure_id": measure}).json()["items"]
+    assert listed, f"measure {measure} has initiatives"
+    return [f"{API}/initiatives/{item['id']}" for item in listed]
+
+
+def test_a_measure_renumbered_changes_the_etag_of_each_initiative_that_shows_it(
+    api: Api,
+) -> None:
+    measure = api.client.get(f"{API}/measures/3")
+    paths = _initiatives_of_measure(api, 3)
+    other = _initiatives_of_measure(api, 1)
+    held, untouched = _tags(api, paths), _tags(api, other)
+    changed = api.client.patch(
+        f"{API}/measures/3",
+        json={"number": 98},
+        headers=api.editor | {"If-Match": measure.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+
+    for path, body in _revalidated(api, held).items():
+        assert body["measure_number"] == 98, path
+        assert body["version"] == held[path][1]["version"] + 1
+        # Its old tag no longer lets a write through either.
+        stale = api.client.patch(
+            path,
+            json={"title": "古い版への上書き"},
+            headers=api.editor | {"If-Match": held[path][0]},
+        )
+        assert stale.status_code == 412, stale.text
+    for path, (tag, _body) in untouched.items():  # another measure's initiatives keep theirs
+        assert api.client.get(path, headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_a_measure_moved_to_another_policy_changes_its_initiatives_etags(api: Api) -> None:
+    measure = api.client.get(f"{API}/measures/3")
+    assert measure.json()["policy_id"] == 1
+    held = _tags(api, _initiatives_of_measure(api, 3))
+    moved = api.client.patch(
+        f"{API}/measures/3",
+        json={"policy_id": 2, "number": 97},
+        headers=api.editor | {"If-Match": measure.headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    policy_number = api.client.get(f"{API}/policies/2").json()["number"]
+    for path, body in _revalidated(api, held).items():
+        assert (body["policy_id"], body["policy_number"]) == (2, policy_number), path
+
+
+def test_a_policy_renumbered_changes_the_etags_of_its_measures_and_their_initiatives(
+    api: Api,
+) -> None:
+    policy = api.client.get(f"{API}/policies/1")
+    measures = api.client.get(f"{API}/measures", params={"policy_id": 1}).json()["items"]
+    measure_paths = [f"{API}/measures/{item['id']}" for item in measures]
+    initiative_paths = [p for item in measures for p in _initiatives_of_measure(api, item["id"])]
+    held = _tags(api, measure_paths + initiative_paths)
+    untouched = _tags(api, [f"{API}/measures/{item['id']}" for item in api.client.get(
+        f"{API}/measures", params={"policy_id": 2}).json()["items"]])  # fmt: skip
+    changed = api.client.patch(
+        f"{API}/policies/1",
+        json={"number": 9},
+        headers=api.editor | {"If-Match": policy.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    for path, body in _revalidated(api, held).items():
+        assert body["policy_number"] == 9, path
+    for path, (tag, _body) in untouched.items():
+        assert api.client.get(path, headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_an_initiative_recoded_changes_the_etag_of_each_evaluation_that_shows_it(
+    api: Api,
+) -> None:
+    initiative = api.client.get(f"{API}/initiatives", params={"code": "R6-13"}).json()["items"][0]
+    url = f"{API}/initiatives/{initiative['id']}"
+    listed = api.client.get(f"{url}/evaluations").json()["items"]
+    assert listed, "R6-13 has evaluations"
+    held = _tags(api, [f"{url}/evaluations/{item['fiscal_year']}" for item in listed])
+    changed = api.client.patch(
+        url,
+        json={"code": "R6-130"},
+        headers=api.editor | {"If-Match": api.client.get(url).headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    for path, body in _revalidated(api, held).items():
+        assert body["code"] == "R6-130", path
+
+
 # --- 2. No kept answer depends on a header an attacker controls -----------------------------
 
 

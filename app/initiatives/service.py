@@ -21,7 +21,7 @@ from app.search import match
 from app.search.match import Terms, Word
 from app.text import code_fiscal_year, natural_sort_key, search_key
 from app.wareki import FiscalYearError, fiscal_year_label, parse_fiscal_year, period_label
-from app.writes import check_if_match, committing, delete, hold_write_lock, load
+from app.writes import check_if_match, committing, delete, hold_write_lock, load, touch
 
 
 class InitiativeSort(StrEnum):
@@ -365,8 +365,11 @@ def update_initiative(
         title=data.get("title", initiative.title),
         description=data.get("description", initiative.description),
     )
+    shown = initiative.code  # each of its evaluations shows it
     with committing(session):
         initiative.sqlmodel_update(data)
+        if initiative.code != shown:
+            touch(session, evaluations, evaluations.c.initiative_id == initiative_id)
 
 
 def delete_initiative(

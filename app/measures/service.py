@@ -9,12 +9,12 @@ from sqlmodel import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.listing import PageParams
 from app.measures.schemas import MeasureCreate, MeasurePublic, MeasureUpdate
-from app.models import Measure, Policy, measures, policies
+from app.models import Measure, Policy, initiatives, measures, policies
 from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.search import match
 from app.search.match import Terms, Word
 from app.text import search_key
-from app.writes import check_if_match, committing, delete, load
+from app.writes import check_if_match, committing, delete, load, touch
 
 
 class MeasureSort(StrEnum):
@@ -140,8 +140,11 @@ def update_measure(
     if "policy_id" in data or "number" in data:
         _check_number_free(session, policy_id, data.get("number", measure.number), measure_id)
     data |= derived_columns(title=data.get("title", measure.title))
+    shown = (measure.number, measure.policy_id)  # each of its initiatives shows them
     with committing(session):
         measure.sqlmodel_update(data)
+        if (measure.number, measure.policy_id) != shown:
+            touch(session, initiatives, initiatives.c.measure_id == measure_id)
 
 
 def delete_measure(

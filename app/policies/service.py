@@ -8,13 +8,13 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.listing import PageParams
-from app.models import Plan, Policy, policies
+from app.models import Plan, Policy, initiatives, measures, policies
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.search import match
 from app.search.match import Terms, Word
 from app.text import search_key
-from app.writes import check_if_match, committing, delete, load
+from app.writes import check_if_match, committing, delete, load, touch
 
 
 class PolicySort(StrEnum):
@@ -111,8 +111,18 @@ def update_policy(
     data |= derived_columns(
         title=data.get("title", policy.title), focus=data.get("focus", policy.focus)
     )
+    shown = policy.number  # each of its measures and their initiatives shows it
     with committing(session):
         policy.sqlmodel_update(data)
+        if policy.number != shown:
+            touch(session, measures, measures.c.policy_id == policy_id)
+            touch(
+                session,
+                initiatives,
+                initiatives.c.measure_id.in_(
+                    select(measures.c.id).where(measures.c.policy_id == policy_id)
+                ),
+            )
 
 
 def delete_policy(*, session: Session, policy_id: int, if_match: str | None, cascade: bool) -> None:
