@@ -126,6 +126,9 @@ class Reader:
     """Runs prepared statements for the async routes (see the module's docstring)."""
 
     dialect: Dialect
+    # Whether a read waits for the database, letting the event loop serve other requests
+    # meanwhile. SQLite's on-loop reads do not (app/web/plainread.py yields for them).
+    suspends = True
 
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
         raise NotImplementedError
@@ -175,6 +178,7 @@ class _OverBudget(Exception):
 
 @dataclass
 class SQLiteReader(Reader):
+    suspends = False
     path: str
     busy_timeout_ms: int
     workers: int = 4
@@ -385,10 +389,9 @@ class PostgresReader(Reader):
         task.add_done_callback(self._retiring.discard)
 
     def in_use(self) -> int:
-        if self._pool is None:
-            return 0
-        stats = self._pool.get_stats()
-        return int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
+        # Counted by _run itself: the pool's own statistics cost every request's access line
+        # (app/web/monitoring.py) a dict of a dozen figures.
+        return self._out
 
     async def _run(
         self,

@@ -46,6 +46,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic_core import PydanticUndefined
 from starlette.datastructures import QueryParams
 
+from app.reads import reader_of
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -180,13 +182,15 @@ def plain_read(dependant: Dependant, fastapi_handler: Handler) -> Handler | None
     async def handler(request: Request) -> Response:
         if request.app.dependency_overrides:
             return await fastapi_handler(request)
-        # Yield to the loop once before the work. A read on SQLite runs to its end without
-        # suspending (app/reads.py), and under uvloop, the event loop uvicorn picks, the
-        # requests that arrived together were then not answered in turn: some waited while
-        # later arrivals were served (uvloop issue 123). List of 50 on SQLite, answers not
-        # kept, 32 connections: p99 196-233 ms without this, 72-75 ms with it, at the same
-        # requests/s (2026-12-06); the kept answers never come this far.
-        await asyncio.sleep(0)
+        # Yield to the loop once before the work when the read will not. A read on SQLite
+        # runs to its end without suspending (app/reads.py), and under uvloop, the event
+        # loop uvicorn picks, the requests that arrived together were then not answered in
+        # turn: some waited while later arrivals were served (uvloop issue 123). List of 50
+        # on SQLite, answers not kept, 32 connections: p99 196-233 ms without this, 72-75 ms
+        # with it, at the same requests/s (2026-12-06); the kept answers never come this far.
+        # A read on PostgreSQL suspends while it waits for the database, which is turn enough.
+        if not reader_of(request).suspends:
+            await asyncio.sleep(0)
         values, errors = await solve(request)
         if errors:
             raise RequestValidationError(errors)
