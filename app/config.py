@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         " (0: none; see app/web/caching.py).",
     )
     answer_cache_item_bytes: int = Field(1024 * 1024, description="Largest single answer kept.")
+    row_cache_bytes: int = Field(
+        32 * 1024 * 1024,
+        description="Bytes of initiatives' JSON objects kept per process, each under its id and"
+        " version, for the reads kept answers do not serve (0: none; see app/kept_rows.py).",
+    )
     write_rate_limit: str = Field(
         "",
         description="Writes each token may make, as N/SECONDS (e.g. 600/60); empty: no limit."

@@ -25,6 +25,7 @@ from app.evaluations.router import router as evaluations_router
 from app.exports.catalog import router as catalog_router
 from app.exports.router import router as exports_router
 from app.initiatives.router import router as initiatives_router
+from app.kept_rows import KeptRows
 from app.measures.router import router as measures_router
 from app.migrate import current_revision, head_revision
 from app.plans.router import router as plans_router
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.head_revision = head_revision()
     app.state.read_cache_control = read_cache_control(settings.shared_cache_max_age)
     app.state.stats_cache = StatsCache(settings.stats_cache_size)
+    app.state.kept_rows = KeptRows(settings.row_cache_bytes)
     app.state.write_limit = WriteRateLimit.parse(settings.write_rate_limit)
     app.state.reader = make_reader(
         app.state.engine,

@@ -539,6 +539,8 @@ class Listing:
     default_sort: Sequence[ColumnElement[Any]]
     tiebreak: ColumnElement[Any]
     search: Callable[[Word, str], ColumnElement[bool]] | None = None
+    # The rows' statement asking only for their ids and versions (app/kept_rows.py).
+    keys: Select[Any] | None = None
     _shapes: Shapes = field(default_factory=Shapes)
 
     def filtered(
@@ -553,12 +555,18 @@ class Listing:
         return query
 
     def page_query(
-        self, names: Sequence[str], sort: str | None, terms: Terms = NO_TERMS, dialect: str = ""
+        self,
+        names: Sequence[str],
+        sort: str | None,
+        terms: Terms = NO_TERMS,
+        dialect: str = "",
+        selected: Select[Any] | None = None,
     ) -> Select[Any]:
-        """The rows of a page, with the binds `limit` and `offset` and one per filter set."""
+        """The rows of a page (or what `selected` takes of them), with the binds `limit` and
+        `offset` and one per filter set."""
         order = order_by(sort, self.sort_columns, self.default_sort, self.tiebreak)
         return (
-            self.filtered(self.rows, names, terms, dialect)
+            self.filtered(self.rows if selected is None else selected, names, terms, dialect)
             .order_by(*order)
             .limit(bindparam("limit"))
             .offset(bindparam("offset"))
@@ -572,20 +580,57 @@ class Listing:
         sort: str | None,
         terms: Terms = NO_TERMS,
     ) -> tuple[list[Row], int]:
+        """The rows of the page, and the number of all that match, in one batch."""
+        rows, count, binds = self._shaped("rows", self.rows, values, page, sort, terms, reader)
+        found, counted = await reader.batch(
+            (rows, {**binds, "limit": page.limit, "offset": page.offset}), (count, binds)
+        )
+        return found, int(next(iter(counted[0].values())))
+
+    async def page_keys(
+        self,
+        reader: Reader,
+        values: Mapping[str, Any],
+        page: PageParams,
+        sort: str | None,
+        terms: Terms = NO_TERMS,
+    ) -> tuple[list[Row], int, Callable[[], Awaitable[list[Row]]]]:
+        """The ids and versions of the page's rows (the `keys` statement: the rows' statement
+        asking for those two columns), the number of all that match, in one batch; and the
+        read of the page's whole rows, should they be needed (app/kept_rows.py)."""
+        assert self.keys is not None, "this list has no keys statement"
+        keys, count, binds = self._shaped("keys", self.keys, values, page, sort, terms, reader)
+        rows = self._shaped("rows", self.rows, values, page, sort, terms, reader)[0]
+        paged = {**binds, "limit": page.limit, "offset": page.offset}
+        found, counted = await reader.batch((keys, paged), (count, binds))
+
+        async def whole_rows() -> list[Row]:
+            return await reader.all(rows, **paged)
+
+        return found, int(next(iter(counted[0].values()))), whole_rows
+
+    def _shaped(
+        self,
+        kind: str,
+        selected: Select[Any],
+        values: Mapping[str, Any],
+        page: PageParams,
+        sort: str | None,
+        terms: Terms,
+        reader: Reader,
+    ) -> tuple[Prepared, Prepared, dict[str, Any]]:
+        """The page's statement selecting `selected`, the count's, and the binds of both."""
         names = tuple(sorted(values))
         dialect = reader.dialect.name
         shape = (names, terms.shape(dialect) if terms else None)
-        rows = self._shapes.get(
-            ("rows", shape, sort), lambda: self.page_query(names, sort, terms, dialect)
+        statement = self._shapes.get(
+            (kind, shape, sort),
+            lambda: self.page_query(names, sort, terms, dialect, selected=selected),
         )
         count = self._shapes.get(
             ("count", shape), lambda: self.filtered(self.count, names, terms, dialect)
         )
-        values = {**values, **terms.values()}
-        found, counted = await reader.batch(
-            (rows, {**values, "limit": page.limit, "offset": page.offset}), (count, values)
-        )
-        return found, int(next(iter(counted[0].values())))
+        return statement, count, {**values, **terms.values()}
 
 
 def make_reader(

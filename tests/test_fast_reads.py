@@ -44,7 +44,7 @@ def test_projection_writes_what_the_model_writes(api: Api) -> None:
     assert response.status_code == 201, response.text
     with api.engine.begin() as connection:
         connection.execute(
-            text("UPDATE initiatives SET updated_at = :at WHERE id = :id"),
+            text("UPDATE initiatives SET updated_at = :at, version = version + 1 WHERE id = :id"),
             {"at": "2026-04-01 00:00:00.000000", "id": first[1]["id"]},
         )
         connection.execute(text("UPDATE data_version SET version = version + 1"))

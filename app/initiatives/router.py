@@ -13,6 +13,7 @@ from app.initiatives.schemas import (
     InitiativePublic,
     InitiativeUpdate,
 )
+from app.kept_rows import kept_rows_of
 from app.listing import Page
 from app.reads import reader_of
 from app.text import CODE_PATTERN, normalize_code
@@ -24,9 +25,9 @@ from app.web.http import (
     IdPath,
     IfMatchHeader,
     PageDep,
-    page_response,
+    encoded_page_response,
+    encoded_resource_response,
     read_responses,
-    resource_response,
     sort_description,
     sort_pattern,
     write_responses,
@@ -110,13 +111,14 @@ async def list_initiatives(
     sort: SortQuery = None,
 ) -> Response:
     """List initiatives (取組事項), each with its latest evaluation."""
+    kept = kept_rows_of(request)
     (items, total), headers = await read_with_cache_headers(
         request,
         lambda reader: service.read_initiatives(
-            reader=reader, filters=filters, page=page, sort=sort
+            reader=reader, filters=filters, page=page, sort=sort, kept=kept
         ),
     )
-    return page_response(request, items, total, page, headers)
+    return encoded_page_response(request, items, total, page, headers)
 
 
 @router.get(
@@ -127,9 +129,10 @@ async def list_initiatives(
 )
 async def get_initiative(request: Request, initiative_id: IdPath) -> Response:
     """Get one initiative with its latest evaluation."""
-    reader = reader_of(request)
-    initiative = await service.read_initiative(reader=reader, initiative_id=initiative_id)
-    return resource_response(request, initiative)
+    key, body = await service.read_initiative(
+        reader=reader_of(request), initiative_id=initiative_id, kept=kept_rows_of(request)
+    )
+    return encoded_resource_response(request, key, body)
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlmodel import Session
 
@@ -14,6 +15,7 @@ from app.initiatives.schemas import (
     InitiativePublic,
     InitiativeUpdate,
 )
+from app.kept_rows import NOTHING_KEPT, KeptRows, Key
 from app.listing import PageParams
 from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
 from app.reads import Listing, Prepared, Projection, Reader, Row
@@ -82,6 +84,13 @@ _SELECT = (
 # SQLite counts the table's pages (bench/README.md: a count with a join read every row).
 _COUNT = select(func.count()).select_from(initiatives)
 _ONE = Prepared(_SELECT.where(initiatives.c.id == bindparam("initiative_id")))
+# The same rows' ids and versions alone, which name each one's JSON object (app/kept_rows.py):
+# joined to what a sort may name, not to the latest evaluation, which a version counts.
+_KEY = select(initiatives.c.id, initiatives.c.version)
+_KEYS = _KEY.join(measures, measures.c.id == initiatives.c.measure_id).join(
+    policies, policies.c.id == measures.c.policy_id
+)
+_ONE_KEY = Prepared(_KEY.where(initiatives.c.id == bindparam("initiative_id")))
 
 
 def _latest_status() -> Any:
@@ -130,6 +139,7 @@ _LIST = Listing(
     default_sort=[initiatives.c.plan_id, initiatives.c.code_sort],
     tiebreak=initiatives.c.id,
     search=has_word,
+    keys=_KEYS,
 )
 
 
@@ -168,20 +178,44 @@ _json = Projection(
 
 
 async def read_initiatives(
-    *, reader: Reader, filters: InitiativeFilters, page: PageParams, sort: str | None
-) -> tuple[list[dict[str, Any]], int]:
-    """A page of initiatives as JSON objects, and the number of all that match."""
+    *,
+    reader: Reader,
+    filters: InitiativeFilters,
+    page: PageParams,
+    sort: str | None,
+    kept: KeptRows = NOTHING_KEPT,
+) -> tuple[list[bytes], int]:
+    """A page of initiatives as encoded JSON objects, and the number of all that match.
+
+    With rows kept (app/kept_rows.py), the page's ids and versions are read first, and its
+    whole rows only when one of their objects is not kept."""
     terms = Terms.parse(filters.q)
-    rows, total = await _LIST.page(reader, _values(filters), page, sort, terms)
-    return [_json(row) for row in rows], total
+    if not kept:
+        rows, total = await _LIST.page(reader, _values(filters), page, sort, terms)
+        return [to_json(_json(row)) for row in rows], total
+    keys, total, whole_rows = await _LIST.page_keys(reader, _values(filters), page, sort, terms)
+    found = kept.all_of([(key["id"], key["version"]) for key in keys])
+    if found is None:
+        found = kept.keep(await whole_rows(), _json)
+    return found, total
 
 
-async def read_initiative(*, reader: Reader, initiative_id: int) -> dict[str, Any]:
-    """One initiative as a JSON object (see app/reads.py)."""
+async def read_initiative(
+    *, reader: Reader, initiative_id: int, kept: KeptRows = NOTHING_KEPT
+) -> tuple[Key, bytes]:
+    """One initiative's id and version, and its encoded JSON object (see read_initiatives)."""
+    if kept:
+        key = await reader.first(_ONE_KEY, initiative_id=initiative_id)
+        if key is None:
+            raise NotFound(f"initiative {initiative_id} does not exist")
+        found = kept.all_of([(key["id"], key["version"])])
+        if found is not None:
+            return (key["id"], key["version"]), found[0]
     row = await reader.first(_ONE, initiative_id=initiative_id)
     if row is None:
         raise NotFound(f"initiative {initiative_id} does not exist")
-    return _json(row)
+    encoded = kept.keep([row], _json)[0] if kept else to_json(_json(row))
+    return (row["id"], row["version"]), encoded
 
 
 def get_initiative(*, session: Session, initiative_id: int) -> InitiativePublic:

@@ -14,6 +14,8 @@ from app.reads import json_response
 from app.versions import Versioned, resource_etag
 from app.web.caching import matches_etag, resource_headers
 
+JSON = "application/json"
+
 
 def _plain_digits(value: Any) -> Any:
     """An integer in a path or query is written in plain ASCII digits: Python's int() would
@@ -48,9 +50,33 @@ def page_response(
     headers: Mapping[str, str],
 ) -> Response:
     """A page's JSON envelope (its items are JSON objects already) with its Link header."""
-    links = page_links(request, total, page)
     content = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
-    return json_response(content, {**headers, "Link": links} if links else headers)
+    return json_response(content, _with_links(request, total, page, headers))
+
+
+def encoded_page_response(
+    request: Request,
+    items: Sequence[bytes],
+    total: int,
+    page: PageParams,
+    headers: Mapping[str, str],
+) -> Response:
+    """page_response of items encoded already (app/kept_rows.py): the same bytes, the
+    envelope written around them."""
+    body = b'{"items":[%s],"total":%d,"limit":%d,"offset":%d}' % (
+        b",".join(items),
+        total,
+        page.limit,
+        page.offset,
+    )
+    return Response(body, media_type=JSON, headers=_with_links(request, total, page, headers))
+
+
+def _with_links(
+    request: Request, total: int, page: PageParams, headers: Mapping[str, str]
+) -> Mapping[str, str]:
+    links = page_links(request, total, page)
+    return {**headers, "Link": links} if links else headers
 
 
 def page_links(request: Request, total: int, page: PageParams) -> str | None:
@@ -78,21 +104,29 @@ def sort_description(fields: type[StrEnum], default: str) -> str:
 
 
 class _Row:
-    """id and version of a resource read as a JSON object (app/reads.py)."""
+    """id and version of a resource (app/versions.py)."""
 
-    def __init__(self, content: Mapping[str, Any]) -> None:
-        self.id: int | None = content["id"]
-        self.version: int = content["version"]
+    def __init__(self, row_id: int, version: int) -> None:
+        self.id: int | None = row_id
+        self.version: int = version
 
 
 def resource_response(request: Request, content: Mapping[str, Any]) -> Response:
     """The answer to a GET of one resource: its JSON with ETag, Cache-Control and Vary, or
     304 with those headers when If-None-Match already names that ETag. The route declares
     the model as its response_model for the docs; content is the model's JSON object."""
-    headers = resource_headers(request, _Row(content))
+    headers = resource_headers(request, _Row(content["id"], content["version"]))
     if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return json_response(content, headers)
+
+
+def encoded_resource_response(request: Request, key: tuple[int, int], body: bytes) -> Response:
+    """resource_response of a JSON object encoded already, given its id and version."""
+    headers = resource_headers(request, _Row(*key))
+    if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=JSON, headers=headers)
 
 
 IfMatchHeader = Annotated[
