@@ -286,6 +286,7 @@ class Ours:
     database: str  # sqlite | postgresql
     port: int
     keeps_answers: bool = True  # False: ANSWER_CACHE_BYTES=0
+    keeps_rows: bool = True  # False: ROW_CACHE_BYTES=0 as well (for information)
 
     @property
     def judged(self) -> bool:
@@ -294,16 +295,18 @@ class Ours:
 
     @property
     def route(self) -> bool:
-        """ROUTE_TARGETS are judged on SQLite without kept answers."""
-        return self.database == "sqlite" and not self.keeps_answers
+        """ROUTE_TARGETS are judged on SQLite without kept answers (rows kept, as by
+        default)."""
+        return self.database == "sqlite" and not self.keeps_answers and self.keeps_rows
 
     @property
     def against_floor(self) -> bool:
         """PostgreSQL without kept answers is judged against its floor (FLOOR_READS)."""
-        return self.database == "postgresql" and not self.keeps_answers
+        return self.database == "postgresql" and not self.keeps_answers and self.keeps_rows
 
 
 NOT_KEPT = "answers not kept"
+NOTHING_KEPT = "nothing kept"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,7 +597,8 @@ def measure_reads(
         for server in ours:
             runs.append((server.label, server.port, endpoint.ours))
             floor = f"floor-{server.database}"
-            if not server.keeps_answers and floor in ports and endpoint.key in FLOOR_READS:
+            judged = server.route or server.against_floor
+            if judged and floor in ports and endpoint.key in FLOOR_READS:
                 runs.append((FLOORS[server.database], ports[floor], endpoint.ours))
         runs.insert(1, ("Datasette", ports["datasette"], endpoint.datasette))
         for label, port, path in runs:
@@ -894,6 +898,8 @@ def reads_table(run: Run) -> tuple[list[str], list[str]]:
                 extra = (f"{versus:.2f}×", *target)
                 verdicts.append(verdict)
                 label += " (`ANSWER_CACHE_BYTES=0`; the route itself, judged)"
+            elif not server.keeps_rows:
+                label += " (`ANSWER_CACHE_BYTES=0 ROW_CACHE_BYTES=0`; for information)"
             elif server.judged:
                 goal = CEILING_TARGETS[endpoint.key]
                 extra = (
@@ -907,7 +913,7 @@ def reads_table(run: Run) -> tuple[list[str], list[str]]:
                     f"{DATASETTE_TARGET:g}×, {mark(versus >= DATASETTE_TARGET)})"
                 )
             row(endpoint.label, label, figure, extra)
-            if not server.keeps_answers and floor is not None:
+            if (server.route or server.against_floor) and floor is not None:
                 name = f"{FLOORS[server.database]} (`bench/apps/read_floor.py`)"
                 row(endpoint.label, name, floor.load, ("",) * 3)
         row(endpoint.label, "Datasette (SQLite)", peer, ("", "", ""))
@@ -1000,10 +1006,16 @@ def cold_entries(run: Run) -> list[str]:
                 f"first request of each id, {cold / walk.requests:.0%}) and {kept:,} answered "
                 f"from kept answers ({kept / walk.requests:.0%})"
             )
+        elif server.keeps_rows:
+            notes.append(
+                f"{server.label}: {walk.requests:,} requests over {len(ids):,} distinct ids, "
+                "every one computed by the route, each initiative's JSON object kept since "
+                "the warm-up's first request of its id (app/kept_rows.py)"
+            )
         else:
             notes.append(
                 f"{server.label}: {walk.requests:,} requests over {len(ids):,} distinct ids, "
-                "every one computed by the route"
+                "every one computed by the route, its row read and shaped"
             )
     return notes
 
@@ -1092,7 +1104,13 @@ def results_markdown(run: Run) -> str:
         "`ANSWER_CACHE_BYTES=0`: every request runs the route (the middlewares, the "
         "direct reader's queries, the JSON), so they show the cost of the route itself "
         "(their achievement answer still comes from the statistics cache, "
-        "`STATS_CACHE_SIZE`, which is separate)."
+        "`STATS_CACHE_SIZE`, which is separate, and each initiative's JSON object from the "
+        "rows kept under its id and version, `ROW_CACHE_BYTES`, `app/kept_rows.py`: the "
+        "page's statement reads the rows' ids and versions, and the objects of rows read "
+        "before are not shaped again). These are what a reader with a token, a new filter or "
+        f"sort, or another page gets. The rows *{NOTHING_KEPT}* are a third server with "
+        "`ROW_CACHE_BYTES=0` as well, for information: every row is read whole and shaped, "
+        "as on the first read of a row after it was written."
     )
     add("")
     table, verdicts = reads_table(run)
@@ -1104,11 +1122,15 @@ def results_markdown(run: Run) -> str:
         add(
             "**Against the floors.** A floor (`bench/apps/read_floor.py`) runs the service's "
             "own statements for GET one and the list of 50 (found by running "
-            "`read_initiative` and `read_initiatives` of `app/initiatives/service.py` once "
-            "against a reader that notes them, compiled for the database at startup): the "
-            "initiative with its latest evaluation, and the page with its count, behind a bare "
-            "ASGI app that answers the rows as JSON arrays; checked to give the service's "
-            "rows, page order and total. On PostgreSQL through psycopg's async connections (as "
+            "`read_initiative` and `read_initiatives` of `app/initiatives/service.py` once, "
+            "keeping no rows, against a reader that notes them, compiled for the database at "
+            "startup): the initiative with its latest evaluation, and the page with its count, "
+            "whole rows, behind a bare ASGI app that answers them as JSON arrays; checked to "
+            "give the service's rows, page order and total. So a floor is what reading the "
+            "answer's data and sending it costs with no framework at all; the service with its "
+            "rows kept reads only their ids and versions, so it can come closer to its floor "
+            "than the statements alone would allow, and the rows *nothing kept* show it "
+            "without that. On PostgreSQL through psycopg's async connections (as "
             "many as the service's pool, 10, opened at startup, handed out by a queue), the "
             "page and its count in one pipeline as the service's reader sends them; on SQLite "
             "through one sqlite3 connection on the event loop, as the service's reader runs a "
@@ -1181,7 +1203,7 @@ def results_markdown(run: Run) -> str:
     add("### Reproduce")
     add("")
     add(
-        "On a fresh clone, `bench/run` (about 4 minutes; under 10). It builds `.venv` with "
+        "On a fresh clone, `bench/run` (about 6 minutes; under 10). It builds `.venv` with "
         "`make .venv/.installed`, installs the `bench` extra (Datasette), checks for `wrk` "
         "(installs it with apt-get when run as root), then runs `bench/run.py`. It needs "
         "PostgreSQL on 127.0.0.1:5432 with trust auth for `postgres` (it creates and drops "
@@ -1332,6 +1354,14 @@ def main(argv: list[str] | None = None) -> int:
                 serving(f"ours-{db.name}-not-kept", "app.main:app", folder, "/readyz", not_kept)
             )
             ours.append(Ours(f"ours on {db.name}, {NOT_KEPT}", db.name, port, False))
+            # And with no initiative's JSON object kept either: every row shaped anew.
+            nothing_kept = {**not_kept, "ROW_CACHE_BYTES": "0"}
+            port = stack.enter_context(
+                serving(
+                    f"ours-{db.name}-nothing-kept", "app.main:app", folder, "/readyz", nothing_kept
+                )
+            )
+            ours.append(Ours(f"ours on {db.name}, {NOTHING_KEPT}", db.name, port, False, False))
             ports[f"floor-{db.name}"] = stack.enter_context(
                 serving(
                     f"floor-{db.name}",

@@ -19,6 +19,9 @@ cache.
 The statements are found, not copied: at startup the service's own read functions
 (app/initiatives/service.py) are run once against a `Recorder`, a reader that notes the
 statements they ask for, compiled by their `Prepared` for the database, and stops them there.
+They run keeping no rows (app/kept_rows.py), so they read whole rows: the floor is what
+reading the answer's data and sending it costs. (With rows kept, the service's statements
+read only the rows' ids and versions, and their JSON objects come from what it kept.)
 Each read makes one call of its reader, so what it notes is everything the read runs; and
 should the service's statements change, the floor runs the new ones.
 
