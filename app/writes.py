@@ -37,7 +37,11 @@ def touch(session: Session, table: Table, shown_by: ColumnElement[bool]) -> None
     being written: an initiative shows its measure's number and its policy's, an evaluation
     its initiative's code. A resource's ETag is its id and version (app/versions.py), so its
     version must move whenever what it answers changes, or a client's If-None-Match would
-    keep getting 304 for what it no longer is."""
+    keep getting 304 for what it no longer is.
+
+    The data version's lock first, as every writer takes it before any content row's
+    (hold_write_lock), whether or not the write's own rows were flushed yet."""
+    hold_write_lock(session)
     session.execute(
         update(table).where(shown_by).values(version=table.c.version + 1, updated_at=utcnow())
     )
@@ -140,6 +144,16 @@ def delete(session: Session, row: Tracked, *, cascade: bool) -> None:
     actor = str(session.info.get("actor", "system"))
     now = utcnow()
     entries = []
+    # A whole that loses parts here without being deleted itself (a report whose lines go
+    # with their policy) shows something else now: its version moves on.
+    losing: dict[str, set[int]] = {}
+    for whole, parts in PARTS.items():
+        for part in parts:
+            if found.get(part) and whole not in found and whole != root.name:
+                part_table = _TABLES[part][0]
+                (owner,) = [column for column, parent in _cascades(part_table) if parent == whole]
+                owners = session.scalars(select(owner).where(part_table.c.id.in_(found[part])))
+                losing.setdefault(whole, set()).update(owners)
     for name, ids in found.items():
         if not ids:
             continue
@@ -163,4 +177,6 @@ def delete(session: Session, row: Tracked, *, cascade: bool) -> None:
     with committing(session):
         if entries:
             append(session.connection(), entries)
+        for whole, owner_ids in losing.items():
+            touch(session, _TABLES[whole][0], _TABLES[whole][0].c.id.in_(sorted(owner_ids)))
         session.delete(row)

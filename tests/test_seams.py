@@ -280,6 +280,55 @@ def test_an_initiative_recoded_changes_the_etag_of_each_evaluation_that_shows_it
         assert body["code"] == "R6-130", path
 
 
+def _report(api: Api) -> str:
+    reports = api.client.get(f"{API}/reports").json()["items"]
+    assert reports, "the seed publishes a report"
+    return f"{API}/reports/{reports[0]['id']}"
+
+
+def test_a_report_shows_its_policies_numbers_and_its_initiatives_codes_as_they_are_now(
+    api: Api,
+) -> None:
+    report = _report(api)
+    held = _tags(api, [report])
+    policy = api.client.get(f"{API}/policies/1")
+    renumbered = api.client.patch(
+        f"{API}/policies/1",
+        json={"number": 7},
+        headers=api.editor | {"If-Match": policy.headers["etag"]},
+    )
+    assert renumbered.status_code == 200, renumbered.text
+    line = next(line for line in _revalidated(api, held)[report]["lines"] if line["policy_id"] == 1)
+    assert line["policy_number"] == 7
+
+    held = _tags(api, [report])
+    named = held[report][1]["highlights"][0]
+    initiative = f"{API}/initiatives/{named['initiative_id']}"
+    recoded = api.client.patch(
+        initiative,
+        json={"code": named["code"] + "0"},
+        headers=api.editor | {"If-Match": api.client.get(initiative).headers["etag"]},
+    )
+    assert recoded.status_code == 200, recoded.text
+    highlights = _revalidated(api, held)[report]["highlights"]
+    assert named["code"] + "0" in [highlight["code"] for highlight in highlights]
+
+
+@pytest.mark.parametrize(
+    ("deleted", "part"), [("policies/3", "lines"), ("initiatives/1", "highlights")]
+)
+def test_a_report_that_loses_a_part_with_its_policy_or_initiative_changes_its_etag(
+    api: Api, deleted: str, part: str
+) -> None:
+    report = _report(api)
+    held = _tags(api, [report])
+    gone = api.client.delete(f"{API}/{deleted}?cascade=true", headers=api.admin)
+    assert gone.status_code == 204, gone.text
+    after, before = _revalidated(api, held)[report], held[report][1]
+    assert len(after[part]) == len(before[part]) - 1
+    assert after["version"] == before["version"] + 1
+
+
 # --- 2. No kept answer depends on a header an attacker controls -----------------------------
 
 

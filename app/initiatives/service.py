@@ -17,7 +17,17 @@ from app.initiatives.schemas import (
 )
 from app.kept_rows import NOTHING_KEPT, KeptRows, Key
 from app.listing import PageParams
-from app.models import Initiative, Measure, Plan, evaluations, initiatives, measures, policies
+from app.models import (
+    Initiative,
+    Measure,
+    Plan,
+    evaluations,
+    initiatives,
+    measures,
+    policies,
+    report_highlights,
+    reports,
+)
 from app.reads import Listing, Prepared, Projection, Reader, Row
 from app.search import match
 from app.search.match import Terms, Word
@@ -404,6 +414,15 @@ def update_initiative(
         initiative.sqlmodel_update(data)
         if initiative.code != shown:
             touch(session, evaluations, evaluations.c.initiative_id == initiative_id)
+            touch(  # a report's highlight shows the initiative's code
+                session,
+                reports,
+                reports.c.id.in_(
+                    select(report_highlights.c.report_id).where(
+                        report_highlights.c.initiative_id == initiative_id
+                    )
+                ),
+            )
 
 
 def delete_initiative(

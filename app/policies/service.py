@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.listing import PageParams
-from app.models import Plan, Policy, initiatives, measures, policies
+from app.models import Plan, Policy, initiatives, measures, policies, report_lines, reports
 from app.policies.schemas import PolicyCreate, PolicyPublic, PolicyUpdate
 from app.reads import Listing, Prepared, Projection, Reader, fetch
 from app.search import match
@@ -121,6 +121,13 @@ def update_policy(
                 initiatives,
                 initiatives.c.measure_id.in_(
                     select(measures.c.id).where(measures.c.policy_id == policy_id)
+                ),
+            )
+            touch(  # a report's line shows its policy's number
+                session,
+                reports,
+                reports.c.id.in_(
+                    select(report_lines.c.report_id).where(report_lines.c.policy_id == policy_id)
                 ),
             )
 
