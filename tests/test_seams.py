@@ -191,6 +191,13 @@ def _revalidated(api: Api, held: dict[str, tuple[str, dict[str, Any]]]) -> dict[
     return fresh
 
 
+def _patched(api: Api, path: str, body: dict[str, Any]) -> None:
+    """PATCH path with body, as a client does: If-Match the ETag it has just read."""
+    tag = api.client.get(path).headers["etag"]
+    answer = api.client.patch(path, json=body, headers=api.editor | {"If-Match": tag})
+    assert answer.status_code == 200, answer.text
+
+
 def _initiatives_of_measure(api: Api, measure: int) -> list[str]:
     listed = api.client.get(f"{API}/initiatives", params={"measure_id": measure}).json()["items"]
     assert listed, f"measure {measure} has initiatives"
@@ -200,16 +207,10 @@ def _initiatives_of_measure(api: Api, measure: int) -> list[str]:
 def test_a_measure_renumbered_changes_the_etag_of_each_initiative_that_shows_it(
     api: Api,
 ) -> None:
-    measure = api.client.get(f"{API}/measures/3")
     paths = _initiatives_of_measure(api, 3)
     other = _initiatives_of_measure(api, 1)
     held, untouched = _tags(api, paths), _tags(api, other)
-    changed = api.client.patch(
-        f"{API}/measures/3",
-        json={"number": 98},
-        headers=api.editor | {"If-Match": measure.headers["etag"]},
-    )
-    assert changed.status_code == 200, changed.text
+    _patched(api, f"{API}/measures/3", {"number": 98})
 
     for path, body in _revalidated(api, held).items():
         assert body["measure_number"] == 98, path
@@ -226,15 +227,9 @@ def test_a_measure_renumbered_changes_the_etag_of_each_initiative_that_shows_it(
 
 
 def test_a_measure_moved_to_another_policy_changes_its_initiatives_etags(api: Api) -> None:
-    measure = api.client.get(f"{API}/measures/3")
-    assert measure.json()["policy_id"] == 1
+    assert api.client.get(f"{API}/measures/3").json()["policy_id"] == 1
     held = _tags(api, _initiatives_of_measure(api, 3))
-    moved = api.client.patch(
-        f"{API}/measures/3",
-        json={"policy_id": 2, "number": 97},
-        headers=api.editor | {"If-Match": measure.headers["etag"]},
-    )
-    assert moved.status_code == 200, moved.text
+    _patched(api, f"{API}/measures/3", {"policy_id": 2, "number": 97})
     policy_number = api.client.get(f"{API}/policies/2").json()["number"]
     for path, body in _revalidated(api, held).items():
         assert (body["policy_id"], body["policy_number"]) == (2, policy_number), path
@@ -243,19 +238,13 @@ def test_a_measure_moved_to_another_policy_changes_its_initiatives_etags(api: Ap
 def test_a_policy_renumbered_changes_the_etags_of_its_measures_and_their_initiatives(
     api: Api,
 ) -> None:
-    policy = api.client.get(f"{API}/policies/1")
     measures = api.client.get(f"{API}/measures", params={"policy_id": 1}).json()["items"]
     measure_paths = [f"{API}/measures/{item['id']}" for item in measures]
     initiative_paths = [p for item in measures for p in _initiatives_of_measure(api, item["id"])]
     held = _tags(api, measure_paths + initiative_paths)
     untouched = _tags(api, [f"{API}/measures/{item['id']}" for item in api.client.get(
         f"{API}/measures", params={"policy_id": 2}).json()["items"]])  # fmt: skip
-    changed = api.client.patch(
-        f"{API}/policies/1",
-        json={"number": 9},
-        headers=api.editor | {"If-Match": policy.headers["etag"]},
-    )
-    assert changed.status_code == 200, changed.text
+    _patched(api, f"{API}/policies/1", {"number": 9})
     for path, body in _revalidated(api, held).items():
         assert body["policy_number"] == 9, path
     for path, (tag, _body) in untouched.items():
@@ -270,12 +259,7 @@ def test_an_initiative_recoded_changes_the_etag_of_each_evaluation_that_shows_it
     listed = api.client.get(f"{url}/evaluations").json()["items"]
     assert listed, "R6-13 has evaluations"
     held = _tags(api, [f"{url}/evaluations/{item['fiscal_year']}" for item in listed])
-    changed = api.client.patch(
-        url,
-        json={"code": "R6-130"},
-        headers=api.editor | {"If-Match": api.client.get(url).headers["etag"]},
-    )
-    assert changed.status_code == 200, changed.text
+    _patched(api, url, {"code": "R6-130"})
     for path, body in _revalidated(api, held).items():
         assert body["code"] == "R6-130", path
 
@@ -291,25 +275,14 @@ def test_a_report_shows_its_policies_numbers_and_its_initiatives_codes_as_they_a
 ) -> None:
     report = _report(api)
     held = _tags(api, [report])
-    policy = api.client.get(f"{API}/policies/1")
-    renumbered = api.client.patch(
-        f"{API}/policies/1",
-        json={"number": 7},
-        headers=api.editor | {"If-Match": policy.headers["etag"]},
-    )
-    assert renumbered.status_code == 200, renumbered.text
+    _patched(api, f"{API}/policies/1", {"number": 7})
     line = next(line for line in _revalidated(api, held)[report]["lines"] if line["policy_id"] == 1)
     assert line["policy_number"] == 7
 
     held = _tags(api, [report])
     named = held[report][1]["highlights"][0]
     initiative = f"{API}/initiatives/{named['initiative_id']}"
-    recoded = api.client.patch(
-        initiative,
-        json={"code": named["code"] + "0"},
-        headers=api.editor | {"If-Match": api.client.get(initiative).headers["etag"]},
-    )
-    assert recoded.status_code == 200, recoded.text
+    _patched(api, initiative, {"code": named["code"] + "0"})
     highlights = _revalidated(api, held)[report]["highlights"]
     assert named["code"] + "0" in [highlight["code"] for highlight in highlights]
 
