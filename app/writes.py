@@ -32,19 +32,26 @@ def check_if_match(if_match: str | None, row: Versioned) -> None:
         )
 
 
-def touch(session: Session, table: Table, shown_by: ColumnElement[bool]) -> None:
-    """Move on the version (and updated_at) of the rows of table that show a field of a row
-    being written: an initiative shows its measure's number and its policy's, an evaluation
-    its initiative's code. A resource's ETag is its id and version (app/versions.py), so its
-    version must move whenever what it answers changes, or a client's If-None-Match would
-    keep getting 304 for what it no longer is.
+Shown = tuple[Table, ColumnElement[bool]]  # a table, and which of its rows
+
+
+def touch(session: Session, *shown: Shown) -> None:
+    """Move on the version (and updated_at) of the rows that show a field of a row being
+    written: an initiative shows its measure's number and its policy's, an evaluation its
+    initiative's code, a report its policies' numbers. A resource's ETag is its id and
+    version (app/versions.py), so its version must move whenever what it answers changes, or
+    a client's If-None-Match would keep getting 304 for what it no longer is.
 
     The data version's lock first, as every writer takes it before any content row's
     (hold_write_lock), whether or not the write's own rows were flushed yet."""
+    if not shown:
+        return
     hold_write_lock(session)
-    session.execute(
-        update(table).where(shown_by).values(version=table.c.version + 1, updated_at=utcnow())
-    )
+    now = utcnow()
+    for table, rows in shown:
+        session.execute(
+            update(table).where(rows).values(version=table.c.version + 1, updated_at=now)
+        )
 
 
 def load(session: Session, model: type[Row], entity: str, row_id: int) -> Row:
@@ -177,6 +184,11 @@ def delete(session: Session, row: Tracked, *, cascade: bool) -> None:
     with committing(session):
         if entries:
             append(session.connection(), entries)
-        for whole, owner_ids in losing.items():
-            touch(session, _TABLES[whole][0], _TABLES[whole][0].c.id.in_(sorted(owner_ids)))
+        touch(
+            session,
+            *[
+                (_TABLES[whole][0], _TABLES[whole][0].c.id.in_(sorted(owner_ids)))
+                for whole, owner_ids in losing.items()
+            ],
+        )
         session.delete(row)

@@ -413,15 +413,13 @@ def update_initiative(
     with committing(session):
         initiative.sqlmodel_update(data)
         if initiative.code != shown:
-            touch(session, evaluations, evaluations.c.initiative_id == initiative_id)
-            touch(  # a report's highlight shows the initiative's code
+            naming = select(report_highlights.c.report_id).where(
+                report_highlights.c.initiative_id == initiative_id
+            )
+            touch(
                 session,
-                reports,
-                reports.c.id.in_(
-                    select(report_highlights.c.report_id).where(
-                        report_highlights.c.initiative_id == initiative_id
-                    )
-                ),
+                (evaluations, evaluations.c.initiative_id == initiative_id),
+                (reports, reports.c.id.in_(naming)),  # a report's highlight shows it
             )
 
 

@@ -144,7 +144,7 @@ def update_measure(
     with committing(session):
         measure.sqlmodel_update(data)
         if (measure.number, measure.policy_id) != shown:
-            touch(session, initiatives, initiatives.c.measure_id == measure_id)
+            touch(session, (initiatives, initiatives.c.measure_id == measure_id))
 
 
 def delete_measure(

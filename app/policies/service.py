@@ -115,20 +115,15 @@ def update_policy(
     with committing(session):
         policy.sqlmodel_update(data)
         if policy.number != shown:
-            touch(session, measures, measures.c.policy_id == policy_id)
+            its_measures = select(measures.c.id).where(measures.c.policy_id == policy_id)
+            its_reports = select(report_lines.c.report_id).where(
+                report_lines.c.policy_id == policy_id
+            )
             touch(
                 session,
-                initiatives,
-                initiatives.c.measure_id.in_(
-                    select(measures.c.id).where(measures.c.policy_id == policy_id)
-                ),
-            )
-            touch(  # a report's line shows its policy's number
-                session,
-                reports,
-                reports.c.id.in_(
-                    select(report_lines.c.report_id).where(report_lines.c.policy_id == policy_id)
-                ),
+                (measures, measures.c.policy_id == policy_id),
+                (initiatives, initiatives.c.measure_id.in_(its_measures)),
+                (reports, reports.c.id.in_(its_reports)),  # a report's line shows it
             )
 
 

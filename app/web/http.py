@@ -115,18 +115,24 @@ def resource_response(request: Request, content: Mapping[str, Any]) -> Response:
     """The answer to a GET of one resource: its JSON with ETag, Cache-Control and Vary, or
     304 with those headers when If-None-Match already names that ETag. The route declares
     the model as its response_model for the docs; content is the model's JSON object."""
-    headers = resource_headers(request, _Row(content["id"], content["version"]))
-    if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return json_response(content, headers)
+    headers, unchanged = _resource_headers(request, content["id"], content["version"])
+    return unchanged or json_response(content, headers)
 
 
 def encoded_resource_response(request: Request, key: tuple[int, int], body: bytes) -> Response:
     """resource_response of a JSON object encoded already, given its id and version."""
-    headers = resource_headers(request, _Row(*key))
+    headers, unchanged = _resource_headers(request, *key)
+    return unchanged or Response(body, media_type=JSON, headers=headers)
+
+
+def _resource_headers(
+    request: Request, row_id: int, version: int
+) -> tuple[dict[str, str], Response | None]:
+    """The headers of a resource's answer, and its 304 when If-None-Match names it."""
+    headers = resource_headers(request, _Row(row_id, version))
     if matches_etag(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=JSON, headers=headers)
+        return headers, Response(status_code=304, headers=headers)
+    return headers, None
 
 
 IfMatchHeader = Annotated[
