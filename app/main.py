@@ -48,6 +48,7 @@ from app.web.edge import WRITE_METHODS, MethodsMiddleware, OriginMiddleware, Req
 from app.web.faults import DatabaseFaultMiddleware, RetryTransientMiddleware
 from app.web.headers import API_HEADERS, CORSMiddleware, SecurityHeadersMiddleware
 from app.web.jsonbody import RefusedBody, refused_body_handler
+from app.web.lane import PlainReadLane
 from app.web.monitoring import AccessLogMiddleware
 from app.web.openapi import declare_headers, declare_links
 from app.web.query import query_components
@@ -203,9 +204,12 @@ def middleware(settings: Settings, prefix: str) -> list[Middleware]:
         ),
         # The token before the body: a refused write's body is never read.
         Middleware(BearerAuthMiddleware, prefix=prefix),
-        # Innermost: it replays the buffered body when the database aborts a write as
-        # transient, so only the route runs again.
+        # It replays the buffered body when the database aborts a write as transient, so
+        # only the route runs again.
         Middleware(RetryTransientMiddleware, prefix=prefix),
+        # Innermost: a plain read's route is found and run here, not by FastAPI's walk; it
+        # needs the exception handlers of the layer FastAPI puts next.
+        Middleware(PlainReadLane),
     ]
     return stack
 

@@ -2,8 +2,9 @@
 
 Every GET of the bad-input table (each read parameter's bad values: ids, years, limits,
 sorts, flags, injection strings) and a set of good reads are sent twice to one app: once
-as it serves them, once with FastAPI's handler forced (an entry in `dependency_overrides`,
-which the lean handler steps aside for). Status, headers and body must be the same.
+as it serves them (through the lane, app/web/lane.py), once with FastAPI's routing and
+handler forced (an entry in `dependency_overrides`, which the lane and the lean handler
+step aside for). Status, headers and body must be the same.
 """
 
 from collections.abc import Iterator

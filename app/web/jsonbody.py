@@ -18,11 +18,16 @@ import json
 import re
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette._exception_handler import _lookup_exception_handler as lookup_exception_handler
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from app.errors import ErrorDetail, problem_response
 from app.web.plainread import plain_read
@@ -179,6 +184,10 @@ class StrictJsonRoute(APIRoute):
     """The route class of every API router: its request reads JSON with StrictJsonRequest,
     and a plain read is handled by app/web/plainread.py."""
 
+    # The lean handler of a plain read (app/web/plainread.py), with the check of its query's
+    # names; None for any other route. app/web/lane.py runs it through `answer_plain`.
+    plain: Callable[[Request], Coroutine[Any, Any, Response]] | None = None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self._known_query_only(self._handler())
 
@@ -187,12 +196,38 @@ class StrictJsonRoute(APIRoute):
         if self.body_field is None:
             # No body to read: FastAPI's own request will do, and a plain read (every GET of
             # ours) gets the lean handler.
-            return plain_read(self.dependant, handler) or handler
+            plain = plain_read(self.dependant, handler)
+            if plain is not None:
+                self.plain = self._known_query_only(plain)
+                return plain
+        return handler
 
-        async def strict(request: Request) -> Response:
-            return await handler(StrictJsonRequest(request.scope, request.receive))
-
-        return strict
+    async def answer_plain(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a plain read as FastAPI's route would, without what it adds for other
+        routes: two exit stacks (for dependencies with `yield` and files, which a plain read
+        has not) and its ASGI adapter. An exception becomes its handler's answer, found as
+        Starlette finds it, among the handlers ExceptionMiddleware keeps in the scope; one
+        without a handler goes on up, as it would."""
+        assert self.plain is not None
+        request = Request(scope, receive, send)
+        try:
+            response = await self.plain(request)
+        except Exception as exc:
+            exception_handlers, status_handlers = scope["starlette.exception_handlers"]
+            handler = None
+            if isinstance(exc, StarletteHTTPException):
+                handler = status_handlers.get(exc.status_code)
+            if handler is None:
+                handler = lookup_exception_handler(exception_handlers, exc)
+            if handler is None:
+                raise
+            answer = cast(Callable[[Request, Exception], Any], handler)
+            if is_async_callable(answer):
+                response = await answer(request, exc)
+            else:
+                response = await run_in_threadpool(answer, request, exc)
+            exc.__traceback__ = None  # as Starlette does: an exception may be raised again
+        await response(scope, receive, send)
 
     def _known_query_only(
         self, handler: Callable[[Request], Coroutine[Any, Any, Response]]
