@@ -194,13 +194,17 @@ class StrictJsonRoute(APIRoute):
     def _handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:
-            # No body to read: FastAPI's own request will do, and a plain read (every GET of
-            # ours) gets the lean handler.
-            plain = plain_read(self.dependant, handler)
-            if plain is not None:
-                self.plain = self._known_query_only(plain)
-                return plain
-        return handler
+            # No body to read: FastAPI's own request will do. A plain read (every GET of
+            # ours) also gets the lean handler, for the lane. It is made from the route
+            # alone, so it is the same for every app the route is part of, and holds none.
+            plain = plain_read(self.dependant)
+            self.plain = None if plain is None else self._known_query_only(plain)
+            return handler
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
 
     async def answer_plain(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a plain read as FastAPI's route would, without what it adds for other

@@ -19,10 +19,11 @@ CPU a request in-process, FastAPI's handler against this one, on bench/run's dat
 7 batches of 1,000, two runs, 2026-12-06): GET of one initiative on PostgreSQL 379-383 µs
 against 352-355; the list of 50 on SQLite 836-872 against 761-777.
 
-Any route that needs more (a body, a header or cookie parameter, a dependency with `yield`
-or a plain `def`, security scopes, a Response or BackgroundTasks parameter, an endpoint
-that returns something to serialize) keeps FastAPI's handler, and so does every request
-while `app.dependency_overrides` holds anything (the tests' way to swap a dependency).
+The lane (app/web/lane.py) runs this handler; a request the lane leaves to FastAPI (while
+`app.dependency_overrides` holds anything, the tests' way to swap a dependency, or with
+OpenTelemetry on) gets FastAPI's own. Any route that needs more (a body, a header or cookie
+parameter, a dependency with `yield` or a plain `def`, security scopes, a Response or
+BackgroundTasks parameter, an endpoint that returns something to serialize) has none.
 tests/test_plain_read.py compares both handlers on valid and invalid requests.
 """
 
@@ -170,7 +171,7 @@ class _Solver:
         return values, errors
 
 
-def plain_read(dependant: Dependant, fastapi_handler: Handler) -> Handler | None:
+def plain_read(dependant: Dependant) -> Handler | None:
     """The lean handler of a plain read (see the module's docstring), or None when the
     route needs FastAPI's."""
     call = dependant.call
@@ -180,8 +181,6 @@ def plain_read(dependant: Dependant, fastapi_handler: Handler) -> Handler | None
     solve = _Solver(dependant)
 
     async def handler(request: Request) -> Response:
-        if request.app.dependency_overrides:
-            return await fastapi_handler(request)
         # Yield to the loop once before the work when the read will not. A read on SQLite
         # runs to its end without suspending (app/reads.py), and under uvloop, the event
         # loop uvicorn picks, the requests that arrived together were then not answered in
