@@ -201,3 +201,35 @@ def test_a_route_before_a_plain_read_keeps_its_paths() -> None:
         assert recorder.seen[0].name == "thing" and recorder.seen[1] == {"thing_id": "7"}
         assert client.get("/api/things/latest").status_code == 422  # not an int: the read's
         assert recorder.seen[0].name == "thing"
+
+
+def test_a_request_fastapis_telemetry_observes_is_left_to_its_walk(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI names its spans after the route it picks as it walks. With OPENTELEMETRY=on
+    and an SDK's providers set up, its telemetry middleware puts its record of the request
+    in the scope under "fastapi.telemetry": the lane then leaves the request to that walk,
+    and the answer is the same. (No SDK is installed here: the key is put in by hand.)"""
+    walked: list[str] = []
+    handle_selected = fastapi.routing._IncludedRouter._handle_selected
+
+    async def counting(self: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        walked.append(scope["path"])
+        await handle_selected(self, scope, receive, send)
+
+    async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["fastapi.telemetry"] = None
+        await app(scope, receive, send)
+
+    monkeypatch.setattr(fastapi.routing._IncludedRouter, "_handle_selected", counting)
+    path = f"{API}/initiatives/1"
+    answers = []
+    for application, walks in ((app, []), (observed, [path])):
+        walked.clear()
+        with TestClient(application) as client:
+            answer = client.get(path, headers=SAME_REQUEST)
+        assert answer.status_code == 200
+        answers.append((answer.content, answer.headers["etag"]))
+        assert walked == walks
+    assert answers[0] == answers[1]
