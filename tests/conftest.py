@@ -164,6 +164,17 @@ def app(database_url: str) -> Iterator[FastAPI]:
     application.state.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def nothing_kept_app(database_url: str) -> Iterator[FastAPI]:
+    """An app that keeps no answer between requests, nor statistics: each answer is computed
+    by its route (tests/test_plain_read.py, tests/test_lane.py)."""
+    application = create_app(
+        Settings(database_url=database_url, answer_cache_bytes=0, stats_cache_size=0)
+    )
+    yield application
+    application.state.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def engine(app: FastAPI) -> Engine:
     result: Engine = app.state.engine

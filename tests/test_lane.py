@@ -21,8 +21,6 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from app.config import Settings
-from app.main import create_app
 from app.web.jsonbody import StrictJsonRoute
 from app.web.lane import PlainReadLane
 from tests.bad_input_table import API
@@ -82,12 +80,8 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def app(database_url: str) -> Iterator[FastAPI]:
-    application = create_app(
-        Settings(database_url=database_url, answer_cache_bytes=0, stats_cache_size=0)
-    )
-    yield application
-    application.state.engine.dispose()
+def app(nothing_kept_app: FastAPI) -> FastAPI:
+    return nothing_kept_app
 
 
 @pytest.fixture(scope="module")

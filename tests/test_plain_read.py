@@ -16,8 +16,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.main import create_app
 from tests.bad_input_fleet import seeded_ids
 from tests.bad_input_table import API, CASES
 
@@ -60,13 +58,8 @@ def _fastapi_only() -> None:
 
 
 @pytest.fixture(scope="module")
-def app(database_url: str) -> Iterator[FastAPI]:
-    # Nothing kept between requests: each answer is computed by the handler under test.
-    application = create_app(
-        Settings(database_url=database_url, answer_cache_bytes=0, stats_cache_size=0)
-    )
-    yield application
-    application.state.engine.dispose()
+def app(nothing_kept_app: FastAPI) -> FastAPI:
+    return nothing_kept_app
 
 
 @pytest.fixture(scope="module")
