@@ -29,9 +29,9 @@ class HttpMiddleware:
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # A plain function that hands back the coroutine to await, not a coroutine of its
-        # own that awaits it: the request's chain of coroutines is one shorter per layer,
-        # and each time a read waits for the database and resumes, the whole chain is
-        # passed through twice (bench/README.md).
+        # own that awaits it: the request's chain of coroutines is one shorter per layer.
+        # Each coroutine in it costs a call, and a pass each time the request waits (for
+        # the database, say) and each time it resumes (bench/README.md).
         if scope["type"] != "http":
             return self.app(scope, receive, send)
         return self.http(scope, receive, send)

@@ -5,9 +5,9 @@ router, and for each included router it works out again whether its routes have 
 tries them twice (once to learn whether the router matches, once to pick the route). Then
 it wraps the route's handler in an exception layer, two exit stacks and an ASGI adapter.
 For a plain read (app/web/plainread.py: a GET whose parameters are in its path and query
-and whose endpoint returns the Response) none of that does anything but cost: GET of one
-initiative on PostgreSQL, answers not kept, spent some 30% of its instructions there
-(callgrind, 2026-12-07; bench/README.md).
+and whose endpoint returns the Response) none of that does anything but cost: taking it
+away saved GET of one initiative on PostgreSQL, answers not kept, some 15% of its
+instructions (callgrind, 2026-12-07; bench/README.md).
 
 PlainReadLane, the innermost middleware, routes a GET itself. It keeps FastAPI's routes
 flattened in FastAPI's own order (made once, at the first request, from FastAPI's own
