@@ -18,15 +18,12 @@ import json
 import re
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette._exception_handler import _lookup_exception_handler as lookup_exception_handler
-from starlette._utils import is_async_callable
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.types import Receive, Scope, Send
 
 from app.errors import ErrorDetail, problem_response
@@ -209,29 +206,17 @@ class StrictJsonRoute(APIRoute):
     async def answer_plain(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a plain read as FastAPI's route would, without what it adds for other
         routes: two exit stacks (for dependencies with `yield` and files, which a plain read
-        has not) and its ASGI adapter. An exception becomes its handler's answer, found as
-        Starlette finds it, among the handlers ExceptionMiddleware keeps in the scope; one
-        without a handler goes on up, as it would."""
-        assert self.plain is not None
+        has not) and its ASGI adapter. An exception becomes its handler's answer by
+        Starlette's own layer, with the handlers ExceptionMiddleware keeps in the scope."""
+        plain = self.plain
+        assert plain is not None
         request = Request(scope, receive, send)
-        try:
-            response = await self.plain(request)
-        except Exception as exc:
-            exception_handlers, status_handlers = scope["starlette.exception_handlers"]
-            handler = None
-            if isinstance(exc, StarletteHTTPException):
-                handler = status_handlers.get(exc.status_code)
-            if handler is None:
-                handler = lookup_exception_handler(exception_handlers, exc)
-            if handler is None:
-                raise
-            answer = cast(Callable[[Request, Exception], Any], handler)
-            if is_async_callable(answer):
-                response = await answer(request, exc)
-            else:
-                response = await run_in_threadpool(answer, request, exc)
-            exc.__traceback__ = None  # as Starlette does: an exception may be raised again
-        await response(scope, receive, send)
+
+        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await plain(request)
+            await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
 
     def _known_query_only(
         self, handler: Callable[[Request], Coroutine[Any, Any, Response]]

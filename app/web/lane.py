@@ -26,12 +26,12 @@ and answers what FastAPI's handler answers.
 """
 
 import re
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, _EffectiveRouteContext, _IncludedRouter
+from fastapi.routing import APIRoute, _IncludedRouter
 from starlette._utils import get_route_path
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute, Match
@@ -49,8 +49,8 @@ class _Route:
     convertors: dict[str, Any]
     methods: frozenset[str]
     route: BaseRoute
-    context: _EffectiveRouteContext | None
     plain: StrictJsonRoute | None  # the route, when it is a plain read
+    endpoint: Callable[..., Any] | None = None  # a plain read's, as FastAPI puts in the scope
 
     def matches(self, scope: Scope, path: str) -> tuple[Match, dict[str, Any]]:
         """FastAPI's verdict on this route for a GET of path (Match.PARTIAL: the path is
@@ -74,14 +74,12 @@ def _flattened(app: FastAPI) -> Iterator[_Route]:
     """The app's routes in the order FastAPI tries them."""
     for route in app.router.routes:
         if not isinstance(route, _IncludedRouter):
-            yield _Route("", None, {}, frozenset(), route, None, None)
+            yield _Route("", None, {}, frozenset(), route, None)
             continue
         for context in route.effective_route_contexts():
             original = context.original_route
             if not isinstance(original, APIRoute):
-                yield _Route(
-                    "", None, {}, frozenset(), context.starlette_route or original, context, None
-                )
+                yield _Route("", None, {}, frozenset(), context.starlette_route or original, None)
                 continue
             path: str = context.path
             prefix = path[: path.index("{")] if "{" in path else path
@@ -92,8 +90,8 @@ def _flattened(app: FastAPI) -> Iterator[_Route]:
                 context.param_convertors,
                 frozenset(context.methods or ()),
                 original,
-                context,
                 plain,
+                context.endpoint,
             )
 
 
@@ -115,10 +113,10 @@ class PlainReadLane:
         for entry in self.routes or ():
             match, parameters = entry.matches(scope, path)
             if match is Match.FULL:
-                if entry.plain is None or entry.context is None:
+                if entry.plain is None:
                     break  # not a plain read: FastAPI's
                 scope.setdefault("router", app.router)
-                scope["endpoint"] = entry.context.endpoint
+                scope["endpoint"] = entry.endpoint
                 scope["path_params"] = {**scope.get("path_params", {}), **parameters}
                 scope["route"] = entry.plain
                 scope["starlette.exception_handlers"] = self.handlers
