@@ -333,3 +333,117 @@ def test_other_media_types_are_refused(api: Api, content_type: str) -> None:
 
     assert_problem(response, 415)
     assert snapshot(api.engine, EVERYTHING) == before
+
+
+# Text and numbers a statement could bend: quotes, backslashes, JSON and placeholders in
+# text, line breaks and tabs where text may hold them, characters outside the BMP, and
+# floats with no short decimal form. On PostgreSQL a chunk of rows travels as one JSON
+# document (app/bulk/common.py, as_table); every value must come out as it went in.
+AWKWARD_TEXT = [
+    "say \"hello\" and 'bye'",
+    "C:\\path\\n\\u0041 \\\\",
+    '{"items": [1, 2]} [null]',
+    "%s %(name)s $1 ? :param",
+    "行政経営プラン 🎌 𠮷野家",
+    "",
+]
+AWKWARD_NUMBERS = [0.1, 1e-7, -12345.678, 1e15, 0.0, 2.5e-300]
+
+
+def test_awkward_values_are_written_as_sent(api: Api) -> None:
+    codes = [f"R7-{100 + index}" for index in range(len(AWKWARD_TEXT))]
+    created = [
+        new_initiative(
+            code,
+            index,
+            title=f"取組 {text}".strip(),
+            description=f"一行目\n\t{text}",
+            target_value=AWKWARD_NUMBERS[index],
+            target_unit=text or None,
+            numeric_target=index % 2 == 0,
+            plan_page=index + 1,
+        )
+        for index, (code, text) in enumerate(zip(codes, AWKWARD_TEXT, strict=True))
+    ]
+    assert_result(send_json(api, "initiatives", created), created=len(codes))
+    # Then an update of every row: other values, the description cleared.
+    updated = [
+        {
+            "code": code,
+            "title": f"改 {text}".strip(),
+            "description": None,
+            "target_value": -AWKWARD_NUMBERS[index],
+            "numeric_target": index % 2 == 1,
+        }
+        for index, (code, text) in enumerate(zip(codes, reversed(AWKWARD_TEXT), strict=True))
+    ]
+    assert_result(send_json(api, "initiatives", updated), updated=len(codes))
+    evaluated = [
+        {
+            "code": code,
+            "fiscal_year": 2025,
+            "status": "unconfirmed",
+            "actual_value": AWKWARD_NUMBERS[index],
+            "result": AWKWARD_TEXT[index] or None,
+            "source": f"出典\r\n{AWKWARD_TEXT[-1 - index]}",
+        }
+        for index, code in enumerate(codes)
+    ]
+    assert_result(send_json(api, "evaluations", evaluated), created=len(codes))
+
+    for index, code in enumerate(codes):
+        row = initiative_row(api.engine, code)
+        expected = created[index] | updated[index]
+        assert {name: row[name] for name in ("title", "description", "target_value")} == {
+            name: expected[name] for name in ("title", "description", "target_value")
+        }
+        assert row["target_unit"] == created[index]["target_unit"]
+        assert row["numeric_target"] is updated[index]["numeric_target"]
+        assert row["plan_page"] == index + 1
+        assert row["version"] == 3  # created, updated, then its evaluation written
+        evaluation = must_evaluation(api.engine, code, 2025)
+        assert {name: evaluation[name] for name in ("actual_value", "result", "source")} == {
+            name: evaluated[index][name] for name in ("actual_value", "result", "source")
+        }
+        shown = api.client.get(f"{API}/initiatives/{row['id']}").json()
+        assert shown["title"] == expected["title"]
+        assert shown["target_value"] == expected["target_value"]
+        assert shown["latest_evaluation"]["result"] == evaluated[index]["result"]
+
+
+def test_a_row_changed_since_it_was_read_fails_the_upload_with_409(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writes match each row's version as planned; a row whose version moved between the
+    plan and the write makes the whole upload 409, and nothing of it is kept."""
+    from app.bulk import router
+    from app.bulk.evaluations import plan_evaluations as planner
+
+    changed = must_evaluation(api.engine, "R6-7", 2024)
+
+    def plan_then_change(session: Session, *args: Any) -> Any:
+        planned = planner(session, *args)
+        # As if another writer changed the row after it was read (the same transaction, so
+        # this change is rolled back with the upload's).
+        session.execute(
+            evaluations.update()
+            .where(evaluations.c.id == changed["id"])
+            .values(version=evaluations.c.version + 1)
+        )
+        return planned
+
+    monkeypatch.setattr(router, "plan_evaluations", plan_then_change)
+    before = snapshot(api.engine, EVERYTHING)
+
+    response = send_json(
+        api,
+        "evaluations",
+        [
+            {"code": "R6-10", "fiscal_year": 2024, "status": "not_achieved"},
+            {"code": "R6-7", "fiscal_year": 2024, "status": "not_achieved"},
+            {"code": "R7-1", "fiscal_year": 2025, "status": "achieved"},
+        ],
+    )
+
+    assert_problem(response, 409)
+    assert snapshot(api.engine, EVERYTHING) == before
