@@ -10,10 +10,14 @@ _DIGITS = re.compile(r"\d+")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _CODE_YEAR = re.compile(r"R(\d{1,2})-", re.IGNORECASE)
 # Katakana (ァ..ヶ, ヽ, ヾ) and their hiragana (ぁ..ゖ, ゝ, ゞ) lie 0x60 apart; ー stays.
+_KATAKANA = re.compile("[\u30a1-\u30f6\u30fd\u30fe]+")
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)} | {
     0x30FD: 0x309D,
     0x30FE: 0x309E,
 }
+# Full-width ASCII (！..～), which NFKC makes ASCII one character each.
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]+")
+_FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 
@@ -23,15 +27,31 @@ def fold(text: str) -> str:
 
     NFKC makes （1）, (1) and ⑴ all "(1)", ＤＸ "DX" and № "No".
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = _HYPHEN_LIKE.sub("-", folded)
+    # The same as normalize("NFKC", text), sooner: Japanese text is NFKC already but for
+    # its full-width letters, digits and brackets, and normalize() takes the slow way for a
+    # whole text with any of them (9 µs for a line of a bulk upload instead of 5). Made
+    # ASCII first, the text mostly passes is_normalized's quick check; what does not is
+    # normalized as before, with the same result (NFKC of a full-width character is its
+    # ASCII one, and NFKC reads a text as the NFKC of each character, recomposed).
+    text = _FULL_WIDTH.sub(_ascii, text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    folded = _HYPHEN_LIKE.sub("-", text.casefold())
     return _SPACES.sub(" ", folded).strip()
+
+
+def _ascii(run: re.Match[str]) -> str:
+    return run[0].translate(_FULL_WIDTH_TO_ASCII)
+
+
+def _hiragana(run: re.Match[str]) -> str:
+    return run[0].translate(_KATAKANA_TO_HIRAGANA)
 
 
 def search_fold(text: str) -> str:
     """Return fold(text) with katakana written as hiragana: people type either (かーど finds
     カード, ｶｰﾄﾞ too, since NFKC makes half-width katakana full-width first)."""
-    return fold(text).translate(_KATAKANA_TO_HIRAGANA)
+    return _KATAKANA.sub(_hiragana, fold(text))  # only the katakana runs, not every character
 
 
 def search_key(*parts: str | None) -> str:

@@ -1,4 +1,9 @@
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.text import (
     code_fiscal_year,
@@ -104,3 +109,49 @@ def test_natural_sort_orders_numbers_by_value() -> None:
         "R6-100",
         "R7-1",
     ]
+
+
+def _folded_as_defined(text: str) -> str:
+    """fold's definition, step by step: NFKC, casefold, hyphen-like as "-", spaces as one,
+    katakana as hiragana (the translation search_fold adds)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uff0d]", "-", folded)
+    folded = re.sub(r"\s+", " ", folded).strip()
+    kana = {code: code - 0x60 for code in range(0x30A1, 0x30F7)} | {0x30FD: 0x309D, 0x30FE: 0x309E}
+    return folded.translate(kana)
+
+
+# Characters around the shortcuts search_fold takes: full-width ASCII, half-width and
+# full-width katakana, combining voiced marks, ヷ and its parts, ideographs, compatibility
+# forms, spaces.
+AROUND_THE_SHORTCUTS = st.text(
+    st.sampled_from(
+        [
+            *map(chr, range(0xFF00, 0xFFA0)),
+            *map(chr, range(0x3040, 0x3100)),
+            "\u3099",
+            "\u309a",
+            "\u0301",
+            "ヷ",
+            "ワ",
+            "Ａ",
+            "A",
+            "é",
+            "市",
+            "⑴",
+            "№",
+            "㍻",
+            "ß",
+            " ",
+            "\u3000",
+            "\u2212",
+        ]
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(AROUND_THE_SHORTCUTS)
+def test_search_fold_is_its_definition(text: str) -> None:
+    assert search_fold(text) == _folded_as_defined(text)
