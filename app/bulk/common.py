@@ -48,22 +48,17 @@ def among(
 ) -> ColumnElement[bool]:
     """`columns IN keys` for a chunk of keys (one column: its values; several: tuples).
 
-    On PostgreSQL one array per column, so the statement is the same few lines whatever
-    the chunk's size: an expanded IN of 1,000 keys is a statement SQLAlchemy renders and
-    psycopg parses anew for each chunk: with them, 10,000 evaluations took 1.25-1.35 s
-    on PostgreSQL, with arrays 1.02-1.12 s (bench/run's upload, 2026-12-06). Elsewhere
-    (SQLite) the expanded IN, which costs it little."""
-    if session.get_bind().dialect.name != "postgresql":
-        return columns[0].in_(keys) if len(columns) == 1 else tuple_(*columns).in_(keys)
-    if len(columns) == 1:
+    One column on PostgreSQL: `= ANY(array)`, so the statement is the same few lines
+    whatever the chunk's size: an expanded IN of 1,000 keys is a statement SQLAlchemy
+    renders and psycopg parses anew for each chunk (bench/run's upload, 2026-12-06).
+    Otherwise the expanded IN: SQLite's, which costs it little (the bulk writes on
+    PostgreSQL find rows by several columns without it, Writes._insert_set)."""
+    if session.get_bind().dialect.name == "postgresql" and len(columns) == 1:
         found: ColumnElement[bool] = columns[0] == any_(
             bindparam(None, list(keys), type_=ARRAY(columns[0].type))
         )
         return found
-    names = [f"k{index}" for index in range(len(columns))]
-    rows = [dict(zip(names, key, strict=True)) for key in keys]
-    given = as_table([(name, c.type) for name, c in zip(names, columns, strict=True)], rows)
-    return tuple_(*columns).in_(select(given))
+    return columns[0].in_(keys) if len(columns) == 1 else tuple_(*columns).in_(keys)
 
 
 def as_table(
@@ -185,6 +180,11 @@ class Problems:
             raise InvalidInput(self.text("rows_invalid", count=rows), errors=errors)
 
 
+# A changed row to write: its id, the version it was read at, its new values, and the
+# change-log diff ({field: [old, new]}).
+Update = tuple[int, int, dict[str, Any], dict[str, Any]]
+
+
 @dataclass
 class Writes:
     """What a bulk request will write: new rows, and changed rows with their old values."""
@@ -193,7 +193,7 @@ class Writes:
     entity: str
     key: tuple[str, ...]  # the natural key, to find the ids of inserted rows
     creates: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
     logged: tuple[str, ...] = ()
 
     def apply(self, session: Session, actor: str, now: datetime, text: Text) -> list[int]:
@@ -271,13 +271,13 @@ class Writes:
         found = {tuple(row[1:]): row[0] for row in session.execute(statement)}
         return [found[tuple(values[name] for name in self.key)] for values in chunk]
 
-    def _columns(self, chunk: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    def _columns(self, chunk: list[Update]) -> list[str]:
         return sorted({name for _, _, values, _ in chunk for name in values})
 
     def _update_many(
         self,
         session: Session,
-        chunk: list[tuple[int, int, dict[str, Any], dict[str, Any]]],
+        chunk: list[Update],
         now: datetime,
     ) -> int:
         """executemany of one UPDATE matched on id and version; return how many rows it
@@ -312,7 +312,7 @@ class Writes:
     def _update_set(
         self,
         session: Session,
-        chunk: list[tuple[int, int, dict[str, Any], dict[str, Any]]],
+        chunk: list[Update],
         now: datetime,
     ) -> int:
         """UPDATE ... FROM the chunk as a table (as_table), matched on id and version;
