@@ -45,7 +45,6 @@ import psycopg
 from fastapi import Request, Response
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import (
@@ -67,6 +66,7 @@ from sqlmodel import Session
 from app.fields import as_utc
 from app.listing import PageParams, order_by
 from app.lru import LRU
+from app.readpool import ReadPool
 from app.search.match import NO_TERMS, Terms, Word
 
 Row = dict[str, Any]
@@ -308,8 +308,6 @@ def _fetch(connection: sqlite3.Connection, text: str, parameters: Mapping[str, A
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-# A pool that could not connect is replaced by a new one at most this often (seconds).
-RENEW_AFTER = 1.0
 PING = Prepared(select(literal(1)))  # a statement any database answers (/readyz)
 
 
@@ -342,75 +340,38 @@ class PostgresReader(Reader):
     # (see _run). None: no limit.
     answer_timeout: float | None = None
     dialect: Dialect = field(default=POSTGRESQL_DIALECT)
-    _pool: AsyncConnectionPool | None = None
-    _turns: asyncio.Semaphore | None = None
+    _pool: ReadPool | None = None
     _loop: asyncio.AbstractEventLoop | None = None
-    _out: int = 0  # connections handed out to reads now
-    _failing: bool = False  # the last wait for a connection failed with none out (see _run)
-    _renewed_at: float = float("-inf")
-    _retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def _opened(self) -> tuple[AsyncConnectionPool, asyncio.Semaphore]:
+    def _opened(self) -> ReadPool:
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._turns is None or self._loop is not loop:
+        if self._pool is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
-            await self._new_pool()
-            # One turn a connection: under load most reads wait for one, and they wait
-            # here, on a semaphore (a future each), rather than in the pool's own queue of
-            # waiting requests (a condition, a lock and a timer each), which cost a read
-            # some 15 us more, a quarter of the read (32 reads at once on 10 connections).
-            self._turns = asyncio.Semaphore(self.max_size)
+            self._pool = ReadPool(self.conninfo, self.max_size, self.connect_args)
             self._loop = loop
-        elif self._failing and loop.time() - self._renewed_at >= RENEW_AFTER:
-            self._retire(self._pool)
-            await self._new_pool()
-        assert self._pool is not None and self._turns is not None
-        return self._pool, self._turns
-
-    async def _new_pool(self) -> None:
-        """Open a pool, which connects at once. No check when a connection is handed out
-        (see _run for what replaces it)."""
-        self._pool = AsyncConnectionPool(
-            self.conninfo,
-            min_size=1,
-            max_size=self.max_size,
-            kwargs={"autocommit": True, **self.connect_args},
-            timeout=self.wait_timeout,
-            open=False,
-        )
-        await self._pool.open()
-        self._renewed_at = asyncio.get_running_loop().time()
-
-    def _retire(self, pool: AsyncConnectionPool) -> None:
-        """Close a pool in the background: the reads still holding its connections give
-        them back to it, and it closes them."""
-        task = asyncio.create_task(pool.close())
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+        return self._pool
 
     def in_use(self) -> int:
-        # Counted by _run itself: the pool's own statistics cost every request's access line
-        # (app/web/monitoring.py) a dict of a dozen figures.
-        return self._out
+        return 0 if self._pool is None else self._pool.out
 
     async def _run(
         self,
         read: Callable[[AsyncConnection[Any]], Awaitable[T]],
         answer_timeout: float | None = None,
     ) -> T:
-        """The answer of read, given a pooled connection.
+        """The answer of read, given a connection of the pool (app/readpool.py).
 
-        Waiting for a connection is bounded, the turn and the connection together: an outage
-        is a 503 within wait_timeout (app/web/faults.py), not a hung request.
+        Waiting for a connection, and opening one, is bounded by wait_timeout: an outage is a
+        503 within it (app/web/faults.py), not a hung request.
 
         A connection is not checked when it is handed out: a check is a round trip of its own,
         which cost every read as much as its statements. Instead, a read whose connection
         turns out to be lost (the database restarted, or the network cut it) is run once
-        more: the pool drops a lost connection when it comes back, and checks those waiting
-        in it first, as the outage most likely killed them too. So after an outage no dead
-        connection answers a request; while the database is still away, the second attempt
-        waits for a new connection until the deadline, and the read is a 503. Reads only:
-        running one again changes nothing.
+        more: the pool closes the lost connection and the idle ones, which the outage most
+        likely killed too, and the second attempt has a new connection. So after an outage no
+        dead connection answers a request; while the database is still away, the second
+        attempt fails to connect by the deadline, and the read is a 503. Reads only: running
+        one again changes nothing.
 
         A connection can also stay open and fall silent: a frozen server, a hung pooler or
         proxy. Its kernel still acknowledges what is sent, so no TCP timeout ever fires, and
@@ -418,54 +379,32 @@ class PostgresReader(Reader):
         statement timeout and the connect timeout: by then the server would have cancelled
         the statement itself) has its connection cut, as a broken network would cut it: the
         read fails as on a lost connection, is not run again, and is a 503."""
-        pool, turns = await self._opened()
+        pool = self._opened()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_timeout
-        if turns.locked():  # every connection is out: wait for a turn, until the deadline
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await turns.acquire()
-            except TimeoutError:
-                raise PoolTimeout(f"no connection free within {self.wait_timeout} s") from None
-        else:
-            await turns.acquire()  # at once
         answer_timeout = answer_timeout or self.answer_timeout
         silent = Silence()
-        try:
-            for attempt in (1, 2):
-                try:
-                    connection = await pool.getconn(max(deadline - loop.time(), 0.001))
-                except PoolTimeout:
-                    # With no connection out, the pool had none to give: it cannot connect,
-                    # and waits ever longer between its attempts (1, 2, 4... s). The next read
-                    # opens a new pool instead, which connects at once: the first reads after
-                    # the database is back find it.
-                    self._failing = self._out == 0
-                    raise
-                self._failing = False
-                self._out += 1
-                watchdog = (
-                    None
-                    if answer_timeout is None
-                    else loop.call_later(answer_timeout, silent.cut, connection)
-                )
-                try:
-                    return await read(connection)
-                except psycopg.Error as error:
-                    if silent.fell:
-                        raise psycopg.OperationalError(
-                            f"the database did not answer within {answer_timeout:g} s"
-                        ) from error
-                    if attempt == 2 or not connection.closed:
-                        raise  # the statement failed, not the connection
-                finally:
-                    if watchdog is not None:
-                        watchdog.cancel()
-                    self._out -= 1
-                    await pool.putconn(connection)
-                await pool.check()
-        finally:
-            turns.release()
+        for attempt in (1, 2):
+            connection = await pool.take(deadline)
+            watchdog = (
+                None
+                if answer_timeout is None
+                else loop.call_later(answer_timeout, silent.cut, connection)
+            )
+            try:
+                return await read(connection)
+            except psycopg.Error as error:
+                if silent.fell:
+                    raise psycopg.OperationalError(
+                        f"the database did not answer within {answer_timeout:g} s"
+                    ) from error
+                if attempt == 2 or not connection.closed:
+                    raise  # the statement failed, not the connection
+            finally:
+                if watchdog is not None:
+                    watchdog.cancel()
+                pool.give(connection)
+            pool.discard_idle()
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def all(self, prepared: Prepared, **values: Any) -> list[Row]:
@@ -509,7 +448,6 @@ class PostgresReader(Reader):
     async def close(self) -> None:
         if self._pool is not None and self._loop is asyncio.get_running_loop():
             await self._pool.close()
-            await asyncio.gather(*self._retiring)
         self._pool = None
 
 

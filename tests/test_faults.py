@@ -88,8 +88,9 @@ def test_the_causes_are_told_apart() -> None:
 
     import psycopg
     import psycopg.errors
-    from psycopg_pool import PoolTimeout
     from sqlalchemy.exc import OperationalError
+
+    from app.readpool import PoolTimeout
 
     full = sqlite3.OperationalError("database or disk is full")
     assert classify(OperationalError("INSERT", {}, full)) is STORAGE_FULL

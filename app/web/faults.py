@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
-from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BUSY, problem_response
+from app.readpool import PoolTimeout
 from app.web.edge import HttpMiddleware, is_api_write
 
 # ---------------------------------------------------------------------------------------------
