@@ -113,6 +113,12 @@ class ReadPool:
         for connection in idle:
             self._close(connection)
 
+    def abandon(self) -> None:
+        """Close the idle connections now, and each one given back from now on: for a pool
+        left behind because its event loop is gone, which close() cannot run on."""
+        self.closed = True
+        self.discard_idle()
+
     async def close(self) -> None:
         """Close the idle connections, and each one given back from now on; the waiting
         reads fail with PoolTimeout."""
@@ -146,6 +152,9 @@ class ReadPool:
             self.opened -= 1
             await connection.close()
             raise PoolTimeout("the pool is closed")
+        # What psycopg_pool marks its connections with: psycopg then takes one collected
+        # while open (a pool never closed, in a test) for a pool's, and does not warn.
+        connection._pool = self
         lifetime = self.max_lifetime * (1 + random.uniform(-LIFETIME_JITTER, LIFETIME_JITTER))
         self._expires[connection] = time.monotonic() + lifetime
         self.out += 1

@@ -347,6 +347,8 @@ class PostgresReader(Reader):
         loop = asyncio.get_running_loop()
         if self._pool is None or self._loop is not loop:
             # A pool belongs to the loop that opened it (tests run one loop per client).
+            if self._pool is not None:
+                self._pool.abandon()
             self._pool = ReadPool(self.conninfo, self.max_size, self.connect_args)
             self._loop = loop
         return self._pool

@@ -212,3 +212,23 @@ def test_closing_the_pool_fails_the_waiting_reads_and_closes_what_comes_back() -
     assert isinstance(failed, PoolTimeout)
     assert closed
     assert opened == 0
+
+
+def test_a_pool_left_behind_by_its_event_loop_closes_its_connections() -> None:
+    """Each test client runs its own event loop, and a reader's pool belongs to one: the
+    reader opens a new pool on the next loop and closes the idle connections of the old,
+    whose loop is gone."""
+    reader, name = _reader(2)
+
+    async def read() -> None:
+        await asyncio.gather(reader.all(SLEEP), reader.all(SLEEP))
+
+    _run(read)
+    first = reader._pool
+    before = _run(lambda: _backends(name))
+    _run(read)
+    after = _run(lambda: _backends(name))
+    _run(reader.close)
+    assert first is not None and first.closed and first.opened == 0
+    assert len(before) == 2 and len(after) == 2
+    assert not set(after) & set(before), (before, after)
