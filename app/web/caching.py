@@ -294,15 +294,19 @@ class AnswerCacheMiddleware:
         # One process's kept answers, bounded by their bytes; used only on the event loop.
         self.store: LRU[Key, Answer] = LRU(max_bytes, weigh=_answer_size)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function for what it passes by, as app/web/edge.py's HttpMiddleware says why.
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
             or self.max_item_bytes <= 0
             or not scope["path"].startswith(self.prefix)
         ):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self.kept(scope, receive, send)
+
+    async def kept(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A public GET: its kept answer, or the route's, kept for the next."""
         accept = encodings = host = b""
         for name, value in scope["headers"]:
             if name in _BYPASS:

@@ -22,21 +22,28 @@ from app.errors import allowed_methods, problem_response
 
 class HttpMiddleware:
     """A middleware that sees HTTP requests; every other scope (lifespan) passes through.
-    A subclass writes `http`, with the request's scope, receive and send."""
+    A subclass writes `http`, with the request's scope, receive and send, which returns what
+    the server awaits.
+
+    The chain of coroutines a request runs in is as long as the layers that are coroutines,
+    and each link costs a call, and a pass every time the request waits (for the database,
+    say) and every time it resumes: the layers cost a read on PostgreSQL some 10 % of its
+    instructions that way (bench/README.md). So a layer is a coroutine only for the requests
+    where it has something to do after the layers inside it, or around them (an exception to
+    catch, a line to write). Otherwise `http` is a plain function: it looks at the request,
+    wraps `send` if it adds headers, and hands back the inner app's coroutine (or a refusal's)
+    for the server to await, out of the chain. `__call__` is such a function too.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # A plain function that hands back the coroutine to await, not a coroutine of its
-        # own that awaits it: the request's chain of coroutines is one shorter per layer.
-        # Each coroutine in it costs a call, and a pass each time the request waits (for
-        # the database, say) and each time it resumes (bench/README.md).
         if scope["type"] != "http":
             return self.app(scope, receive, send)
         return self.http(scope, receive, send)
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         raise NotImplementedError
 
 
@@ -82,7 +89,7 @@ class OriginMiddleware(HttpMiddleware):
         self.origin = PublicOrigin(public_base_url) if public_base_url else None
         self.allowed = allowed_hosts or ["*"]
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if self.allowed != ["*"]:
             host = next((value for name, value in scope["headers"] if name == b"host"), b"")
             if not _host_allowed(_hostname(host), self.allowed):
@@ -91,8 +98,7 @@ class OriginMiddleware(HttpMiddleware):
                     "this service does not answer to that Host (ALLOWED_HOSTS)",
                     slug="host-not-allowed",
                 )
-                await response(scope, receive, send)
-                return
+                return response(scope, receive, send)
         if self.origin is not None:
             # In place, not a copy: the layers outside (the access log) read what the router
             # adds to this scope.
@@ -103,7 +109,7 @@ class OriginMiddleware(HttpMiddleware):
                 *((name, value) for name, value in scope["headers"] if name != b"host"),
                 (b"host", origin.host),
             ]
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +136,7 @@ def is_api_write(scope: Scope, prefix: str) -> bool:
 
 
 class MethodsMiddleware(HttpMiddleware):
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         method = scope["method"]
         # A path routes name word for word is theirs alone (app/errors.py, allowed_methods):
         # GET /plans/import is 405, not a plan whose id is "import".
@@ -139,15 +145,9 @@ class MethodsMiddleware(HttpMiddleware):
         if named is not None and method not in named and method != "OPTIONS":
             detail = f"{method} is not a method of {scope['path']}; it takes {', '.join(named)}"
             allow = {"Allow": ", ".join(named)}
-            await problem_response(405, detail, headers=allow)(scope, receive, send)
-            return
+            return problem_response(405, detail, headers=allow)(scope, receive, send)
         if method == "HEAD":
-            # A copy: the server's own scope must still say HEAD (it expects no body).
-            as_get = {**scope, "method": "GET"}
-            await self.app(as_get, receive, _without_body(send))
-            if "route" in as_get:  # for the access log (app/web/monitoring.py)
-                scope["route"] = as_get["route"]
-            return
+            return self.head(scope, receive, send)
         if method in WRITE_METHODS:
             allowed = allowed_methods(Request(scope))
             if method not in allowed:
@@ -158,9 +158,15 @@ class MethodsMiddleware(HttpMiddleware):
                     else f"there is nothing at {scope['path']}"
                 )
                 headers = {"Allow": ", ".join(allowed)} if allowed else None
-                await problem_response(status, detail, headers=headers)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+                return problem_response(status, detail, headers=headers)(scope, receive, send)
+        return self.app(scope, receive, send)
+
+    async def head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A copy: the server's own scope must still say HEAD (it expects no body).
+        as_get = {**scope, "method": "GET"}
+        await self.app(as_get, receive, _without_body(send))
+        if "route" in as_get:  # for the access log (app/web/monitoring.py)
+            scope["route"] = as_get["route"]
 
 
 def _without_body(send: Send) -> Send:
@@ -237,18 +243,20 @@ class RequestLimitsMiddleware(HttpMiddleware):
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         if header_bytes > self.max_header_bytes:
             detail = (
                 f"the request's headers take {header_bytes:,} bytes; at most"
                 f" {self.max_header_bytes:,} are read"
             )
-            await _refuse(431, detail, "request-header-fields-too-large", scope, receive, send)
-            return
+            return _refuse(431, detail, "request-header-fields-too-large", scope, receive, send)
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self.limited(scope, receive, send)
+
+    async def limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that may have a body: its declared length, then what arrives."""
         large = scope["path"].startswith(self.large_prefixes)
         limit = self.large_limit if large else self.default_limit
         declared = dict(scope["headers"]).get(b"content-length")

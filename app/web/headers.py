@@ -1,7 +1,7 @@
 """Headers every response carries: no sniffing, no framing, a strict CSP, and no caching of
 anything private or failed."""
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import cors
@@ -55,7 +55,7 @@ def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
 
 
 class SecurityHeadersMiddleware(HttpMiddleware):
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         own = _headers_for(scope["path"])
         private = any(name == b"authorization" for name, _ in scope["headers"])
         writes = scope["method"] not in ("GET", "HEAD", "OPTIONS")
@@ -70,7 +70,7 @@ class SecurityHeadersMiddleware(HttpMiddleware):
                     MutableHeaders(scope=message)["Cache-Control"] = "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return self.app(scope, receive, send_with_headers)
 
 
 class CORSMiddleware(cors.CORSMiddleware):
@@ -79,17 +79,17 @@ class CORSMiddleware(cors.CORSMiddleware):
     exactly as Starlette adds it, without the header objects Starlette builds for that on
     every request (their cost: bench/README.md)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
+        # A plain function, as app/web/edge.py's HttpMiddleware says why.
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
-            await super().__call__(scope, receive, send)
-            return
+            return super().__call__(scope, receive, send)
 
         async def send_varying(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = _vary_origin(message.get("headers", ()))
             await send(message)
 
-        await self.app(scope, receive, send_varying)
+        return self.app(scope, receive, send_varying)
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
