@@ -4,6 +4,7 @@ the line and counts the request, so every answer is seen, the refusals of the la
 it too.
 """
 
+import asyncio
 import hmac
 import json
 import logging
@@ -146,21 +147,39 @@ def route_template(scope: Scope, prefix: str) -> str | None:
 
 
 def write_line(line: str) -> None:
-    """Write one line to stderr (looked up each time, so that a redirection is followed);
-    a stderr that cannot be written to loses the line, never the request."""
+    """Write one line (or several, joined by newlines) to stderr, looked up each time so that
+    a redirection is followed; a stderr that cannot be written to loses the line, never the
+    request."""
     try:
         sys.stderr.write(line + "\n")
     except (OSError, ValueError):
         pass
 
 
+# The gauges of requests in flight and connections in use are set at most this often (seconds)
+# while requests keep coming, and always when the process has none left (see _publish).
+PUBLISH_EVERY = 1.0
+
+
 class AccessLogMiddleware(HttpMiddleware):
-    """The outermost layer: it times everything, and sees the final status and size."""
+    """The outermost layer: it times everything, and sees the final status and size.
+
+    Writing a line is a system call, which cost a read on PostgreSQL more time than anything
+    else in this layer (bench/README.md). So while other requests are still in flight, a
+    finished request's line waits for the end of the event loop's turn, and the lines of
+    every request that finished in that turn go out in one write; the last request out
+    writes at once, so a process with nothing to do has written every line (and one request
+    at a time, as in the tests, is one line at a time). The gauges are handled the same way:
+    they were set with a lock on every request."""
 
     def __init__(self, app: ASGIApp, *, prefix: str, log_format: str) -> None:
         super().__init__(app)
         self.prefix = prefix
         self.line = LINES[log_format]
+        self.in_flight = 0  # requests of this process being answered now
+        self.lines: list[str] = []  # finished requests' lines not written yet
+        self.flush_soon = False  # a flush is called for at the end of the loop's turn
+        self.published = float("-inf")  # when the gauges were last set (time.perf_counter)
         self.pool_in_use = -1  # as last set on POOL_IN_USE
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,11 +210,14 @@ class AccessLogMiddleware(HttpMiddleware):
                     problem = found.group(1) if found else b""
             await send(message)
 
-        IN_FLIGHT.inc()
+        self.in_flight += 1
+        if started - self.published >= PUBLISH_EVERY:
+            self._publish(scope, started)
         try:
             await self.app(scope, receive, send_logged)
         finally:
-            IN_FLIGHT.dec()
+            self.in_flight -= 1
+            finished = time.perf_counter()
             actor = state.get("actor")
             client = scope.get("client")
             fields = {
@@ -203,7 +225,7 @@ class AccessLogMiddleware(HttpMiddleware):
                 "method": method,
                 "route": route_template(scope, self.prefix) or "(no route)",
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round((finished - started) * 1000, 2),
                 "bytes": size,
                 "token": getattr(actor, "name", None),
                 "client": client[0] if client else None,
@@ -213,13 +235,36 @@ class AccessLogMiddleware(HttpMiddleware):
             if status >= 400:
                 fields["problem"] = problem.decode("utf-8", "replace") or None
             message = f"{method} {fields['route']} {status}"
-            write_line(self.line(time.time(), "info", ACCESS, message, fields))
+            self._write(self.line(time.time(), "info", ACCESS, message, fields))
             count_request(fields["route"], method, status, fields["duration_ms"] / 1000)
-            application = scope["app"]
-            in_use = pool_in_use(application.state.engine, application.state.reader)
-            if in_use != self.pool_in_use:  # a gauge's set takes a lock: only on a change
-                self.pool_in_use = in_use
-                POOL_IN_USE.set(in_use)
+            if not self.in_flight or finished - self.published >= PUBLISH_EVERY:
+                self._publish(scope, finished)
+
+    def _write(self, line: str) -> None:
+        """Write the line now if no other request is in flight, else with the others that
+        finish in this turn of the event loop."""
+        self.lines.append(line)
+        if not self.in_flight:
+            self._flush()
+        elif not self.flush_soon:
+            self.flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_soon = False
+        if self.lines:
+            lines, self.lines = self.lines, []
+            write_line("\n".join(lines))
+
+    def _publish(self, scope: Scope, now: float) -> None:
+        """Set the gauges: requests in flight, and connections in use."""
+        self.published = now
+        IN_FLIGHT.set(self.in_flight)
+        application = scope["app"]
+        in_use = pool_in_use(application.state.engine, application.state.reader)
+        if in_use != self.pool_in_use:
+            self.pool_in_use = in_use
+            POOL_IN_USE.set(in_use)
 
 
 _SECRET = re.compile(r"password|secret|token|key", re.IGNORECASE)
@@ -266,7 +311,7 @@ LATENCY = Histogram(
 )
 IN_FLIGHT = Gauge(
     "plan_progress_requests_in_flight",
-    "Requests being answered now.",
+    "Requests being answered now, as each worker last saw them (at most a second ago).",
     multiprocess_mode="livesum",
 )
 KEPT_ANSWERS = Counter(
