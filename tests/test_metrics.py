@@ -1,5 +1,6 @@
 """/metrics in Prometheus' text format, as a scraper reads it, in one process and over workers."""
 
+import asyncio
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import make_url, select
+from starlette.types import Message
 
 from app.config import Settings
 from app.main import create_app
@@ -192,3 +194,53 @@ def test_metrics_answer_while_the_database_does_not(fresh_url: str) -> None:
     assert scrape.status_code == 200
     assert value(scrape.text, "plan_progress_database_up") == 0
     assert "plan_progress_data_version" not in scrape.text
+
+
+def test_a_lone_long_request_is_in_flight_while_it_runs(database_url: str) -> None:
+    """The in-flight gauge is set when a process goes busy, so a long request that starts
+    right after another ended shows while it runs (here: its client is slow to take the
+    answer), and 0 once it is done."""
+    application = create_app(Settings(database_url=database_url))
+
+    async def request(gate: asyncio.Event | None = None) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"{API}/plans/1",
+            "raw_path": f"{API}/plans/1".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if gate is not None:
+                await gate.wait()
+
+        await application(scope, receive, send)
+
+    async def scenario() -> tuple[float, float]:
+        async with application.router.lifespan_context(application):
+            await request()  # the gauges were set a moment ago, as it ended
+            gate = asyncio.Event()
+            long = asyncio.create_task(request(gate))
+            await asyncio.sleep(0.05)
+            during = value(exposition(1).decode(), "plan_progress_requests_in_flight")
+            gate.set()
+            await long
+            after = value(exposition(1).decode(), "plan_progress_requests_in_flight")
+        return during, after
+
+    try:
+        during, after = asyncio.run(scenario())
+    finally:
+        application.state.engine.dispose()
+    assert (during, after) == (1, 0)

@@ -156,8 +156,8 @@ def write_line(line: str) -> None:
         pass
 
 
-# The gauges of requests in flight and connections in use are set at most this often (seconds)
-# while requests keep coming, and always when the process has none left (see _publish).
+# The gauges of requests in flight and connections in use are set when the process goes busy
+# or idle, and in between at most this often (seconds) as requests start and end.
 PUBLISH_EVERY = 1.0
 
 
@@ -211,8 +211,8 @@ class AccessLogMiddleware(HttpMiddleware):
             await send(message)
 
         self.in_flight += 1
-        if started - self.published >= PUBLISH_EVERY:
-            self._publish(scope, started)
+        if self.in_flight == 1 or started - self.published >= PUBLISH_EVERY:
+            self._publish(scope, started)  # going busy, or a second since the last
         try:
             await self.app(scope, receive, send_logged)
         finally:
@@ -238,7 +238,7 @@ class AccessLogMiddleware(HttpMiddleware):
             self._write(self.line(time.time(), "info", ACCESS, message, fields))
             count_request(fields["route"], method, status, fields["duration_ms"] / 1000)
             if not self.in_flight or finished - self.published >= PUBLISH_EVERY:
-                self._publish(scope, finished)
+                self._publish(scope, finished)  # going idle, or a second since the last
 
     def _write(self, line: str) -> None:
         """Write the line now if no other request is in flight, else with the others that
@@ -311,7 +311,8 @@ LATENCY = Histogram(
 )
 IN_FLIGHT = Gauge(
     "plan_progress_requests_in_flight",
-    "Requests being answered now, as each worker last saw them (at most a second ago).",
+    "Requests being answered now, as each worker last counted them: on going busy or idle,"
+    " and at most once a second while requests come and go.",
     multiprocess_mode="livesum",
 )
 KEPT_ANSWERS = Counter(
