@@ -25,7 +25,6 @@ One event loop: a pool belongs to the loop it first ran on (PostgresReader makes
 """
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import deque
@@ -130,12 +129,7 @@ class ReadPool:
             _deadline, waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(PoolTimeout("the pool is closed"))
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            self.opened -= 1
-            self._expires.pop(connection, None)
-            with contextlib.suppress(psycopg.Error):
-                await connection.close()
+        self.discard_idle()
 
     async def _open(self, deadline: float) -> Connection:
         """A new connection, in a place already counted in `opened` (so that no more than
@@ -188,7 +182,7 @@ class ReadPool:
         loop = asyncio.get_running_loop()
         now = loop.time()
         while self._waiting and (self._waiting[0][1].done() or self._waiting[0][0] <= now):
-            deadline, waiter = self._waiting.popleft()
+            _deadline, waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(
                     PoolTimeout(f"no connection free by the deadline ({self.size} in use)")
